@@ -1,0 +1,159 @@
+import { Contract, ZeroAddress, getAddress, id, toBigInt } from "ethers";
+import type { ChainContext } from "../src/chain/context.ts";
+import { resolveAccount, type Actor } from "../src/chain/context.ts";
+import type { Policy } from "../src/policy/schema.ts";
+import { GatehouseError } from "../src/errors.ts";
+import { readDeployment, writeDeployment, type DeploymentRecord, type SafeInfra } from "../src/records/deployment.ts";
+import { CANONICAL_SAFE_1_5_0, canonicalInfraPresent, contractNetworks, deploySafeInfra, hasCode } from "../src/safe/infra.ts";
+import { kitForPredictedSafe, readSafe, SAFE_VERSION } from "../src/safe/kit.ts";
+import { ROLES, TIMELOCK_ABI } from "../src/timelock/calls.ts";
+
+/**
+ * `gatehouse deploy`: the governance topology of SPEC "Governance topology" and the governed proxies at
+ * their initial contracts. Every step first reads the chain and the deployment record, so re-running it
+ * changes nothing that is already deployed, and a run cut off half-way resumes where it stopped. The
+ * record is written after every transaction that creates something.
+ */
+export interface DeployResult {
+  record: DeploymentRecord;
+  /** What this run did, one line per step; "kept" lines mean nothing changed. */
+  steps: string[];
+}
+
+export async function deployGovernance(opts: { ctx: ChainContext; root: string; policy: Policy; deployer: Actor; log?: (line: string) => void }): Promise<DeployResult> {
+  const { ctx, root, policy, deployer } = opts;
+  const steps: string[] = [];
+  const step = (line: string) => {
+    steps.push(line);
+    opts.log?.(line);
+  };
+  if (BigInt(policy.chainId) !== ctx.chainId) {
+    throw new GatehouseError("CHAIN_MISMATCH", { file: `policies/${policy.network}.yaml`, expected: policy.chainId, network: ctx.network, actual: ctx.chainId });
+  }
+  const provider = ctx.ethers.provider;
+  let record: DeploymentRecord = readDeployment(root, ctx.network) ?? {
+    network: ctx.network,
+    chainId: Number(ctx.chainId),
+    deployer: deployer.address,
+    proxies: {},
+  };
+  const save = (next: DeploymentRecord) => {
+    record = next;
+    writeDeployment(root, record);
+  };
+
+  // 1. Safe contracts: reuse the record's or the canonical ones; deploy from artifacts where the chain has none.
+  if (record.safeInfra && record.safeInfra.source !== "partial" && (await hasCode(provider, record.safeInfra.safeSingleton))) {
+    step(`kept Safe ${SAFE_VERSION} contracts (${record.safeInfra.source}) at singleton ${record.safeInfra.safeSingleton}`);
+  } else if (await canonicalInfraPresent(provider)) {
+    save({ ...record, safeInfra: { ...CANONICAL_SAFE_1_5_0, source: "canonical" } });
+    step(`using canonical Safe ${SAFE_VERSION} contracts`);
+  } else {
+    const { source: _source, ...partial } = record.safeInfra ?? { source: "partial" };
+    const infra = await deploySafeInfra(deployer.signer, partial, (key, address) => {
+      save({ ...record, safeInfra: { ...(record.safeInfra ?? {}), [key]: address, source: "partial" } });
+    });
+    save({ ...record, safeInfra: { ...infra, source: "deployed" } });
+    step(`deployed Safe ${SAFE_VERSION} contracts from @safe-global/safe-smart-account (singleton ${infra.safeSingleton})`);
+  }
+
+  // 2. The Safe: owners and threshold from the policy, at a CREATE2 address derived from them.
+  const owners = policy.governance.safe.owners.map((o) => resolveAccount(ctx, o));
+  const threshold = policy.governance.safe.threshold;
+  let safeAddress: string;
+  if (policy.governance.safe.address) {
+    safeAddress = getAddress(policy.governance.safe.address);
+    if (!(await hasCode(provider, safeAddress))) throw new GatehouseError("NOT_DEPLOYED", { what: `the Safe ${safeAddress} named in the policy`, network: ctx.network });
+    const live = await readSafe(ctx, safeAddress);
+    save({ ...record, safe: { address: safeAddress, owners: live.owners, threshold: live.threshold, version: SAFE_VERSION, saltNonce: "adopted" } });
+    step(`adopted Safe ${safeAddress} from the policy`);
+  } else {
+    const saltNonce = toBigInt(id(`gatehouse:${ctx.network}:${owners.join(",")}:${threshold}`)).toString();
+    const kit = await kitForPredictedSafe(
+      ctx,
+      contractNetworks(ctx.chainId, record.safeInfra as SafeInfra),
+      { safeAccountConfig: { owners, threshold }, safeDeploymentConfig: { safeVersion: SAFE_VERSION, saltNonce } },
+      deployer.kitSigner,
+    );
+    safeAddress = getAddress(await kit.getAddress());
+    if (await kit.isSafeDeployed()) {
+      step(`kept Safe ${safeAddress} (${threshold}-of-${owners.length})`);
+    } else {
+      const tx = await kit.createSafeDeploymentTransaction();
+      await (await deployer.signer.sendTransaction({ to: tx.to, data: tx.data, value: BigInt(tx.value) })).wait();
+      step(`deployed Safe ${safeAddress} (${threshold}-of-${owners.length}, owners ${owners.join(", ")})`);
+    }
+    save({ ...record, safe: { address: safeAddress, owners, threshold, version: SAFE_VERSION, saltNonce } });
+  }
+
+  // 3. The TimelockController: the Safe proposes, the guardian cancels, executors per policy; it administers itself.
+  const guardians = policy.governance.guardian.map((g) => resolveAccount(ctx, g));
+  const executors = policy.governance.executor === "open" ? [ZeroAddress] : [safeAddress];
+  let timelockAddress = policy.governance.timelock ?? record.timelock?.address;
+  if (timelockAddress && (await hasCode(provider, timelockAddress))) {
+    step(`kept TimelockController ${timelockAddress}`);
+  } else {
+    const factory = await ctx.ethers.getContractFactory("TimelockController", deployer.signer);
+    // The deployer is admin only until the guardian's role is granted below, then renounces.
+    const timelock = await factory.deploy(policy.governance.delaySeconds, [safeAddress], executors, deployer.address);
+    await timelock.waitForDeployment();
+    timelockAddress = await timelock.getAddress();
+    save({
+      ...record,
+      timelock: { address: timelockAddress, minDelay: policy.governance.delaySeconds, executors, cancellers: guardians, adminRenounced: false },
+    });
+    step(`deployed TimelockController ${timelockAddress} (delay ${policy.governance.delaySeconds}s, proposer = Safe, executor = ${policy.governance.executor})`);
+  }
+  timelockAddress = getAddress(timelockAddress);
+  const timelock = new Contract(timelockAddress, TIMELOCK_ABI, deployer.signer);
+  const hasRole = (role: string, who: string) => timelock.hasRole(role, who) as Promise<boolean>;
+  const adminHeld = await hasRole(ROLES.DEFAULT_ADMIN_ROLE, deployer.address);
+  for (const g of guardians) {
+    if (await hasRole(ROLES.CANCELLER_ROLE, g)) continue;
+    if (!adminHeld) throw new GatehouseError("CHAIN_CALL_FAILED", { action: `granting CANCELLER_ROLE to ${g}`, reason: "the deployer no longer holds DEFAULT_ADMIN_ROLE; schedule grantRole through the timelock" });
+    await (await timelock.grantRole(ROLES.CANCELLER_ROLE, g)).wait();
+    step(`granted CANCELLER_ROLE to guardian ${g}`);
+  }
+  // The constructor makes every proposer a canceller too; only the guardian should be able to cancel.
+  if (!guardians.includes(safeAddress) && (await hasRole(ROLES.CANCELLER_ROLE, safeAddress)) && adminHeld) {
+    await (await timelock.revokeRole(ROLES.CANCELLER_ROLE, safeAddress)).wait();
+    step(`revoked CANCELLER_ROLE from the Safe (the guardian cancels)`);
+  }
+  if (adminHeld) {
+    await (await timelock.renounceRole(ROLES.DEFAULT_ADMIN_ROLE, deployer.address)).wait();
+    step(`deployer ${deployer.address} renounced DEFAULT_ADMIN_ROLE: the timelock administers itself`);
+  }
+  save({
+    ...record,
+    timelock: { address: timelockAddress, minDelay: Number(await timelock.getMinDelay()), executors, cancellers: guardians, adminRenounced: true },
+  });
+
+  // 4. Proxies at their initial contracts, with the timelock as the only upgrade authority.
+  for (const c of policy.contracts) {
+    const existing = c.proxy ?? record.proxies[c.name]?.address;
+    if (existing && (await hasCode(provider, existing))) {
+      step(`kept ${c.kind} proxy '${c.name}' at ${existing}`);
+      if (!record.proxies[c.name]) {
+        const impl = await ctx.up.erc1967.getImplementationAddress(existing);
+        const proxyAdmin = c.kind === "transparent" ? await ctx.up.erc1967.getAdminAddress(existing) : undefined;
+        save({ ...record, proxies: { ...record.proxies, [c.name]: { address: getAddress(existing), kind: c.kind, proxyAdmin, initialContract: c.initialContract ?? c.contract, initialImplementation: impl } } });
+      }
+      continue;
+    }
+    const contractName = c.initialContract ?? c.contract;
+    const factory = await ctx.ethers.getContractFactory(contractName, deployer.signer);
+    const args = c.initializerArgs.map((a) => (a === "timelock" ? timelockAddress : a));
+    const proxy = await ctx.up.deployProxy(factory, args, {
+      kind: c.kind,
+      initializer: "initialize",
+      ...(c.kind === "transparent" ? { initialOwner: timelockAddress } : {}),
+    });
+    await proxy.waitForDeployment();
+    const address = getAddress(await proxy.getAddress());
+    const impl = getAddress(await ctx.up.erc1967.getImplementationAddress(address));
+    const proxyAdmin = c.kind === "transparent" ? getAddress(await ctx.up.erc1967.getAdminAddress(address)) : undefined;
+    save({ ...record, proxies: { ...record.proxies, [c.name]: { address, kind: c.kind, proxyAdmin, initialContract: contractName, initialImplementation: impl } } });
+    step(`deployed ${c.kind} proxy '${c.name}' at ${address} running ${contractName} (${impl})${proxyAdmin ? `, ProxyAdmin ${proxyAdmin} owned by the timelock` : ", owned by the timelock"}`);
+  }
+  return { record, steps };
+}

@@ -1,0 +1,33 @@
+import { createRequire } from "node:module";
+import { defineConfig } from "hardhat/config";
+import hardhatEthers from "@nomicfoundation/hardhat-ethers";
+import hardhatMocha from "@nomicfoundation/hardhat-mocha";
+import chaiMatchers from "@nomicfoundation/hardhat-ethers-chai-matchers";
+import networkHelpers from "@nomicfoundation/hardhat-network-helpers";
+import upgrades from "@openzeppelin/hardhat-upgrades";
+
+const require = createRequire(import.meta.url);
+
+// The compiler is the npm `solc` package (wasm), pinned to the same version, so a build never downloads.
+// The policy files pin these settings too; `gatehouse check` reports any drift between the two.
+export const SOLC_VERSION = "0.8.28";
+export const SOLC_SETTINGS = { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" };
+
+export default defineConfig({
+  plugins: [hardhatEthers, hardhatMocha, chaiMatchers, networkHelpers, upgrades],
+  solidity: {
+    version: SOLC_VERSION,
+    path: require.resolve("solc/soljson.js"),
+    settings: SOLC_SETTINGS,
+    npmFilesToBuild: ["@openzeppelin/contracts/governance/TimelockController.sol"],
+  },
+  paths: {
+    // test/fixtures/contracts holds deliberately unsafe V2s that the tests feed to `check` and `stage`.
+    sources: { solidity: ["contracts", "test/fixtures/contracts"] },
+    tests: { mocha: "test" },
+  },
+  networks: {
+    localhost: { type: "http", chainType: "l1", url: process.env.GATEHOUSE_RPC_URL ?? "http://127.0.0.1:8545" },
+  },
+  test: { mocha: { timeout: 120_000 } },
+});

@@ -1,0 +1,119 @@
+import path from "node:path";
+import hre from "hardhat";
+import { upgrades, type HardhatUpgrades } from "@openzeppelin/hardhat-upgrades";
+import { Wallet, getAddress, type Signer } from "ethers";
+import { GatehouseError } from "../errors.ts";
+import type { RuntimeArtifact } from "../plan/bytecode.ts";
+
+/**
+ * The imperative shell's handle on one Hardhat network: ethers, the EIP-1193 provider, the OZ upgrades
+ * API and the accounts. Everything that touches the chain receives one of these; nothing else imports
+ * the Hardhat runtime.
+ */
+export type Connection = Awaited<ReturnType<typeof hre.network.create>>;
+export type HardhatEthers = Connection["ethers"];
+
+export interface ChainContext {
+  network: string;
+  chainId: bigint;
+  connection: Connection;
+  ethers: HardhatEthers;
+  /** What protocol-kit takes: an RPC URL for http networks, the EIP-1193 object for the in-process one. */
+  safeProvider: string | { request: (args: { method: string; params?: unknown[] | object }) => Promise<unknown> };
+  up: HardhatUpgrades;
+  /** True on Hardhat's own networks (in-process EDR or `hardhat node`), where time can be advanced. */
+  isDevNetwork: boolean;
+  accounts: string[];
+  /** A compiled contract of this project (Hardhat artifacts), by name. */
+  readArtifact(name: string): Promise<RuntimeArtifact & { abi: unknown[]; bytecode: string }>;
+  /** Every compiled contract name of this project. */
+  contractNames(): Promise<string[]>;
+  /** Where Hardhat writes build info (solc input and output), read by the upgrade check. */
+  buildInfoDir: string;
+  /** Compile (Hardhat `build`); the upgrades plugin refreshes its validation cache as part of it. */
+  build(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function knownNetworks(): string[] {
+  return ["default", ...Object.keys(hre.config.networks).filter((n) => n !== "default")];
+}
+
+export async function connect(network: string): Promise<ChainContext> {
+  const known = knownNetworks();
+  if (!known.includes(network)) throw new GatehouseError("NETWORK_UNKNOWN", { network, known: known.join(", ") });
+  let connection: Connection;
+  try {
+    connection = await hre.network.create(network);
+  } catch (e) {
+    throw new GatehouseError("CHAIN_CALL_FAILED", { action: `connecting to '${network}'`, reason: (e as Error).message }, { cause: e });
+  }
+  const { ethers } = connection;
+  let chainId: bigint;
+  try {
+    chainId = (await ethers.provider.getNetwork()).chainId;
+  } catch (e) {
+    await connection.close();
+    throw new GatehouseError("CHAIN_CALL_FAILED", { action: `reading the chain id of '${network}'`, reason: (e as Error).message }, { cause: e });
+  }
+  const safeProvider =
+    connection.networkConfig.type === "http" ? await connection.networkConfig.url.getUrl() : (connection.provider as ChainContext["safeProvider"]);
+  const up = await upgrades(hre, connection);
+  const accounts = ((await connection.provider.request({ method: "eth_accounts" })) as string[]).map((a) => getAddress(a));
+  let isDevNetwork = false;
+  try {
+    await connection.provider.request({ method: "hardhat_metadata" });
+    isDevNetwork = true;
+  } catch {
+    isDevNetwork = false;
+  }
+  return {
+    network,
+    chainId,
+    connection,
+    ethers,
+    safeProvider,
+    up,
+    isDevNetwork,
+    accounts,
+    readArtifact: (name) => hre.artifacts.readArtifact(name) as never,
+    contractNames: async () => [...(await hre.artifacts.getAllFullyQualifiedNames())].map((fq) => fq.split(":").at(-1)!),
+    buildInfoDir: path.join(hre.config.paths.artifacts, "build-info"),
+    build: async () => {
+      await hre.tasks.getTask("build").run({ quiet: true, noTests: true });
+    },
+    close: () => connection.close(),
+  };
+}
+
+/** `account:N` or an address → a checksummed address (account refs need the network's accounts). */
+export function resolveAccount(ctx: Pick<ChainContext, "accounts" | "network">, ref: string): string {
+  const m = /^account:(\d+)$/.exec(ref);
+  if (!m) return getAddress(ref);
+  const address = ctx.accounts[Number(m[1])];
+  if (!address) throw new GatehouseError("USAGE", { message: `${ref}: the network '${ctx.network}' has only ${ctx.accounts.length} accounts` });
+  return address;
+}
+
+/**
+ * Who signs: a node-managed account (`account:N` or an address the node holds), or the private key in
+ * GATEHOUSE_SIGNER_KEY. The key is only ever handed to ethers and protocol-kit; it is never printed.
+ */
+export interface Actor {
+  address: string;
+  signer: Signer;
+  /** protocol-kit's `signer`: an address for node-managed accounts, else the private key. */
+  kitSigner: string;
+}
+
+export async function actor(ctx: ChainContext, ref: string | undefined, role: string): Promise<Actor> {
+  if (ref === undefined) {
+    const key = process.env.GATEHOUSE_SIGNER_KEY;
+    if (!key) throw new GatehouseError("KEY_MISSING", { role, env: "GATEHOUSE_SIGNER_KEY" });
+    const wallet = new Wallet(key, ctx.ethers.provider);
+    return { address: wallet.address, signer: wallet, kitSigner: key };
+  }
+  const address = resolveAccount(ctx, ref);
+  if (!ctx.accounts.includes(address)) throw new GatehouseError("KEY_MISSING", { role: `${role} (${address})`, env: "GATEHOUSE_SIGNER_KEY" });
+  return { address, signer: await ctx.ethers.getSigner(address), kitSigner: address };
+}

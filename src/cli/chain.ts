@@ -1,0 +1,39 @@
+import { actor, connect, type Actor, type ChainContext } from "../chain/context.ts";
+import { loadPolicy } from "../policy/load.ts";
+import { loadSetup, type Setup } from "../pipeline/setup.ts";
+import type { CommandContext } from "./main.ts";
+import { GatehouseError } from "../errors.ts";
+
+/** Connect to the command's network, run `fn`, and always close the connection. */
+export async function withChain<T>(c: CommandContext, fn: (ctx: ChainContext) => Promise<T>): Promise<T> {
+  // Validate the policy before connecting: a malformed file is exit 2 without touching the chain.
+  loadPolicy(c.root, c.network);
+  const ctx = await connect(c.network);
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+export async function withSetup<T>(c: CommandContext, fn: (setup: Setup) => Promise<T>): Promise<T> {
+  return withChain(c, async (ctx) => {
+    const setup = loadSetup(ctx, c.root);
+    if ((await ctx.ethers.provider.getCode(setup.deployment.timelock.address)) === "0x") {
+      const hint = ctx.connection.networkConfig.type === "edr-simulated" ? " (the in-process network starts empty for every command: use `npx hardhat node` with --network localhost, or `gatehouse demo`)" : "";
+      throw new GatehouseError("NOT_DEPLOYED", { what: `the timelock ${setup.deployment.timelock.address} recorded in deployments/${c.network}.json${hint}`, network: c.network });
+    }
+    return fn(setup);
+  });
+}
+
+/**
+ * Who acts: `--from account:N|0xaddr` (a key the node holds), else GATEHOUSE_SIGNER_KEY, else on a
+ * Hardhat dev network the role's local default account.
+ */
+export function actorFor(c: CommandContext, ctx: ChainContext, role: string, devDefault: string | undefined): Promise<Actor> {
+  const from = c.flags.from as string | undefined;
+  if (from) return actor(ctx, from, role);
+  if (process.env.GATEHOUSE_SIGNER_KEY || !ctx.isDevNetwork || !devDefault) return actor(ctx, undefined, role);
+  return actor(ctx, devDefault, role);
+}

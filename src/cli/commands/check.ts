@@ -1,0 +1,25 @@
+import type { Command } from "../main.ts";
+import { withSetup } from "../chain.ts";
+import { runCheck } from "../../pipeline/check.ts";
+import { gitCommit } from "../../pipeline/stage.ts";
+import { writeFileAtomic } from "../../fs/atomic.ts";
+import { GatehouseError } from "../../errors.ts";
+
+const command: Command = {
+  summary: "compile and audit every governed contract against what is deployed (exit 1 on any finding)",
+  usage: "check [--network NAME] [--json] [--report FILE]",
+  options: { report: { type: "string" } },
+  run: (c) =>
+    withSetup(c, async (setup) => {
+      const result = await runCheck(setup, { commit: gitCommit(c.root) });
+      const report = c.flags.report as string | undefined;
+      if (report) writeFileAtomic(report, result.markdown);
+      c.out.print(result.markdown);
+      c.out.result(result.json);
+      if (result.findings.length === 0) return 0;
+      const e = new GatehouseError("CHECK_FAILED", { count: result.findings.length });
+      process.stderr.write(`error ${e.code}: ${e.message}\n`);
+      return e.exitCode;
+    }),
+};
+export default command;

@@ -1,0 +1,20 @@
+import type { Command } from "../main.ts";
+import { actorFor, withChain } from "../chain.ts";
+import { loadPolicy } from "../../policy/load.ts";
+import { deployGovernance } from "../../../deploy/governance.ts";
+
+const command: Command = {
+  summary: "deploy the Safe, the TimelockController and the governed proxies (idempotent)",
+  usage: "deploy [--network NAME] [--from account:N]",
+  options: { from: { type: "string" } },
+  run: (c) =>
+    withChain(c, async (ctx) => {
+      const policy = loadPolicy(c.root, c.network);
+      const deployer = await actorFor(c, ctx, "deployer", "account:0");
+      const result = await deployGovernance({ ctx, root: c.root, policy, deployer, log: (l) => c.out.log(l) });
+      c.out.result({ ok: true, steps: result.steps, deployment: result.record });
+      c.out.print(`deployment record: deployments/${c.network}.json`);
+      return 0;
+    }),
+};
+export default command;

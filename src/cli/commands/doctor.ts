@@ -1,0 +1,21 @@
+import type { Command } from "../main.ts";
+import { withSetup } from "../chain.ts";
+import { doctor } from "../../pipeline/doctor.ts";
+import { GatehouseError } from "../../errors.ts";
+
+const command: Command = {
+  summary: "verify the on-chain governance topology against the policy (exit 1 on drift)",
+  usage: "doctor [--network NAME] [--json]",
+  run: (c) =>
+    withSetup(c, async (setup) => {
+      const drifts = await doctor(setup);
+      for (const d of drifts) c.out.print(`DRIFT ${d.rule}: ${d.message}\n      fix: ${d.remedy}`);
+      if (drifts.length === 0) c.out.print(`governance on '${c.network}' matches the policy`);
+      c.out.result({ ok: drifts.length === 0, drifts });
+      if (drifts.length === 0) return 0;
+      const e = new GatehouseError("DRIFT", { count: drifts.length, network: c.network });
+      process.stderr.write(`error ${e.code}: ${e.message}\n`);
+      return e.exitCode;
+    }),
+};
+export default command;

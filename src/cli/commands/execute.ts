@@ -1,0 +1,31 @@
+import type { Command } from "../main.ts";
+import { requireArg } from "../main.ts";
+import { actorFor, withSetup } from "../chain.ts";
+import { execute } from "../../pipeline/execute.ts";
+import { formatDuration } from "../../timelock/calls.ts";
+import { latestTimestamp } from "../../pipeline/setup.ts";
+
+const usage = "execute <proposal> [--from account:N]";
+const command: Command = {
+  summary: "execute the approved Safe transaction, then the timelock operation once its ETA has passed",
+  usage,
+  options: { from: { type: "string" } },
+  run: (c) =>
+    withSetup(c, async (setup) => {
+      const ref = requireArg(c, 0, "the proposal (id, operation id or file)", usage);
+      const executor = await actorFor(c, setup.ctx, "executor", "account:0");
+      const r = await execute({ setup, proposal: ref, executor });
+      if (r.step === "scheduled") {
+        const left = r.eta! - (await latestTimestamp(setup.ctx));
+        c.out.print(`Safe transaction executed (${r.tx}): operation ${r.record.operationId} is scheduled; ETA ${new Date(Number(r.eta) * 1000).toISOString()} (${formatDuration(left)} from now)`);
+      } else if (r.step === "execute-proposed") {
+        c.out.print(`the executor role belongs to the Safe: owners approve Safe transaction ${r.safeTx!.safeTxHash} with \`gatehouse sign\`, then run execute again`);
+      } else {
+        c.out.print(`${r.step === "executed" ? `operation executed (${r.tx})` : "operation was already executed"}; post-upgrade checks:`);
+        for (const p of r.postChecks ?? []) c.out.print(`  ${p.ok ? "ok  " : "FAIL"} ${p.proxy}: implementation ${p.implementation} (expected ${p.expected}), upgrade authority ${p.authority}`);
+      }
+      c.out.result({ ok: !r.postChecks?.some((p) => !p.ok), ...r });
+      return r.postChecks?.some((p) => !p.ok) ? 1 : 0;
+    }),
+};
+export default command;

@@ -1,0 +1,33 @@
+import type { Command } from "../main.ts";
+import { requireArg } from "../main.ts";
+import { actorFor, withSetup } from "../chain.ts";
+import { GatehouseError } from "../../errors.ts";
+import { propose } from "../../pipeline/propose.ts";
+import { renderSafeTxSummary } from "../../review/proposal.ts";
+import { resolveAccount } from "../../chain/context.ts";
+
+const usage = "propose <proposal> [--via onchain] [--from account:N]";
+const command: Command = {
+  summary: "build, check and approve the Safe transaction that schedules a proposal",
+  usage,
+  options: { via: { type: "string" }, from: { type: "string" } },
+  run: (c) =>
+    withSetup(c, async (setup) => {
+      const ref = requireArg(c, 0, "the proposal (id, operation id or file)", usage);
+      const via = (c.flags.via as string | undefined) ?? "onchain";
+      if (via !== "onchain") throw new GatehouseError("USAGE", { message: `--via ${via}: expected 'onchain' (the Safe Transaction Service path is not available yet)` });
+      const proposer = await actorFor(c, setup.ctx, "proposer", resolveAccount(setup.ctx, setup.policy.governance.safe.owners[0]!));
+      const r = await propose({ setup, proposal: ref, proposer });
+      c.out.print(renderSafeTxSummary({ record: r.record, safeTx: r.safeTx, approvals: r.approvals, threshold: r.threshold, cancelFile: r.cancelFile }));
+      c.out.print(
+        r.alreadyScheduled
+          ? "already scheduled on the timelock: nothing proposed"
+          : r.created
+            ? `proposed; ${r.approvedNow ? "approved by" : "already approved by"} ${proposer.address}`
+            : `already proposed (same Safe transaction); ${r.approvedNow ? `approved now by ${proposer.address}` : "no new approval"}`,
+      );
+      c.out.result({ ok: true, ...r });
+      return 0;
+    }),
+};
+export default command;

@@ -1,0 +1,103 @@
+/**
+ * Every user-facing failure of Gatehouse is a GatehouseError built from a descriptor below: a stable
+ * number (GH<number>), a short message template, a longer explanation, and the exit code the CLI uses.
+ * Exit codes follow the SPEC: 1 = a finding, violation or refusal; 2 = bad usage, config or input.
+ */
+
+export interface ErrorDescriptor {
+  number: number;
+  exitCode: 1 | 2;
+  messageTemplate: string;
+  explanation: string;
+}
+
+const d = (number: number, exitCode: 1 | 2, messageTemplate: string, explanation: string): ErrorDescriptor => ({
+  number,
+  exitCode,
+  messageTemplate,
+  explanation,
+});
+
+export const ERRORS = {
+  // 1xx: usage and configuration (exit 2)
+  USAGE: d(100, 2, "{message}", "The command line was not understood. Run `gatehouse help` for the commands and flags."),
+  POLICY_NOT_FOUND: d(101, 2, "{file}: policy file not found", "Each network needs a policy file policies/<network>.yaml."),
+  POLICY_INVALID: d(
+    102,
+    2,
+    "{file}: {path}: {expected}",
+    "The policy file does not match the schema in policies/policy.schema.json. The path names the field; the text says what was expected.",
+  ),
+  FILE_INVALID: d(
+    103,
+    2,
+    "{file}: {path}: {expected}",
+    "A Gatehouse file (deployment record, proposal record or Transaction Builder file) does not match its schema.",
+  ),
+  FILE_NOT_FOUND: d(104, 2, "{file}: not found ({what})", "A file the command needs does not exist."),
+  NETWORK_UNKNOWN: d(105, 2, "unknown network '{network}' (expected one of: {known})", "Networks are the Hardhat networks in hardhat.config.ts."),
+  CHAIN_MISMATCH: d(
+    106,
+    2,
+    "{file}: chainId {expected} but the network '{network}' reports {actual}",
+    "A record or policy was written for another chain than the one connected.",
+  ),
+  NOT_DEPLOYED: d(107, 2, "{what} is not deployed on '{network}': run `gatehouse deploy --network {network}` first", "The governance topology must exist before staging or proposing."),
+  UNKNOWN_CONTRACT: d(108, 2, "{file}: {path}: no contract named '{name}' in the build", "Policy entries name contracts compiled from contracts/."),
+  KEY_MISSING: d(
+    109,
+    2,
+    "no signer for {role}: set {env} or use a network whose accounts hold the key",
+    "Gatehouse never asks for a key on the command line. Keys come from the environment or the network's accounts.",
+  ),
+
+  // 2xx: findings and refusals (exit 1)
+  CHECK_FAILED: d(200, 1, "{count} finding(s) in the upgrade check", "`check` found storage-layout, upgrade-safety or policy violations; `stage` refuses to stage them."),
+  DELAY_BELOW_POLICY: d(201, 1, "delay {delay}s is below the policy minimum of {min}s", "Operations must wait at least the policy's minimum delay."),
+  NOT_READY: d(202, 1, "operation {operationId} is not ready: {timeLeft} left (ETA {eta})", "The timelock delay has not passed yet; execute again after the ETA."),
+  OPERATION_CANCELLED: d(203, 1, "operation {operationId} was cancelled", "The guardian cancelled the operation, so it will never execute as scheduled. Propose it again for a new round of approvals, or stage a new change."),
+  NOT_OWNER: d(204, 1, "{address} is not an owner of the Safe {safe}", "Only Safe owners can approve a Safe transaction."),
+  THRESHOLD_NOT_MET: d(205, 1, "Safe transaction {safeTxHash} has {have} of {need} approvals", "More owners must approve (`gatehouse sign`) before it can execute."),
+  DRIFT: d(206, 1, "{count} deviation(s) from the policy on '{network}'", "`doctor` found the on-chain governance differs from the policy."),
+  VERIFY_FAILED: d(207, 1, "{count} mismatch(es) while verifying {what}", "What the proposal says does not match what was recomputed."),
+  PROPOSAL_STALE: d(209, 1, "{file}: {reason}", "The chain no longer matches what the proposal expects."),
+  NOT_CANCELLER: d(210, 1, "{address} does not hold CANCELLER_ROLE on the timelock {timelock}", "Only the guardian may cancel."),
+  NOT_PENDING: d(211, 1, "operation {operationId} is not pending (state: {state})", "Only a Waiting or Ready operation can be cancelled."),
+
+  // 3xx: internal or environment failures (exit 1)
+  CHAIN_CALL_FAILED: d(300, 1, "{action} failed: {reason}", "A transaction or RPC call failed."),
+} as const satisfies Record<string, ErrorDescriptor>;
+
+export type ErrorName = keyof typeof ERRORS;
+
+function render(template: string, params: Record<string, unknown>): string {
+  return template.replace(/\{(\w+)\}/g, (_, key: string) => (key in params ? String(params[key]) : `{${key}}`));
+}
+
+/** The one error class of Gatehouse; `code` is stable across releases and `docsPath` points into docs/errors.md. */
+export class GatehouseError extends Error {
+  readonly code: string;
+  readonly number: number;
+  readonly exitCode: 1 | 2;
+  readonly errorName: ErrorName;
+  readonly explanation: string;
+  readonly details: Record<string, unknown>;
+  readonly docsPath: string;
+
+  constructor(name: ErrorName, params: Record<string, unknown> = {}, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    const descriptor = ERRORS[name];
+    super(render(descriptor.messageTemplate, params), { cause: options.cause });
+    this.name = "GatehouseError";
+    this.errorName = name;
+    this.number = descriptor.number;
+    this.code = `GH${descriptor.number}`;
+    this.exitCode = descriptor.exitCode;
+    this.explanation = descriptor.explanation;
+    this.details = { ...params, ...options.details };
+    this.docsPath = `docs/errors.md#gh${descriptor.number}`;
+  }
+}
+
+export function isGatehouseError(e: unknown, name?: ErrorName): e is GatehouseError {
+  return e instanceof GatehouseError && (name === undefined || e.errorName === name);
+}

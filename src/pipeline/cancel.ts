@@ -1,0 +1,52 @@
+import { Contract } from "ethers";
+import type { Actor } from "../chain/context.ts";
+import { GatehouseError } from "../errors.ts";
+import { listProposals, withState, writeProposal } from "../records/proposal.ts";
+import { cancelTxBuilderFile, type TxBuilderFile } from "../review/tx-builder.ts";
+import { encodeCancel, ROLES } from "../timelock/calls.ts";
+import { operationState, type Setup } from "./setup.ts";
+
+/**
+ * `gatehouse cancel <operationId>`: the guardian cancels a pending operation. With a guardian Safe the
+ * same call is written as a Transaction Builder file instead (`--builder-file`), for its owners to sign.
+ */
+export interface CancelResult {
+  operationId: string;
+  tx?: string;
+  alreadyCancelled: boolean;
+  builder?: TxBuilderFile;
+}
+
+export function cancelBuilder(setup: Setup, operationId: string): TxBuilderFile {
+  return cancelTxBuilderFile({
+    chainId: setup.ctx.chainId,
+    timelock: setup.deployment.timelock.address,
+    operationId,
+    calldata: encodeCancel(operationId),
+    guardianSafe: setup.deployment.timelock.cancellers.length === 1 ? setup.deployment.timelock.cancellers[0] : undefined,
+    description: `Cancel timelock operation ${operationId}`,
+    createdAt: Date.now(),
+  });
+}
+
+export async function cancel(opts: { setup: Setup; operationId: string; guardian: Actor }): Promise<CancelResult> {
+  const { setup, operationId, guardian } = opts;
+  if (!/^0x[0-9a-fA-F]{64}$/.test(operationId)) throw new GatehouseError("USAGE", { message: `operation id '${operationId}': expected a 0x-prefixed 32-byte hex value` });
+  const op = await operationState(setup.timelock, operationId);
+  const proposal = listProposals(setup.root, setup.ctx.network).find((p) => p.record.operationId === operationId);
+  if (op.state === "Unset" || op.state === "Done") {
+    const cancelled = (await setup.timelock.queryFilter(setup.timelock.filters.Cancelled!(operationId), 0, "latest")).length > 0;
+    if (cancelled) {
+      if (proposal) writeProposal(proposal.file, withState(proposal.record, "cancelled"));
+      return { operationId, alreadyCancelled: true };
+    }
+    throw new GatehouseError("NOT_PENDING", { operationId, state: op.state });
+  }
+  if (!((await setup.timelock.hasRole(ROLES.CANCELLER_ROLE, guardian.address)) as boolean)) {
+    throw new GatehouseError("NOT_CANCELLER", { address: guardian.address, timelock: setup.deployment.timelock.address });
+  }
+  const response = await (setup.timelock.connect(guardian.signer) as Contract).cancel(operationId);
+  const receipt = await response.wait();
+  if (proposal) writeProposal(proposal.file, withState(proposal.record, "cancelled", { tx: receipt!.hash }));
+  return { operationId, tx: receipt!.hash, alreadyCancelled: false };
+}

@@ -1,0 +1,134 @@
+import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Contract, encodeBytes32String, parseEther } from "ethers";
+import { actor, connect } from "../chain/context.ts";
+import { isGatehouseError } from "../errors.ts";
+import { loadPolicy } from "../policy/load.ts";
+import { renderSafeTxSummary } from "../review/proposal.ts";
+import { formatDuration } from "../timelock/calls.ts";
+import { deployGovernance } from "../../deploy/governance.ts";
+import { cancel } from "./cancel.ts";
+import { doctor } from "./doctor.ts";
+import { execute } from "./execute.ts";
+import { propose } from "./propose.ts";
+import { loadSetup, latestTimestamp } from "./setup.ts";
+import { sign } from "./sign.ts";
+import { stage } from "./stage.ts";
+import { status } from "./status.ts";
+
+/**
+ * `gatehouse demo`: the whole pipeline on the in-process Hardhat network, in a scratch folder so the
+ * repository's own records stay untouched. A guardian-cancelled round first, then the same proposal
+ * proposed again and carried through to execution. Every claim the demo makes is checked on chain;
+ * the result is ok only if all of them held.
+ */
+export interface DemoCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export async function demo(opts: { projectRoot: string; log: (line: string) => void; workDir?: string }): Promise<{ ok: boolean; checks: DemoCheck[]; workDir: string }> {
+  const { log } = opts;
+  const root = opts.workDir ?? mkdtempSync(path.join(tmpdir(), "gatehouse-demo-"));
+  mkdirSync(path.join(root, "policies"), { recursive: true });
+  copyFileSync(path.join(opts.projectRoot, "policies/default.yaml"), path.join(root, "policies/default.yaml"));
+  const checks: DemoCheck[] = [];
+  const expect = (name: string, ok: boolean, detail: string) => {
+    checks.push({ name, ok, detail });
+    log(`   ${ok ? "✔" : "✘"} ${name}: ${detail}`);
+  };
+  const step = (title: string) => log(`\n==> ${title}`);
+
+  const ctx = await connect("default");
+  try {
+    const policy = loadPolicy(root, "default");
+    const [deployer, owner1, owner2, , guardian, user] = await Promise.all(
+      ["account:0", "account:1", "account:2", "account:3", "account:4", "account:5"].map((r) => actor(ctx, r, r)),
+    );
+    step(`deploy (workspace ${root})`);
+    await deployGovernance({ ctx, root, policy, deployer: deployer!, log: (l) => log(`   ${l}`) });
+    const setup = loadSetup(ctx, root, policy);
+    const again = await deployGovernance({ ctx, root, policy, deployer: deployer!, log: () => {} });
+    expect("deploy is idempotent", again.steps.every((s) => s.startsWith("kept")), `second run: ${again.steps.length} steps, all "kept"`);
+    const drift = await doctor(setup);
+    expect("doctor finds no drift", drift.length === 0, drift.map((d) => d.rule).join(", ") || "topology matches the policy");
+
+    step("users put state into the V1 contracts");
+    const vault = new Contract(setup.deployment.proxies.vault!.address, ["function deposit() payable", "function balanceOf(address) view returns (uint256)", "function version() view returns (string)", "function transfer(address,uint256)"], user!.signer);
+    const registry = new Contract(setup.deployment.proxies.registry!.address, ["function register(bytes32)", "function ownerOf(bytes32) view returns (address)", "function count() view returns (uint256)", "function version() view returns (string)"], user!.signer);
+    await (await vault.deposit({ value: parseEther("1.5") })).wait();
+    await (await registry.register(encodeBytes32String("alice"))).wait();
+    log(`   ${user!.address} deposited 1.5 ETH in the vault and registered "alice"`);
+
+    step("stage V2 (check, deploy implementations, write the proposal record)");
+    const staged = await stage({ setup, deployer: deployer!, log: (l) => log(`   ${l}`) });
+    const proposal = staged.proposal!;
+    expect("check passes for VaultV2 and RegistryV2", staged.check.findings.length === 0, `${staged.check.proxies.length} proxies audited`);
+    log(`   record ${path.relative(root, proposal.file)}; operation ${proposal.record.operationId}`);
+
+    for (const round of ["cancelled", "executed"] as const) {
+      step(`round ${round === "cancelled" ? 1 : 2}: propose (owner ${owner1!.address} approves on chain)`);
+      const p = await propose({ setup, proposal: proposal.record.id, proposer: owner1! });
+      log(renderSafeTxSummary({ record: p.record, safeTx: p.safeTx, approvals: p.approvals, threshold: p.threshold, cancelFile: path.relative(root, p.cancelFile) }).replace(/^/gm, "   "));
+      const twice = await propose({ setup, proposal: proposal.record.id, proposer: owner1! });
+      expect("proposing twice is one Safe transaction", !twice.created && twice.safeTx.safeTxHash === p.safeTx.safeTxHash, `same safeTxHash ${p.safeTx.safeTxHash.slice(0, 12)}…`);
+
+      step(`second owner ${owner2!.address} signs`);
+      const s = await sign({ setup, safeTxHash: p.safeTx.safeTxHash, signer: owner2! });
+      expect("threshold met", s.approvals.length >= s.threshold, `${s.approvals.length} of ${s.threshold} approvals`);
+
+      step("execute the Safe transaction: the timelock schedules the operation");
+      const scheduled = await execute({ setup, proposal: proposal.record.id, executor: deployer! });
+      const now = await latestTimestamp(ctx);
+      const pending = (await status(setup)).find((r) => r.id === proposal.record.id)!;
+      log(`   pending: ${pending.operation}, ETA ${pending.eta} (${formatDuration(scheduled.eta! - now)} left)`);
+      expect("operation is pending with its ETA", pending.operation === "Waiting" && scheduled.eta! - now >= BigInt(policy.rules.minDelaySeconds) - 1n, `ETA ${pending.eta}`);
+      try {
+        await execute({ setup, proposal: proposal.record.id, executor: deployer! });
+        expect("execute before the ETA is refused", false, "it was not refused");
+      } catch (e) {
+        expect("execute before the ETA is refused", isGatehouseError(e, "NOT_READY"), (e as Error).message);
+      }
+
+      if (round === "cancelled") {
+        step(`guardian ${guardian!.address} cancels during the delay`);
+        const c = await cancel({ setup, operationId: proposal.record.operationId, guardian: guardian! });
+        log(`   cancel tx ${c.tx}`);
+        await ctx.connection.networkHelpers.time.increase(Number(proposal.record.delay));
+        try {
+          await execute({ setup, proposal: proposal.record.id, executor: deployer! });
+          expect("a cancelled operation cannot execute", false, "it executed");
+        } catch (e) {
+          expect("a cancelled operation cannot execute", isGatehouseError(e, "OPERATION_CANCELLED"), (e as Error).message);
+        }
+        expect("proxies still run V1", (await vault.version()) === "1.0.0" && (await registry.version()) === "1.0.0", `vault ${await vault.version()}, registry ${await registry.version()}`);
+        continue;
+      }
+
+      step(`advance time by the delay (${formatDuration(BigInt(proposal.record.delay))}) and execute the operation`);
+      await ctx.connection.networkHelpers.time.increase(Number(proposal.record.delay));
+      const done = await execute({ setup, proposal: proposal.record.id, executor: deployer! });
+      log(`   executeBatch tx ${done.tx}`);
+      expect("post-upgrade checks", done.postChecks!.every((c) => c.ok), done.postChecks!.map((c) => `${c.proxy} -> ${c.implementation}`).join(", "));
+    }
+
+    step("verify: both proxies run V2 and kept their state");
+    expect("vault runs VaultV2", (await vault.version()) === "2.0.0", `version() = ${await vault.version()}`);
+    expect("registry runs RegistryV2", (await registry.version()) === "2.0.0", `version() = ${await registry.version()}`);
+    expect("vault balance survived", (await vault.balanceOf(user!.address)) === parseEther("1.5"), `balanceOf = ${await vault.balanceOf(user!.address)} wei`);
+    expect("registry entry survived", (await registry.ownerOf(encodeBytes32String("alice"))) === user!.address && (await registry.count()) === 1n, `ownerOf("alice") = ${await registry.ownerOf(encodeBytes32String("alice"))}`);
+    await (await vault.transfer(guardian!.address, parseEther("0.5"))).wait();
+    expect("V2 feature works on the old state", (await vault.balanceOf(guardian!.address)) === parseEther("0.5"), "transfer() moved 0.5 ETH of balance");
+    const after = await doctor(setup);
+    expect("doctor still finds no drift", after.length === 0, after.map((d) => d.rule).join(", ") || "topology matches the policy");
+    const restage = await stage({ setup, deployer: deployer!, log: () => {} });
+    expect("nothing left to stage", restage.proposal === undefined, "every proxy runs its target contract");
+  } finally {
+    await ctx.close();
+  }
+  const ok = checks.every((c) => c.ok);
+  log(`\n${ok ? "demo passed" : "demo FAILED"}: ${checks.filter((c) => c.ok).length}/${checks.length} checks held`);
+  return { ok, checks, workDir: root };
+}

@@ -1,0 +1,159 @@
+import { Contract, ZeroAddress, getAddress } from "ethers";
+import type { Actor } from "../chain/context.ts";
+import { GatehouseError } from "../errors.ts";
+import { resolveProposal, withState, writeProposal, type ProposalRecord, type SafeTxRecord } from "../records/proposal.ts";
+import { approveSafeTx, buildSafeTx, executeSafeTx, nextNonce, safeTxStatus } from "../safe/transactions.ts";
+import { readSafe } from "../safe/kit.ts";
+import { encodeExecuteBatch, formatDuration, ROLES, UPGRADE_ABI } from "../timelock/calls.ts";
+import { batchOf, checkProposalAgainstChain } from "./verify-record.ts";
+import { latestTimestamp, operationState, wasCancelled, type Setup } from "./setup.ts";
+
+/**
+ * `gatehouse execute <proposal>`: moves a proposal one step forward, whichever step it is at.
+ *  - proposed, threshold met  -> executes the Safe transaction, which schedules the operation;
+ *  - scheduled, before ETA    -> refuses with the time left (exit 1);
+ *  - ready                    -> executes the operation (directly when EXECUTOR_ROLE is open, otherwise
+ *                                through a second Safe transaction that the owners approve);
+ *  - done                     -> verifies every proxy runs its new implementation.
+ * Each branch reads the chain first, so running it again never sends a second transaction.
+ */
+export type ExecuteStep = "scheduled" | "executed" | "already-executed" | "execute-proposed";
+
+export interface ExecuteResult {
+  record: ProposalRecord;
+  step: ExecuteStep;
+  eta?: bigint;
+  tx?: string;
+  safeTx?: SafeTxRecord;
+  postChecks?: PostCheck[];
+}
+
+export interface PostCheck {
+  proxy: string;
+  implementation: string;
+  expected: string;
+  authority: string;
+  ok: boolean;
+}
+
+export async function execute(opts: { setup: Setup; proposal: string; executor: Actor; log?: (line: string) => void }): Promise<ExecuteResult> {
+  const { setup, executor } = opts;
+  const { ctx, timelock } = setup;
+  const { file, record: loaded } = resolveProposal(setup.root, ctx.network, opts.proposal);
+  let record = loaded;
+  await checkProposalAgainstChain(setup, file, record);
+  const save = (next: ProposalRecord) => {
+    record = next;
+    writeProposal(file, record);
+  };
+  let op = await operationState(timelock, record.operationId);
+
+  if (op.state === "Unset") {
+    const scheduleTx = record.safeTransactions.filter((t) => t.purpose === "schedule").at(-1);
+    const scheduled = scheduleTx ? (await safeTxStatus(ctx, scheduleTx)).executed : false;
+    // Unset after its schedule transaction ran (or with none at all) means the guardian cancelled it.
+    if ((!scheduleTx || scheduled) && (await wasCancelled(timelock, record.operationId))) {
+      save(withState(record, "cancelled"));
+      throw new GatehouseError("OPERATION_CANCELLED", { operationId: record.operationId });
+    }
+    if (!scheduleTx) throw new GatehouseError("USAGE", { message: `proposal ${record.id} has not been proposed yet: run \`gatehouse propose ${record.id}\`` });
+    const tx = await executeSafeTx(ctx, setup.deployment, scheduleTx, executor);
+    op = await operationState(timelock, record.operationId);
+    save(
+      withState(
+        { ...record, safeTransactions: record.safeTransactions.map((t) => (t.safeTxHash === scheduleTx.safeTxHash ? { ...t, executedTx: tx } : t)) },
+        "scheduled",
+        { tx },
+      ),
+    );
+    return { record, step: "scheduled", eta: op.eta, tx };
+  }
+
+  if (op.state === "Waiting") {
+    const now = await latestTimestamp(ctx);
+    save(withState(record, "scheduled"));
+    throw new GatehouseError("NOT_READY", {
+      operationId: record.operationId,
+      timeLeft: formatDuration(op.eta - now),
+      eta: new Date(Number(op.eta) * 1000).toISOString(),
+    });
+  }
+
+  if (op.state === "Ready") {
+    const open = (await timelock.hasRole(ROLES.EXECUTOR_ROLE, ZeroAddress)) as boolean;
+    let tx: string;
+    if (open) {
+      const { targets, values, payloads, predecessor, salt } = batchArgs(record);
+      const response = await (timelock.connect(executor.signer) as Contract).executeBatch(targets, values, payloads, predecessor, salt);
+      const receipt = await response.wait();
+      tx = receipt!.hash;
+    } else {
+      // EXECUTOR_ROLE belongs to the Safe: the owners approve a second Safe transaction that calls executeBatch.
+      const data = encodeExecuteBatch(batchOf(record));
+      let executeTx = record.safeTransactions.find((t) => t.purpose === "execute" && t.data === data && !t.executedTx);
+      const safe = await readSafe(ctx, record.safe);
+      if (!executeTx || executeTx.nonce < safe.nonce) {
+        executeTx = await buildSafeTx({
+          ctx,
+          deployment: setup.deployment,
+          safe: record.safe,
+          to: record.timelock,
+          data,
+          nonce: nextNonce(safe.nonce, []),
+          purpose: "execute",
+          proposer: executor.address,
+          via: "onchain",
+        });
+        save({ ...record, safeTransactions: [...record.safeTransactions.filter((t) => t.purpose !== "execute"), executeTx] });
+      }
+      const status = await safeTxStatus(ctx, executeTx);
+      if (status.approvals.length < status.threshold) {
+        if (safe.owners.includes(executor.address)) await approveSafeTx(ctx, setup.deployment, executeTx, executor);
+        const after = await safeTxStatus(ctx, executeTx);
+        if (after.approvals.length < after.threshold) return { record, step: "execute-proposed", safeTx: executeTx };
+      }
+      tx = await executeSafeTx(ctx, setup.deployment, executeTx, executor);
+      const executed = executeTx;
+      save({ ...record, safeTransactions: record.safeTransactions.map((t) => (t.safeTxHash === executed.safeTxHash ? { ...t, executedTx: tx } : t)) });
+    }
+    const postChecks = await postUpgradeChecks(setup, record);
+    save(withState(record, "executed", { tx }));
+    return { record, step: "executed", tx, postChecks };
+  }
+
+  // Done: executed earlier (by this command, the Safe, or anyone when the executor role is open).
+  const postChecks = await postUpgradeChecks(setup, record);
+  save(withState(record, "executed"));
+  return { record, step: "already-executed", postChecks };
+}
+
+function batchArgs(record: ProposalRecord) {
+  const batch = batchOf(record);
+  return {
+    targets: batch.calls.map((c) => c.target),
+    values: batch.calls.map((c) => c.value),
+    payloads: batch.calls.map((c) => c.data),
+    predecessor: batch.predecessor,
+    salt: batch.salt,
+  };
+}
+
+/** After execution: each proxy runs its new implementation and the timelock is still its upgrade authority. */
+export async function postUpgradeChecks(setup: Setup, record: ProposalRecord): Promise<PostCheck[]> {
+  const { ctx } = setup;
+  const timelock = getAddress(setup.deployment.timelock.address);
+  return Promise.all(
+    record.operations.map(async (op) => {
+      const implementation = getAddress(await ctx.up.erc1967.getImplementationAddress(op.proxyAddress));
+      const authorityAddress = op.kind === "uups" ? op.proxyAddress : getAddress(await ctx.up.erc1967.getAdminAddress(op.proxyAddress));
+      const authority = getAddress((await new Contract(authorityAddress, UPGRADE_ABI, ctx.ethers.provider).owner()) as string);
+      return {
+        proxy: op.proxy,
+        implementation,
+        expected: getAddress(op.newImplementation),
+        authority,
+        ok: implementation === getAddress(op.newImplementation) && authority === timelock,
+      };
+    }),
+  );
+}

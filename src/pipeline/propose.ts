@@ -1,0 +1,103 @@
+import path from "node:path";
+import { getAddress } from "ethers";
+import type { Actor } from "../chain/context.ts";
+import { GatehouseError } from "../errors.ts";
+import { writeJsonAtomic } from "../fs/atomic.ts";
+import { listProposals, resolveProposal, withState, writeProposal, type ProposalRecord, type SafeTxRecord } from "../records/proposal.ts";
+import { cancelTxBuilderFile } from "../review/tx-builder.ts";
+import { readSafe } from "../safe/kit.ts";
+import { approveSafeTx, buildSafeTx, nextNonce, safeTxStatus } from "../safe/transactions.ts";
+import { encodeCancel, encodeScheduleBatch } from "../timelock/calls.ts";
+import { batchOf, checkProposalAgainstChain } from "./verify-record.ts";
+import { operationState, type Setup } from "./setup.ts";
+
+/**
+ * `gatehouse propose <proposal> --via onchain`: the Safe transaction that schedules the proposal's batch on
+ * the timelock, approved on chain by the proposer (approveHash). Beside it, the guardian's cancel
+ * transaction as a Transaction Builder file, so the cancel path exists before it is needed. Proposing
+ * twice reuses the same Safe transaction: one Safe transaction, one operation.
+ */
+export interface ProposeResult {
+  record: ProposalRecord;
+  safeTx: SafeTxRecord;
+  /** False when the proposal had already been proposed (and approved by this proposer). */
+  created: boolean;
+  approvedNow: boolean;
+  alreadyScheduled: boolean;
+  cancelFile: string;
+  approvals: string[];
+  threshold: number;
+}
+
+export async function propose(opts: { setup: Setup; proposal: string; proposer: Actor; log?: (line: string) => void }): Promise<ProposeResult> {
+  const { setup, proposer } = opts;
+  const { ctx, root } = setup;
+  const { file, record: loaded } = resolveProposal(root, ctx.network, opts.proposal);
+  let record = loaded;
+  await checkProposalAgainstChain(setup, file, record);
+  const minDelay = BigInt(setup.policy.rules.minDelaySeconds);
+  if (BigInt(record.delay) < minDelay) throw new GatehouseError("DELAY_BELOW_POLICY", { delay: record.delay, min: minDelay });
+
+  const cancelFile = writeCancelFile(setup, file, record);
+  const op = await operationState(setup.timelock, record.operationId);
+  const existing = record.safeTransactions.filter((t) => t.purpose === "schedule").at(-1);
+  if (op.state !== "Unset" && existing) {
+    const status = await safeTxStatus(ctx, existing);
+    record = withState(record, op.state === "Done" ? "executed" : "scheduled");
+    writeProposal(file, record);
+    return { record, safeTx: existing, created: false, approvedNow: false, alreadyScheduled: true, cancelFile, approvals: status.approvals, threshold: status.threshold };
+  }
+  if (op.state !== "Unset") throw new GatehouseError("PROPOSAL_STALE", { file: rel(file), reason: `operation ${record.operationId} is already ${op.state} on chain but was not proposed from this record` });
+
+  const safe = await readSafe(ctx, record.safe);
+  if (!safe.owners.includes(proposer.address)) throw new GatehouseError("NOT_OWNER", { address: proposer.address, safe: record.safe });
+
+  const data = encodeScheduleBatch(batchOf(record), BigInt(record.delay));
+  // Reuse the Safe transaction already proposed for this record while its nonce is still usable.
+  let safeTx = existing && existing.data === data && existing.nonce >= safe.nonce ? existing : undefined;
+  const created = safeTx === undefined;
+  if (!safeTx) {
+    const pending = listProposals(root, ctx.network)
+      .filter((p) => p.record.id !== record.id)
+      .flatMap((p) => p.record.safeTransactions.filter((t) => getAddress(t.safe) === getAddress(record.safe) && !t.executedTx));
+    safeTx = await buildSafeTx({
+      ctx,
+      deployment: setup.deployment,
+      safe: record.safe,
+      to: record.timelock,
+      data,
+      nonce: nextNonce(safe.nonce, pending),
+      purpose: "schedule",
+      proposer: proposer.address,
+      via: "onchain",
+    });
+    // The record names the Safe transaction before anyone signs it, so a crash cannot orphan a signature.
+    record = withState({ ...record, safeTransactions: [...record.safeTransactions.filter((t) => t.purpose !== "schedule"), safeTx] }, "proposed");
+    writeProposal(file, record);
+  }
+  const approvedNow = await approveSafeTx(ctx, setup.deployment, safeTx, proposer);
+  const status = await safeTxStatus(ctx, safeTx);
+  return { record, safeTx, created, approvedNow, alreadyScheduled: false, cancelFile, approvals: status.approvals, threshold: status.threshold };
+}
+
+function rel(file: string): string {
+  return path.relative(process.cwd(), file) || file;
+}
+
+/** proposals/<network>/<id>.cancel.json: the guardian's cancel(bytes32) as a Transaction Builder batch. */
+function writeCancelFile(setup: Setup, file: string, record: ProposalRecord): string {
+  const cancelFile = file.replace(/\.json$/, ".cancel.json");
+  const calldata = encodeCancel(record.operationId);
+  const guardians = setup.deployment.timelock.cancellers;
+  const builder = cancelTxBuilderFile({
+    chainId: BigInt(record.chainId),
+    timelock: record.timelock,
+    operationId: record.operationId,
+    calldata,
+    guardianSafe: guardians.length === 1 ? guardians[0] : undefined,
+    description: `Cancel Gatehouse proposal ${record.id} (${record.operations.map((o) => `${o.proxy} -> ${o.contract}`).join(", ")}) before its ETA.`,
+    createdAt: Date.parse(record.createdAt),
+  });
+  writeJsonAtomic(cancelFile, builder);
+  return cancelFile;
+}

@@ -1,0 +1,44 @@
+import { Contract, getAddress } from "ethers";
+import type { ChainContext } from "../chain/context.ts";
+import { GatehouseError } from "../errors.ts";
+import { loadPolicy } from "../policy/load.ts";
+import type { Policy } from "../policy/schema.ts";
+import { readDeployment, type DeploymentRecord } from "../records/deployment.ts";
+import { OPERATION_STATES, TIMELOCK_ABI, type OperationState } from "../timelock/calls.ts";
+
+/** What every pipeline step after `deploy` starts from: the policy, the deployment record and the chain. */
+export interface Setup {
+  ctx: ChainContext;
+  root: string;
+  policy: Policy;
+  deployment: DeploymentRecord & { safe: NonNullable<DeploymentRecord["safe"]>; timelock: NonNullable<DeploymentRecord["timelock"]> };
+  timelock: Contract;
+}
+
+export function loadSetup(ctx: ChainContext, root: string, policy: Policy = loadPolicy(root, ctx.network)): Setup {
+  if (BigInt(policy.chainId) !== ctx.chainId) {
+    throw new GatehouseError("CHAIN_MISMATCH", { file: `policies/${policy.network}.yaml`, expected: policy.chainId, network: ctx.network, actual: ctx.chainId });
+  }
+  const deployment = readDeployment(root, ctx.network);
+  if (!deployment?.safe || !deployment.timelock) throw new GatehouseError("NOT_DEPLOYED", { what: "the governance topology", network: ctx.network });
+  if (BigInt(deployment.chainId) !== ctx.chainId) {
+    throw new GatehouseError("CHAIN_MISMATCH", { file: `deployments/${ctx.network}.json`, expected: deployment.chainId, network: ctx.network, actual: ctx.chainId });
+  }
+  const timelock = new Contract(getAddress(deployment.timelock.address), TIMELOCK_ABI, ctx.ethers.provider);
+  return { ctx, root, policy, deployment: deployment as Setup["deployment"], timelock };
+}
+
+export async function operationState(timelock: Contract, operationId: string): Promise<{ state: OperationState; eta: bigint }> {
+  const [state, timestamp] = await Promise.all([timelock.getOperationState(operationId), timelock.getTimestamp(operationId)]);
+  return { state: OPERATION_STATES[Number(state)]!, eta: timestamp as bigint };
+}
+
+export async function wasCancelled(timelock: Contract, operationId: string): Promise<boolean> {
+  const logs = await timelock.queryFilter(timelock.filters.Cancelled!(operationId), 0, "latest");
+  return logs.length > 0;
+}
+
+export async function latestTimestamp(ctx: ChainContext): Promise<bigint> {
+  const block = await ctx.ethers.provider.getBlock("latest");
+  return BigInt(block!.timestamp);
+}

@@ -1,0 +1,159 @@
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { getAddress } from "ethers";
+import type { Actor } from "../chain/context.ts";
+import { GatehouseError } from "../errors.ts";
+import { bytecodeHash, runtimeMatches } from "../plan/bytecode.ts";
+import { planUpgrade, proposalId, type Plan, type PlannedOperation, type ProxyChange } from "../plan/plan.ts";
+import { listProposals, proposalFile, readProposalFile, writeProposal, type OperationRecord, type ProposalRecord } from "../records/proposal.ts";
+import { runCheck, type CheckResult } from "./check.ts";
+import { operationState, type Setup } from "./setup.ts";
+
+/**
+ * `gatehouse stage`: refuses when `check` finds anything; otherwise deploys each changed implementation
+ * (reusing an identical one already on chain) and writes the proposal record. The record's salt is
+ * derived from its content, so staging the same change again finds the same record and changes nothing.
+ */
+export interface StageResult {
+  check: CheckResult;
+  /** Undefined when every proxy already runs its target contract. */
+  proposal?: { file: string; record: ProposalRecord; created: boolean };
+  deployed: { proxy: string; contract: string; address: string; reused: boolean }[];
+}
+
+export function gitCommit(root: string): string | null {
+  try {
+    return execFileSync("git", ["rev-parse", "HEAD"], { cwd: root, stdio: ["ignore", "pipe", "ignore"] }).toString().trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?: number; commit?: string | null; log?: (line: string) => void }): Promise<StageResult> {
+  const { setup, deployer } = opts;
+  const { ctx, policy, root, timelock } = setup;
+  const log = opts.log ?? (() => {});
+  const commit = opts.commit === undefined ? gitCommit(root) : opts.commit;
+
+  const delay = BigInt(opts.delaySeconds ?? policy.governance.delaySeconds);
+  if (delay < BigInt(policy.rules.minDelaySeconds)) throw new GatehouseError("DELAY_BELOW_POLICY", { delay, min: policy.rules.minDelaySeconds });
+  const onchainMin = (await timelock.getMinDelay()) as bigint;
+  if (delay < onchainMin) throw new GatehouseError("DELAY_BELOW_POLICY", { delay, min: `${onchainMin} (the timelock's own minimum)` });
+
+  const check = await runCheck(setup, { commit });
+  if (check.findings.length > 0) {
+    throw new GatehouseError("CHECK_FAILED", { count: check.findings.length }, { details: { findings: check.findings, report: check.markdown } });
+  }
+  const changed = check.proxies.filter((p) => !p.upToDate);
+  if (changed.length === 0) return { check, deployed: [] };
+
+  const deployed: StageResult["deployed"] = [];
+  const changes: ProxyChange[] = [];
+  const artifacts: ProposalRecord["artifacts"] = {};
+  for (const p of changed) {
+    const artifact = await ctx.readArtifact(p.target);
+    const { address, reused } = await implementationFor(setup, deployer, p.target, p.kind);
+    const code = await ctx.ethers.provider.getCode(address);
+    if (!runtimeMatches(code, artifact)) {
+      throw new GatehouseError("VERIFY_FAILED", { count: 1, what: `the implementation deployed for ${p.target} at ${address} (its code is not the build's)` });
+    }
+    deployed.push({ proxy: p.name, contract: p.target, address, reused });
+    log(`${reused ? "reusing" : "deployed"} ${p.target} implementation ${address} for '${p.name}'`);
+    changes.push({
+      name: p.name,
+      kind: p.kind,
+      proxy: p.proxy,
+      proxyAdmin: p.proxyAdmin,
+      contract: p.target,
+      oldContract: p.liveContract,
+      oldImplementation: p.liveImplementation,
+      newImplementation: address,
+      initializer: "0x",
+    });
+    artifacts[p.name] = {
+      contract: p.target,
+      sourceName: artifact.sourceName,
+      artifactHash: bytecodeHash(artifact.deployedBytecode, artifact.immutableReferences),
+      bytecodeHash: bytecodeHash(code, artifact.immutableReferences),
+    };
+  }
+
+  // A change already executed once (then rolled back) gets the next round, so its operation id is fresh.
+  let plan: Plan = planUpgrade({ chainId: ctx.chainId, timelock: timelock.target as string, changes, delay });
+  while ((await operationState(timelock, plan.operationId)).state === "Done") {
+    plan = planUpgrade({ chainId: ctx.chainId, timelock: timelock.target as string, changes, delay, round: plan.round + 1 });
+  }
+
+  const id = proposalId(plan.operationId);
+  const file = proposalFile(root, ctx.network, id);
+  if (existsSync(file)) {
+    const record = readProposalFile(file);
+    log(`proposal ${id} already staged (${file})`);
+    return { check, proposal: { file, record, created: false }, deployed };
+  }
+  const now = new Date().toISOString();
+  const record: ProposalRecord = {
+    version: 1,
+    id,
+    network: ctx.network,
+    chainId: Number(ctx.chainId),
+    createdAt: now,
+    commit,
+    timelock: getAddress(timelock.target as string),
+    safe: getAddress(setup.deployment.safe.address),
+    operations: plan.operations.map(toRecord),
+    predecessor: plan.batch.predecessor,
+    salt: plan.batch.salt,
+    round: plan.round,
+    delay: delay.toString(),
+    operationId: plan.operationId,
+    artifacts,
+    storageLayoutDiff: Object.fromEntries(changed.map((p) => [p.name, (p.audit?.layoutDiff ?? []) as unknown as Record<string, unknown>[]])),
+    rollback: {
+      operations: plan.rollback.operations.map(toRecord),
+      salt: plan.rollback.batch.salt,
+      predecessor: plan.rollback.batch.predecessor,
+      operationId: plan.rollback.operationId,
+    },
+    safeTransactions: [],
+    state: "staged",
+    history: [{ state: "staged", at: now }],
+  };
+  writeProposal(file, record);
+  log(`staged proposal ${id}: operation ${plan.operationId}`);
+  return { check, proposal: { file, record, created: true }, deployed };
+}
+
+function toRecord(op: PlannedOperation): OperationRecord {
+  return {
+    proxy: op.name,
+    proxyAddress: getAddress(op.proxy),
+    kind: op.kind,
+    ...(op.proxyAdmin ? { proxyAdmin: getAddress(op.proxyAdmin) } : {}),
+    contract: op.contract,
+    ...(op.oldContract ? { oldContract: op.oldContract } : {}),
+    oldImplementation: getAddress(op.oldImplementation),
+    newImplementation: getAddress(op.newImplementation),
+    initializer: op.initializer,
+    call: { target: op.call.target, value: op.call.value.toString(), data: op.call.data },
+  };
+}
+
+/**
+ * An implementation of `contract` on chain: one recorded by an earlier proposal whose code is still this
+ * build, else a fresh deployment through hardhat-upgrades (which also reuses what its manifest knows).
+ */
+async function implementationFor(setup: Setup, deployer: Actor, contract: string, kind: "uups" | "transparent"): Promise<{ address: string; reused: boolean }> {
+  const { ctx } = setup;
+  const artifact = await ctx.readArtifact(contract);
+  for (const { record } of listProposals(setup.root, ctx.network)) {
+    for (const op of record.operations) {
+      if (op.contract !== contract) continue;
+      if (runtimeMatches(await ctx.ethers.provider.getCode(op.newImplementation), artifact)) return { address: getAddress(op.newImplementation), reused: true };
+    }
+  }
+  const factory = await ctx.ethers.getContractFactory(contract, deployer.signer);
+  const address = await ctx.up.deployImplementation(factory, { kind, unsafeAllow: setup.policy.rules.unsafeAllow });
+  if (typeof address !== "string") throw new Error("deployImplementation returned a transaction instead of an address");
+  return { address: getAddress(address), reused: false };
+}

@@ -1,0 +1,42 @@
+import { listProposals, type ProposalRecord } from "../records/proposal.ts";
+import { safeTxStatus } from "../safe/transactions.ts";
+import type { OperationState } from "../timelock/calls.ts";
+import { latestTimestamp, operationState, wasCancelled, type Setup } from "./setup.ts";
+
+/** `gatehouse status`: every proposal of the network with its Safe and timelock state, read from the chain. */
+export interface ProposalStatus {
+  id: string;
+  operationId: string;
+  proxies: string[];
+  recordState: ProposalRecord["state"];
+  operation: OperationState | "Cancelled";
+  eta?: string;
+  secondsLeft?: number;
+  safeTxHash?: string;
+  approvals?: number;
+  threshold?: number;
+  safeTxExecuted?: boolean;
+}
+
+export async function status(setup: Setup): Promise<ProposalStatus[]> {
+  const now = await latestTimestamp(setup.ctx);
+  const out: ProposalStatus[] = [];
+  for (const { record } of listProposals(setup.root, setup.ctx.network)) {
+    const op = await operationState(setup.timelock, record.operationId);
+    const cancelled = op.state === "Unset" && (await wasCancelled(setup.timelock, record.operationId));
+    const scheduleTx = record.safeTransactions.filter((t) => t.purpose === "schedule").at(-1);
+    const safe = scheduleTx ? await safeTxStatus(setup.ctx, scheduleTx) : undefined;
+    out.push({
+      id: record.id,
+      operationId: record.operationId,
+      proxies: record.operations.map((o) => `${o.proxy} -> ${o.contract}`),
+      recordState: record.state,
+      operation: cancelled ? "Cancelled" : op.state,
+      ...(op.eta > 1n ? { eta: new Date(Number(op.eta) * 1000).toISOString(), secondsLeft: Math.max(0, Number(op.eta - now)) } : {}),
+      ...(scheduleTx && safe
+        ? { safeTxHash: scheduleTx.safeTxHash, approvals: safe.approvals.length, threshold: safe.threshold, safeTxExecuted: safe.executed }
+        : {}),
+    });
+  }
+  return out;
+}

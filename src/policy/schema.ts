@@ -1,0 +1,133 @@
+import { z } from "zod";
+
+/**
+ * The policy of one network: who governs, which proxies are governed and which contract each should run
+ * (the desired state), and the rules every upgrade must satisfy. One YAML file per Hardhat network:
+ * policies/<network>.yaml. The JSON schema in policies/policy.schema.json is generated from this file.
+ */
+
+export const Address = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, { message: "a 0x-prefixed 20-byte hex address" });
+
+/** An address, or `account:N` for Hardhat's local account N (only meaningful on local networks). */
+export const AccountRef = z.union([
+  Address,
+  z.string().regex(/^account:\d{1,3}$/, { message: "a 0x address or account:N (a local Hardhat account index)" }),
+]);
+
+export const ForbiddenConstruct = z.enum(["selfdestruct", "delegatecall"]);
+
+/** The OpenZeppelin upgrades-core validation kinds that can be let through with `unsafeAllow`. */
+export const UnsafeAllowFlag = z.enum([
+  "state-variable-assignment",
+  "state-variable-immutable",
+  "external-library-linking",
+  "struct-definition",
+  "enum-definition",
+  "constructor",
+  "delegatecall",
+  "selfdestruct",
+  "missing-public-upgradeto",
+  "internal-function-storage",
+  "missing-initializer",
+  "missing-initializer-call",
+  "duplicate-initializer-call",
+  "incorrect-initializer-order",
+]);
+
+const ContractName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "a Solidity contract name" });
+
+export const GovernedContract = z
+  .object({
+    /** Stable key of the proxy (used in records and reports). */
+    name: z.string().regex(/^[a-z][a-z0-9-]*$/, { message: "a lower-case key like 'vault' or 'name-registry'" }),
+    kind: z.enum(["uups", "transparent"]),
+    /** The contract the proxy should run (desired state). `stage` upgrades the proxy when it differs. */
+    contract: ContractName,
+    /** The contract `deploy` puts behind a new proxy; defaults to `contract`. */
+    initialContract: ContractName.optional(),
+    /** Arguments of `initialize` at first deployment; the string `timelock` stands for the timelock's address. */
+    initializerArgs: z.array(z.union([z.string(), z.number(), z.boolean()])).default([]),
+    /** The proxy's address, when the proxy exists outside this repository's deployment record. */
+    proxy: Address.optional(),
+  })
+  .strict();
+
+export const Policy = z
+  .object({
+    $schema: z.string().optional(),
+    version: z.literal(1),
+    /** The Hardhat network this policy governs (must equal the file name without .yaml). */
+    network: z.string().min(1),
+    chainId: z.number().int().positive(),
+    governance: z
+      .object({
+        safe: z
+          .object({
+            owners: z.array(AccountRef).min(1, { message: "at least one owner" }),
+            threshold: z.number().int().positive(),
+            /** The Safe's address where it already exists; otherwise `deploy` creates it and records it. */
+            address: Address.optional(),
+          })
+          .strict(),
+        /** The guardian: the addresses that hold CANCELLER_ROLE (a guardian Safe's address or EOAs). */
+        guardian: z.array(AccountRef).min(1, { message: "at least one guardian" }),
+        /** `safe`: only the Safe may execute; `open`: anyone may execute a ready operation (address(0)). */
+        executor: z.enum(["safe", "open"]),
+        /** The timelock's address where it already exists; otherwise `deploy` creates it. */
+        timelock: Address.optional(),
+        /** The delay the timelock is deployed with and that `stage` schedules with, in seconds. */
+        delaySeconds: z.number().int().nonnegative(),
+      })
+      .strict(),
+    rules: z
+      .object({
+        minDelaySeconds: z.number().int().nonnegative(),
+        minThreshold: z.number().int().positive(),
+        /** Largest runtime bytecode of an implementation, in bytes (EIP-170: 24576). */
+        maxCodeSize: z.number().int().positive().default(24576),
+        forbidden: z.array(ForbiddenConstruct).default(["selfdestruct", "delegatecall"]),
+        /** upgrades-core checks that may be let through; anything else is a finding. */
+        unsafeAllow: z.array(UnsafeAllowFlag).default([]),
+      })
+      .strict(),
+    compiler: z
+      .object({
+        version: z.string().regex(/^\d+\.\d+\.\d+$/, { message: "an exact solc version like 0.8.28" }),
+        optimizer: z.object({ enabled: z.boolean(), runs: z.number().int().positive() }).strict(),
+        evmVersion: z.string().min(1),
+      })
+      .strict(),
+    contracts: z.array(GovernedContract).min(1, { message: "at least one governed contract" }),
+    watcher: z
+      .object({
+        confirmations: z.number().int().nonnegative().default(1),
+      })
+      .strict()
+      .default({ confirmations: 1 }),
+    notifications: z
+      .array(
+        z.discriminatedUnion("type", [
+          z.object({ type: z.literal("github"), repository: z.string().regex(/^[\w.-]+\/[\w.-]+$/), tokenEnv: z.string().default("GITHUB_TOKEN"), labels: z.array(z.string()).default(["gatehouse"]) }).strict(),
+          z.object({ type: z.literal("webhook"), urlEnv: z.string(), format: z.enum(["slack", "discord", "json"]).default("json") }).strict(),
+          z.object({ type: z.literal("files"), dir: z.string() }).strict(),
+        ]),
+      )
+      .default([]),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.governance.safe.threshold > p.governance.safe.owners.length) {
+      ctx.addIssue({ code: "custom", path: ["governance", "safe", "threshold"], message: `at most the number of owners (${p.governance.safe.owners.length})` });
+    }
+    const seen = new Set<string>();
+    p.contracts.forEach((c, i) => {
+      if (seen.has(c.name)) ctx.addIssue({ code: "custom", path: ["contracts", i, "name"], message: `a unique name ('${c.name}' is repeated)` });
+      seen.add(c.name);
+    });
+  });
+
+export type Policy = z.infer<typeof Policy>;
+export type GovernedContract = z.infer<typeof GovernedContract>;
+export type PolicyRules = Policy["rules"];

@@ -1,0 +1,130 @@
+import { existsSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { Address } from "../policy/schema.ts";
+import { parseWith } from "../policy/load.ts";
+import { readJsonIfExists, writeJsonAtomic } from "../fs/atomic.ts";
+import { GatehouseError } from "../errors.ts";
+
+/** proposals/<network>/<id>.json: one staged upgrade, from stage to execution (committed by the stage workflow). */
+const Hex = z.string().regex(/^0x[0-9a-fA-F]*$/, { message: "0x-prefixed hex" });
+const Bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, { message: "a 0x-prefixed 32-byte hex value" });
+const Uint = z.string().regex(/^\d+$/, { message: "a decimal integer string" });
+
+export const CallRecord = z.object({ target: Address, value: Uint, data: Hex }).strict();
+
+export const OperationRecord = z
+  .object({
+    proxy: z.string(),
+    proxyAddress: Address,
+    kind: z.enum(["uups", "transparent"]),
+    proxyAdmin: Address.optional(),
+    contract: z.string(),
+    oldContract: z.string().optional(),
+    oldImplementation: Address,
+    newImplementation: Address,
+    initializer: Hex,
+    call: CallRecord,
+  })
+  .strict();
+
+export const SafeTxRecord = z
+  .object({
+    purpose: z.enum(["schedule", "execute"]),
+    safe: Address,
+    to: Address,
+    value: Uint,
+    data: Hex,
+    operation: z.union([z.literal(0), z.literal(1)]),
+    safeTxGas: Uint,
+    baseGas: Uint,
+    gasPrice: Uint,
+    gasToken: Address,
+    refundReceiver: Address,
+    nonce: z.number().int().nonnegative(),
+    safeTxHash: Bytes32,
+    domainHash: Bytes32,
+    messageHash: Bytes32,
+    proposer: Address,
+    via: z.enum(["onchain", "service"]),
+    executedTx: Bytes32.optional(),
+  })
+  .strict();
+
+export const ProposalState = z.enum(["staged", "proposed", "scheduled", "executed", "cancelled"]);
+
+export const ProposalRecord = z
+  .object({
+    version: z.literal(1),
+    id: z.string().regex(/^[0-9a-f]{12}$/),
+    network: z.string(),
+    chainId: z.number().int(),
+    createdAt: z.string(),
+    commit: z.string().nullable(),
+    timelock: Address,
+    safe: Address,
+    operations: z.array(OperationRecord).min(1),
+    predecessor: Bytes32,
+    salt: Bytes32,
+    round: z.number().int().nonnegative(),
+    delay: Uint,
+    operationId: Bytes32,
+    artifacts: z.record(z.string(), z.object({ contract: z.string(), sourceName: z.string(), artifactHash: Bytes32, bytecodeHash: Bytes32 }).strict()),
+    storageLayoutDiff: z.record(z.string(), z.array(z.record(z.string(), z.unknown()))),
+    rollback: z.object({ operations: z.array(OperationRecord), salt: Bytes32, predecessor: Bytes32, operationId: Bytes32 }).strict(),
+    safeTransactions: z.array(SafeTxRecord).default([]),
+    cancel: z.object({ calldata: Hex, target: Address, txBuilderFile: z.string() }).strict().optional(),
+    state: ProposalState,
+    history: z.array(z.object({ state: ProposalState, at: z.string(), tx: z.string().optional(), note: z.string().optional() }).strict()),
+  })
+  .strict();
+
+export type ProposalRecord = z.infer<typeof ProposalRecord>;
+export type OperationRecord = z.infer<typeof OperationRecord>;
+export type SafeTxRecord = z.infer<typeof SafeTxRecord>;
+export type ProposalState = z.infer<typeof ProposalState>;
+
+export function proposalsDir(root: string, network: string): string {
+  return path.join(root, "proposals", network);
+}
+
+export function proposalFile(root: string, network: string, id: string): string {
+  return path.join(proposalsDir(root, network), `${id}.json`);
+}
+
+export function readProposalFile(file: string): ProposalRecord {
+  const data = readJsonIfExists(file);
+  const rel = path.relative(process.cwd(), file) || file;
+  if (data === undefined) throw new GatehouseError("FILE_NOT_FOUND", { file: rel, what: "proposal record" });
+  return parseWith(ProposalRecord, data, rel);
+}
+
+/** `<proposal>` on the command line: a path to a record, a proposal id, or an operation id. */
+export function resolveProposal(root: string, network: string, ref: string): { file: string; record: ProposalRecord } {
+  if (ref.endsWith(".json")) {
+    const file = path.resolve(ref);
+    return { file, record: readProposalFile(file) };
+  }
+  const id = /^0x[0-9a-fA-F]{64}$/.test(ref) ? ref.slice(2, 14).toLowerCase() : ref.toLowerCase();
+  const file = proposalFile(root, network, id);
+  if (!existsSync(file)) throw new GatehouseError("FILE_NOT_FOUND", { file: path.relative(process.cwd(), file), what: `proposal '${ref}' on '${network}'` });
+  return { file, record: readProposalFile(file) };
+}
+
+export function listProposals(root: string, network: string): { file: string; record: ProposalRecord }[] {
+  const dir = proposalsDir(root, network);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => /^[0-9a-f]{12}\.json$/.test(f))
+    .sort()
+    .map((f) => ({ file: path.join(dir, f), record: readProposalFile(path.join(dir, f)) }));
+}
+
+export function writeProposal(file: string, record: ProposalRecord): void {
+  writeJsonAtomic(file, ProposalRecord.parse(record));
+}
+
+export function withState(record: ProposalRecord, state: ProposalState, extra: { tx?: string; note?: string } = {}): ProposalRecord {
+  if (record.state === state && !extra.tx) return record;
+  return { ...record, state, history: [...record.history, { state, at: new Date().toISOString(), ...extra }] };
+}
