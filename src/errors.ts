@@ -101,3 +101,12 @@ export class GatehouseError extends Error {
 export function isGatehouseError(e: unknown, name?: ErrorName): e is GatehouseError {
   return e instanceof GatehouseError && (name === undefined || e.errorName === name);
 }
+
+/** docs/errors.md, generated from the descriptors above (`npm run schema`); a test keeps it in step. */
+export function errorsMarkdown(): string {
+  const lines = ["# Gatehouse errors", "", "Generated from `src/errors.ts` by `npm run schema`. Exit 1: a finding, violation or refusal. Exit 2: bad usage, config or input.", ""];
+  for (const [name, e] of Object.entries(ERRORS)) {
+    lines.push(`## GH${e.number}`, "", `\`${name}\` (exit ${e.exitCode}): \`${e.messageTemplate}\``, "", e.explanation, "");
+  }
+  return lines.join("\n");
+}

@@ -10,7 +10,7 @@ import type { RuntimeArtifact } from "../plan/bytecode.ts";
  * API and the accounts. Everything that touches the chain receives one of these; nothing else imports
  * the Hardhat runtime.
  */
-export type Connection = Awaited<ReturnType<typeof hre.network.create>>;
+export type Connection = Awaited<ReturnType<typeof hre.network.create<"generic">>>;
 export type HardhatEthers = Connection["ethers"];
 
 export interface ChainContext {
@@ -44,7 +44,7 @@ export async function connect(network: string): Promise<ChainContext> {
   if (!known.includes(network)) throw new GatehouseError("NETWORK_UNKNOWN", { network, known: known.join(", ") });
   let connection: Connection;
   try {
-    connection = await hre.network.create(network);
+    connection = await hre.network.create<"generic">(network);
   } catch (e) {
     throw new GatehouseError("CHAIN_CALL_FAILED", { action: `connecting to '${network}'`, reason: (e as Error).message }, { cause: e });
   }

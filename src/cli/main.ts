@@ -65,7 +65,9 @@ export async function main(argv: string[], out?: Output): Promise<number> {
     try {
       parsed = parseArgs({ args: rest, options: { ...COMMON, ...cmd.options }, allowPositionals: true, strict: true });
     } catch (e) {
-      throw new GatehouseError("USAGE", { message: `${(e as Error).message.split("\n")[0]} (usage: gatehouse ${cmd.usage})` });
+      // Node appends advice about '--' positionals (with an unclosed quote) to unknown options: keep only the first sentence.
+      const first = (e as Error).message.split("\n")[0]!.replace(/\. To specify a positional argument.*$/, "");
+      throw new GatehouseError("USAGE", { message: `${first} (usage: gatehouse ${cmd.usage})` });
     }
     if (parsed.values.help) {
       o.print(`gatehouse ${cmd.usage}\n  ${cmd.summary}`);

@@ -13,7 +13,7 @@ export const Address = z
 /** An address, or `account:N` for Hardhat's local account N (only meaningful on local networks). */
 export const AccountRef = z.union([
   Address,
-  z.string().regex(/^account:\d{1,3}$/, { message: "a 0x address or account:N (a local Hardhat account index)" }),
+  z.string().regex(/^account:\d{1,3}$/, { message: "account:N (a local Hardhat account index)" }),
 ]);
 
 export const ForbiddenConstruct = z.enum(["selfdestruct", "delegatecall"]);

@@ -1,0 +1,55 @@
+/**
+ * `npm run bench`: builds the contracts, runs every benchmark and prints its tables on stdout (progress
+ * goes to stderr). Exits non-zero when a benchmark fails, e.g. a flow whose operations did not reach
+ * the expected timelock state, so the printed numbers always describe working flows.
+ *
+ *   npm run bench                          all sizes (1, 5, 20), scheduling and executing
+ *   npm run bench -- --sizes 1,5           other sizes
+ *   npm run bench -- --no-execute          scheduling only
+ */
+import { parseArgs } from "node:util";
+import hre from "hardhat";
+import { measureScheduleGas, scheduleGasTables } from "./gas-schedule.ts";
+import { renderTable, type Table } from "./table.ts";
+
+interface Benchmark {
+  name: string;
+  run(log: (line: string) => void): Promise<Table[]>;
+}
+
+const { values: args } = parseArgs({
+  options: { sizes: { type: "string", default: "1,5,20" }, "no-execute": { type: "boolean", default: false } },
+});
+const sizes = args.sizes.split(",").map((s) => Number(s.trim()));
+if (sizes.some((n) => !Number.isInteger(n) || n < 1)) {
+  console.error(`--sizes: expected comma-separated positive integers, got '${args.sizes}'`);
+  process.exit(2);
+}
+
+const benchmarks: Benchmark[] = [
+  {
+    name: "gas: scheduling upgrades through the Safe (scheduleBatch vs schedule each)",
+    run: async (log) => scheduleGasTables(await measureScheduleGas({ sizes, execute: !args["no-execute"], log })),
+  },
+];
+
+const log = (line: string) => console.error(line);
+const started = performance.now();
+log("building contracts...");
+await hre.tasks.getTask("build").run({ quiet: true, noTests: true });
+
+let failed = 0;
+for (const bench of benchmarks) {
+  log(`running ${bench.name}`);
+  try {
+    const tables = await bench.run(log);
+    for (const table of tables) console.log(`\n${renderTable(table)}`);
+  } catch (e) {
+    failed++;
+    console.error(`\nFAILED: ${bench.name}\n  ${(e as Error).message}`);
+    const cause = (e as Error).cause;
+    if (cause instanceof Error && cause.stack) console.error(cause.stack.split("\n").slice(0, 6).join("\n"));
+  }
+}
+log(`\n${benchmarks.length - failed} of ${benchmarks.length} benchmark(s) passed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+process.exitCode = failed === 0 ? 0 : 1;
