@@ -141,4 +141,15 @@ describe("doctor: on-chain governance vs the policy", function () {
     expect(drifts.map((x) => [x.rule, x.subject])).to.deep.equal([["executor-mode", "EXECUTOR_ROLE"]]);
     expect(drifts[0]!.message).to.include("open to anyone");
   });
+
+  it("reports the Safe without EXECUTOR_ROLE when the policy says only the Safe executes (executor-mode)", async () => {
+    d = await deployed((y) => y.replace("executor: open", "executor: safe"));
+    const safe = getAddress(d.setup.deployment.safe.address);
+    await (await (await asTimelock(d)).revokeRole(ROLES.EXECUTOR_ROLE, safe)).wait();
+
+    // Nobody may execute now: every scheduled upgrade would be stuck for good.
+    const drifts = await doctor(d.setup);
+    expect(drifts.map((x) => [x.rule, x.subject])).to.deep.equal([["executor-mode", safe]]);
+    expect(drifts[0]!.message).to.include("EXECUTOR_ROLE");
+  });
 });

@@ -64,6 +64,10 @@ export async function doctor(setup: Setup): Promise<Drift[]> {
   const open = (await timelock.hasRole(ROLES.EXECUTOR_ROLE, ZeroAddress)) as boolean;
   if (policy.governance.executor === "open" && !open) add("executor-mode", "EXECUTOR_ROLE", "the policy says anyone may execute, but EXECUTOR_ROLE is not open", "grant EXECUTOR_ROLE to address(0) through the timelock");
   if (policy.governance.executor === "safe" && open) add("executor-mode", "EXECUTOR_ROLE", "the policy says only the Safe executes, but EXECUTOR_ROLE is open to anyone", "revoke EXECUTOR_ROLE from address(0) through the timelock");
+  // With `executor: safe` and the Safe without EXECUTOR_ROLE, nobody can ever execute a scheduled operation.
+  if (policy.governance.executor === "safe" && !open && !(await timelock.hasRole(ROLES.EXECUTOR_ROLE, safeAddress))) {
+    add("executor-mode", safeAddress, `the policy says the Safe executes, but the Safe ${safeAddress} does not hold EXECUTOR_ROLE: no operation can be executed`, "grant EXECUTOR_ROLE to the Safe through the timelock");
+  }
 
   const minDelay = (await timelock.getMinDelay()) as bigint;
   if (minDelay < BigInt(policy.rules.minDelaySeconds)) {

@@ -2,7 +2,7 @@ import { Contract, ZeroAddress, getAddress } from "ethers";
 import type { Actor } from "../chain/context.ts";
 import { GatehouseError } from "../errors.ts";
 import { resolveProposal, withState, writeProposal, type ProposalRecord, type SafeTxRecord } from "../records/proposal.ts";
-import { approveSafeTx, buildSafeTx, executeSafeTx, nextNonce, safeTxStatus } from "../safe/transactions.ts";
+import { approveSafeTx, buildSafeTx, executeSafeTx, nextNonce, safeTxStatus, submitToService } from "../safe/transactions.ts";
 import { readSafe } from "../safe/kit.ts";
 import { encodeExecuteBatch, formatDuration, ROLES, UPGRADE_ABI } from "../timelock/calls.ts";
 import { batchOf, checkProposalAgainstChain } from "./verify-record.ts";
@@ -50,14 +50,14 @@ export async function execute(opts: { setup: Setup; proposal: string; executor: 
 
   if (op.state === "Unset") {
     const scheduleTx = record.safeTransactions.filter((t) => t.purpose === "schedule").at(-1);
-    const scheduled = scheduleTx ? (await safeTxStatus(ctx, scheduleTx)).executed : false;
+    const scheduled = scheduleTx ? (await safeTxStatus(ctx, scheduleTx, setup.service)).executed : false;
     // Unset after its schedule transaction ran (or with none at all) means the guardian cancelled it.
     if ((!scheduleTx || scheduled) && (await wasCancelled(timelock, record.operationId))) {
       save(withState(record, "cancelled"));
       throw new GatehouseError("OPERATION_CANCELLED", { operationId: record.operationId });
     }
     if (!scheduleTx) throw new GatehouseError("USAGE", { message: `proposal ${record.id} has not been proposed yet: run \`gatehouse propose ${record.id}\`` });
-    const tx = await executeSafeTx(ctx, setup.deployment, scheduleTx, executor);
+    const tx = await executeSafeTx(ctx, setup.deployment, scheduleTx, executor, setup.service);
     op = await operationState(timelock, record.operationId);
     save(
       withState(
@@ -90,9 +90,12 @@ export async function execute(opts: { setup: Setup; proposal: string; executor: 
     } else {
       // EXECUTOR_ROLE belongs to the Safe: the owners approve a second Safe transaction that calls executeBatch.
       const data = encodeExecuteBatch(batchOf(record));
-      let executeTx = record.safeTransactions.find((t) => t.purpose === "execute" && t.data === data && !t.executedTx);
+      // The execute transaction goes where the schedule transaction went: on chain or to the service.
+      const via = record.safeTransactions.find((t) => t.purpose === "schedule")?.via === "service" && setup.service ? "service" : "onchain";
+      let executeTx = record.safeTransactions.find((t) => t.purpose === "execute" && t.data === data && t.via === via && !t.executedTx);
       const safe = await readSafe(ctx, record.safe);
       if (!executeTx || executeTx.nonce < safe.nonce) {
+        if (via === "service" && !safe.owners.includes(executor.address)) throw new GatehouseError("NOT_OWNER", { address: executor.address, safe: record.safe });
         executeTx = await buildSafeTx({
           ctx,
           deployment: setup.deployment,
@@ -102,17 +105,18 @@ export async function execute(opts: { setup: Setup; proposal: string; executor: 
           nonce: nextNonce(safe.nonce, []),
           purpose: "execute",
           proposer: executor.address,
-          via: "onchain",
+          via,
         });
         save({ ...record, safeTransactions: [...record.safeTransactions.filter((t) => t.purpose !== "execute"), executeTx] });
       }
-      const status = await safeTxStatus(ctx, executeTx);
+      if (via === "service") await submitToService(ctx, setup.deployment, executeTx, executor, setup.service!);
+      const status = await safeTxStatus(ctx, executeTx, setup.service);
       if (status.approvals.length < status.threshold) {
-        if (safe.owners.includes(executor.address)) await approveSafeTx(ctx, setup.deployment, executeTx, executor);
-        const after = await safeTxStatus(ctx, executeTx);
+        if (safe.owners.includes(executor.address)) await approveSafeTx(ctx, setup.deployment, executeTx, executor, setup.service);
+        const after = await safeTxStatus(ctx, executeTx, setup.service);
         if (after.approvals.length < after.threshold) return { record, step: "execute-proposed", safeTx: executeTx };
       }
-      tx = await executeSafeTx(ctx, setup.deployment, executeTx, executor);
+      tx = await executeSafeTx(ctx, setup.deployment, executeTx, executor, setup.service);
       const executed = executeTx;
       save({ ...record, safeTransactions: record.safeTransactions.map((t) => (t.safeTxHash === executed.safeTxHash ? { ...t, executedTx: tx } : t)) });
     }

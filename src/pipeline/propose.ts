@@ -6,7 +6,7 @@ import { writeJsonAtomic } from "../fs/atomic.ts";
 import { listProposals, resolveProposal, withState, writeProposal, type ProposalRecord, type SafeTxRecord } from "../records/proposal.ts";
 import { cancelTxBuilderFile } from "../review/tx-builder.ts";
 import { readSafe } from "../safe/kit.ts";
-import { approveSafeTx, buildSafeTx, nextNonce, safeTxStatus } from "../safe/transactions.ts";
+import { approveSafeTx, buildSafeTx, nextNonce, safeTxStatus, submitToService } from "../safe/transactions.ts";
 import { encodeCancel, encodeScheduleBatch } from "../timelock/calls.ts";
 import { batchOf, checkProposalAgainstChain } from "./verify-record.ts";
 import { operationState, type Setup } from "./setup.ts";
@@ -29,8 +29,10 @@ export interface ProposeResult {
   threshold: number;
 }
 
-export async function propose(opts: { setup: Setup; proposal: string; proposer: Actor; log?: (line: string) => void }): Promise<ProposeResult> {
+export async function propose(opts: { setup: Setup; proposal: string; proposer: Actor; via?: SafeTxRecord["via"]; log?: (line: string) => void }): Promise<ProposeResult> {
   const { setup, proposer } = opts;
+  const via = opts.via ?? "onchain";
+  if (via === "service" && !setup.service) throw new GatehouseError("USAGE", { message: "--via service needs a Safe Transaction Service: --tx-service URL or GATEHOUSE_TX_SERVICE_URL" });
   const { ctx, root } = setup;
   const { file, record: loaded } = resolveProposal(root, ctx.network, opts.proposal);
   let record = loaded;
@@ -42,7 +44,7 @@ export async function propose(opts: { setup: Setup; proposal: string; proposer: 
   const op = await operationState(setup.timelock, record.operationId);
   const existing = record.safeTransactions.filter((t) => t.purpose === "schedule").at(-1);
   if (op.state !== "Unset" && existing) {
-    const status = await safeTxStatus(ctx, existing);
+    const status = await safeTxStatus(ctx, existing, setup.service);
     record = withState(record, op.state === "Done" ? "executed" : "scheduled");
     writeProposal(file, record);
     return { record, safeTx: existing, created: false, approvedNow: false, alreadyScheduled: true, cancelFile, approvals: status.approvals, threshold: status.threshold };
@@ -54,29 +56,32 @@ export async function propose(opts: { setup: Setup; proposal: string; proposer: 
 
   const data = encodeScheduleBatch(batchOf(record), BigInt(record.delay));
   // Reuse the Safe transaction already proposed for this record while its nonce is still usable.
-  let safeTx = existing && existing.data === data && existing.nonce >= safe.nonce ? existing : undefined;
+  let safeTx = existing && existing.data === data && existing.via === via && existing.nonce >= safe.nonce ? existing : undefined;
   const created = safeTx === undefined;
   if (!safeTx) {
     const pending = listProposals(root, ctx.network)
       .filter((p) => p.record.id !== record.id)
       .flatMap((p) => p.record.safeTransactions.filter((t) => getAddress(t.safe) === getAddress(record.safe) && !t.executedTx));
+    // The service may know Safe transactions proposed elsewhere (Safe{Wallet}, other tools): skip their nonces too.
+    const serviceNext = via === "service" ? Number(await setup.service!.getNextNonce(record.safe)) : 0;
     safeTx = await buildSafeTx({
       ctx,
       deployment: setup.deployment,
       safe: record.safe,
       to: record.timelock,
       data,
-      nonce: nextNonce(safe.nonce, pending),
+      nonce: Math.max(nextNonce(safe.nonce, pending), serviceNext),
       purpose: "schedule",
       proposer: proposer.address,
-      via: "onchain",
+      via,
     });
     // The record names the Safe transaction before anyone signs it, so a crash cannot orphan a signature.
     record = withState({ ...record, safeTransactions: [...record.safeTransactions.filter((t) => t.purpose !== "schedule"), safeTx] }, "proposed");
     writeProposal(file, record);
   }
-  const approvedNow = await approveSafeTx(ctx, setup.deployment, safeTx, proposer);
-  const status = await safeTxStatus(ctx, safeTx);
+  const approvedNow =
+    via === "service" ? await submitToService(ctx, setup.deployment, safeTx, proposer, setup.service!) : await approveSafeTx(ctx, setup.deployment, safeTx, proposer);
+  const status = await safeTxStatus(ctx, safeTx, setup.service);
   return { record, safeTx, created, approvedNow, alreadyScheduled: false, cancelFile, approvals: status.approvals, threshold: status.threshold };
 }
 

@@ -4,6 +4,7 @@ import { GatehouseError } from "../errors.ts";
 import { loadPolicy } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
 import { readDeployment, type DeploymentRecord } from "../records/deployment.ts";
+import type { ApiKit } from "../safe/service-client.ts";
 import { OPERATION_STATES, TIMELOCK_ABI, type OperationState } from "../timelock/calls.ts";
 
 /** What every pipeline step after `deploy` starts from: the policy, the deployment record and the chain. */
@@ -13,9 +14,11 @@ export interface Setup {
   policy: Policy;
   deployment: DeploymentRecord & { safe: NonNullable<DeploymentRecord["safe"]>; timelock: NonNullable<DeploymentRecord["timelock"]> };
   timelock: Contract;
+  /** The Safe Transaction Service for `--via service` proposals (api-kit), when one is configured. */
+  service?: ApiKit;
 }
 
-export function loadSetup(ctx: ChainContext, root: string, policy: Policy = loadPolicy(root, ctx.network)): Setup {
+export function loadSetup(ctx: ChainContext, root: string, policy: Policy = loadPolicy(root, ctx.network), service?: ApiKit): Setup {
   if (BigInt(policy.chainId) !== ctx.chainId) {
     throw new GatehouseError("CHAIN_MISMATCH", { file: `policies/${policy.network}.yaml`, expected: policy.chainId, network: ctx.network, actual: ctx.chainId });
   }
@@ -25,7 +28,7 @@ export function loadSetup(ctx: ChainContext, root: string, policy: Policy = load
     throw new GatehouseError("CHAIN_MISMATCH", { file: `deployments/${ctx.network}.json`, expected: deployment.chainId, network: ctx.network, actual: ctx.chainId });
   }
   const timelock = new Contract(getAddress(deployment.timelock.address), TIMELOCK_ABI, ctx.ethers.provider);
-  return { ctx, root, policy, deployment: deployment as Setup["deployment"], timelock };
+  return { ctx, root, policy, deployment: deployment as Setup["deployment"], timelock, service };
 }
 
 export async function operationState(timelock: Contract, operationId: string): Promise<{ state: OperationState; eta: bigint }> {

@@ -36,7 +36,7 @@ export async function sign(opts: { setup: Setup; safeTxHash: string; signer: Act
   if (recomputed.safeTxHash !== safeTx.safeTxHash) {
     throw new GatehouseError("VERIFY_FAILED", { count: 1, what: `Safe transaction ${safeTx.safeTxHash} (its fields hash to ${recomputed.safeTxHash})` });
   }
-  const approvedNow = await approveSafeTx(setup.ctx, setup.deployment, safeTx, signer);
-  const status = await safeTxStatus(setup.ctx, safeTx);
+  const approvedNow = await approveSafeTx(setup.ctx, setup.deployment, safeTx, signer, setup.service);
+  const status = await safeTxStatus(setup.ctx, safeTx, setup.service);
   return { record, safeTx, approvedNow, approvals: status.approvals, threshold: status.threshold, executed: status.executed };
 }

@@ -25,7 +25,7 @@ export async function status(setup: Setup): Promise<ProposalStatus[]> {
     const op = await operationState(setup.timelock, record.operationId);
     const cancelled = op.state === "Unset" && (await wasCancelled(setup.timelock, record.operationId));
     const scheduleTx = record.safeTransactions.filter((t) => t.purpose === "schedule").at(-1);
-    const safe = scheduleTx ? await safeTxStatus(setup.ctx, scheduleTx) : undefined;
+    const safe = scheduleTx ? await safeTxStatus(setup.ctx, scheduleTx, setup.service) : undefined;
     out.push({
       id: record.id,
       operationId: record.operationId,

@@ -1,15 +1,19 @@
-import { getAddress } from "ethers";
+import { EthSafeSignature } from "@safe-global/protocol-kit";
+import { getAddress, hashMessage, recoverAddress, getBytes, Signature } from "ethers";
 import type { Actor, ChainContext } from "../chain/context.ts";
 import { GatehouseError } from "../errors.ts";
 import type { DeploymentRecord } from "../records/deployment.ts";
 import type { SafeTxRecord } from "../records/proposal.ts";
 import { safeCall, safeTxHashes, type SafeTxData } from "./hash.ts";
 import { approvalsOf, kitForSafe, readSafe, safeContract, type SafeKit } from "./kit.ts";
+import { isNotFound, type ApiKit } from "./service-client.ts";
 
 /**
  * The Safe-transaction steps shared by the schedule and the execute transactions of a proposal: build
- * (and check protocol-kit's hash against our own), approve on chain with approveHash, execute once the
- * threshold is met. Each step reads the chain first, so repeating it does nothing twice.
+ * (and check protocol-kit's hash against our own), approve, execute once the threshold is met.
+ * Approvals are on-chain approveHash calls (`--via onchain`) or signatures collected by a Safe
+ * Transaction Service (`--via service`); both count. Each step reads the chain (and the service) first,
+ * so repeating it does nothing twice.
  */
 
 export function safeTxData(tx: SafeTxRecord): SafeTxData {
@@ -32,53 +36,132 @@ export async function buildSafeTx(input: {
   const tx = safeCall(input.to, input.data, input.nonce);
   const hashes = safeTxHashes(input.ctx.chainId, input.safe, tx);
   const kit = await kitForSafe(input.ctx, input.deployment, input.safe);
-  const kitTx = await kit.createTransaction({ transactions: [{ to: tx.to, value: tx.value, data: tx.data }], options: { nonce: tx.nonce } });
-  const kitHash = await kit.getTransactionHash(kitTx);
-  // Verify what is about to be signed: protocol-kit and the pure hash must agree on every field.
-  if (kitHash.toLowerCase() !== hashes.safeTxHash.toLowerCase()) {
-    throw new GatehouseError("VERIFY_FAILED", { count: 1, what: `the Safe transaction hash (protocol-kit ${kitHash}, recomputed ${hashes.safeTxHash})` });
-  }
+  await kitTransaction(kit, { ...tx, ...hashes });
   return { purpose: input.purpose, safe: getAddress(input.safe), ...tx, ...hashes, proposer: input.proposer, via: input.via };
 }
 
+/** protocol-kit's SafeTransaction for a record, refusing it if protocol-kit hashes it differently. */
+async function kitTransaction(kit: SafeKit, tx: SafeTxData & { safeTxHash: string }) {
+  const kitTx = await kit.createTransaction({ transactions: [{ to: tx.to, value: tx.value, data: tx.data }], options: { nonce: tx.nonce } });
+  const kitHash = await kit.getTransactionHash(kitTx);
+  // Verify what is about to be signed or sent: protocol-kit and the pure hash must agree on every field.
+  if (kitHash.toLowerCase() !== tx.safeTxHash.toLowerCase()) {
+    throw new GatehouseError("VERIFY_FAILED", { count: 1, what: `the Safe transaction hash (protocol-kit ${kitHash}, recomputed ${tx.safeTxHash})` });
+  }
+  return kitTx;
+}
+
+/**
+ * The owner that produced `signature` over `safeTxHash`, for the signature kinds an EOA owner makes:
+ * EIP-712 (v 27/28) and eth_sign (v 31/32). Other kinds (approved hash, contract) return undefined.
+ */
+export function recoverOwner(safeTxHash: string, signature: string): string | undefined {
+  const sig = signature.startsWith("0x") ? signature.slice(2) : signature;
+  if (sig.length !== 130) return undefined;
+  const v = parseInt(sig.slice(128, 130), 16);
+  if (v === 27 || v === 28) return recoverAddress(safeTxHash, "0x" + sig);
+  if (v === 31 || v === 32) return recoverAddress(hashMessage(getBytes(safeTxHash)), Signature.from("0x" + sig.slice(0, 128) + (v - 4).toString(16)));
+  return undefined;
+}
+
 export interface SafeTxStatus {
+  /** Owners whose approval counts: approveHash on chain, or a service signature we recovered ourselves. */
   approvals: string[];
+  /** Service signatures that recover to a current owner, ready to be attached at execution. */
+  serviceSignatures: { owner: string; signature: string }[];
   threshold: number;
   owners: string[];
   safeNonce: number;
   executed: boolean;
   executedTx?: string;
+  /** Whether the service has the transaction (only asked for `via: service`). */
+  onService?: boolean;
 }
 
-export async function safeTxStatus(ctx: ChainContext, tx: SafeTxRecord): Promise<SafeTxStatus> {
+export async function safeTxStatus(ctx: ChainContext, tx: SafeTxRecord, service?: ApiKit): Promise<SafeTxStatus> {
   const safe = await readSafe(ctx, tx.safe);
-  const approvals = await approvalsOf(ctx, tx.safe, safe.owners, tx.safeTxHash);
+  const onchain = await approvalsOf(ctx, tx.safe, safe.owners, tx.safeTxHash);
   const contract = safeContract(ctx, tx.safe);
   const logs = safe.nonce > tx.nonce ? await contract.queryFilter(contract.filters.ExecutionSuccess!(tx.safeTxHash), 0, "latest") : [];
+  const serviceSignatures: SafeTxStatus["serviceSignatures"] = [];
+  let onService: boolean | undefined;
+  if (tx.via === "service" && service) {
+    try {
+      const remote = await service.getTransaction(tx.safeTxHash);
+      onService = true;
+      for (const c of remote.confirmations ?? []) {
+        // Trust no service: a confirmation counts only if its signature recovers to that current owner.
+        const owner = c.signature ? recoverOwner(tx.safeTxHash, c.signature) : undefined;
+        if (owner && getAddress(owner) === getAddress(c.owner) && safe.owners.includes(getAddress(owner))) {
+          serviceSignatures.push({ owner: getAddress(owner), signature: c.signature! });
+        }
+      }
+    } catch (e) {
+      if (!isNotFound(e)) throw new GatehouseError("CHAIN_CALL_FAILED", { action: `reading ${tx.safeTxHash} from the Safe Transaction Service`, reason: (e as Error).message }, { cause: e });
+      onService = false;
+    }
+  }
+  const approvals = [...new Set([...onchain, ...serviceSignatures.map((s) => s.owner)])];
   return {
     approvals,
+    serviceSignatures,
     threshold: safe.threshold,
     owners: safe.owners,
     safeNonce: safe.nonce,
     executed: logs.length > 0,
     executedTx: logs[0]?.transactionHash,
+    onService,
   };
 }
 
-/** approveHash from `signer`; refuses non-owners. Returns false when the signer had already approved. */
-export async function approveSafeTx(ctx: ChainContext, deployment: DeploymentRecord, tx: SafeTxRecord, signer: Actor): Promise<boolean> {
-  const status = await safeTxStatus(ctx, tx);
-  if (!status.owners.includes(signer.address)) throw new GatehouseError("NOT_OWNER", { address: signer.address, safe: tx.safe });
-  if (status.executed || status.approvals.includes(signer.address)) return false;
+/** The EIP-712 signature of `signer` over the Safe transaction, made by protocol-kit. */
+async function signatureOf(ctx: ChainContext, deployment: DeploymentRecord, tx: SafeTxRecord, signer: Actor): Promise<string> {
   const kit = await kitForSafe(ctx, deployment, tx.safe, signer.kitSigner);
-  const result = await kit.approveTransactionHash(tx.safeTxHash);
-  await waitFor(ctx, result.hash);
+  const signed = await kit.signTransaction(await kitTransaction(kit, tx));
+  const sig = signed.getSignature(signer.address.toLowerCase()) ?? signed.getSignature(signer.address);
+  if (!sig) throw new GatehouseError("CHAIN_CALL_FAILED", { action: `signing ${tx.safeTxHash}`, reason: "protocol-kit returned no signature" });
+  if (recoverOwner(tx.safeTxHash, sig.data) !== signer.address) {
+    throw new GatehouseError("VERIFY_FAILED", { count: 1, what: `the signature of ${signer.address} (it does not recover to the signer)` });
+  }
+  return sig.data;
+}
+
+/** Put a `via: service` transaction on the service with the proposer's signature, unless it is there already. */
+export async function submitToService(ctx: ChainContext, deployment: DeploymentRecord, tx: SafeTxRecord, proposer: Actor, service: ApiKit): Promise<boolean> {
+  const status = await safeTxStatus(ctx, tx, service);
+  if (status.onService) return false;
+  const signature = await signatureOf(ctx, deployment, tx, proposer);
+  await service.proposeTransaction({
+    safeAddress: tx.safe,
+    safeTransactionData: safeTxData(tx),
+    safeTxHash: tx.safeTxHash,
+    senderAddress: proposer.address,
+    senderSignature: signature,
+    origin: "gatehouse",
+  });
   return true;
 }
 
-/** Execute once enough owners approved on chain; any account may relay it. Returns the transaction hash. */
-export async function executeSafeTx(ctx: ChainContext, deployment: DeploymentRecord, tx: SafeTxRecord, executor: Actor): Promise<string> {
-  const status = await safeTxStatus(ctx, tx);
+/** Approve as `signer` (an owner): approveHash on chain, or a signature confirmed on the service. False when already approved. */
+export async function approveSafeTx(ctx: ChainContext, deployment: DeploymentRecord, tx: SafeTxRecord, signer: Actor, service?: ApiKit): Promise<boolean> {
+  const status = await safeTxStatus(ctx, tx, service);
+  if (!status.owners.includes(signer.address)) throw new GatehouseError("NOT_OWNER", { address: signer.address, safe: tx.safe });
+  if (status.executed || status.approvals.includes(signer.address)) return false;
+  if (tx.via === "service") {
+    if (!service) throw new GatehouseError("USAGE", { message: `Safe transaction ${tx.safeTxHash} was proposed to a Safe Transaction Service: pass --tx-service URL` });
+    if (!status.onService) throw new GatehouseError("PROPOSAL_STALE", { file: "(Safe Transaction Service)", reason: `the service does not have ${tx.safeTxHash}; run propose again` });
+    await service.confirmTransaction(tx.safeTxHash, await signatureOf(ctx, deployment, tx, signer));
+    return true;
+  }
+  const kit = await kitForSafe(ctx, deployment, tx.safe, signer.kitSigner);
+  const result = await kit.approveTransactionHash(tx.safeTxHash);
+  await ctx.ethers.provider.waitForTransaction(result.hash);
+  return true;
+}
+
+/** Execute once enough owners approved; any account may relay it. Returns the transaction hash. */
+export async function executeSafeTx(ctx: ChainContext, deployment: DeploymentRecord, tx: SafeTxRecord, executor: Actor, service?: ApiKit): Promise<string> {
+  const status = await safeTxStatus(ctx, tx, service);
   if (status.executed) return status.executedTx!;
   if (status.approvals.length < status.threshold) {
     throw new GatehouseError("THRESHOLD_NOT_MET", { safeTxHash: tx.safeTxHash, have: status.approvals.length, need: status.threshold });
@@ -87,22 +170,15 @@ export async function executeSafeTx(ctx: ChainContext, deployment: DeploymentRec
     throw new GatehouseError("PROPOSAL_STALE", { file: "(Safe transaction)", reason: `the Safe's nonce is ${status.safeNonce} but this transaction has nonce ${tx.nonce}` });
   }
   const kit: SafeKit = await kitForSafe(ctx, deployment, tx.safe, executor.kitSigner);
-  const d = safeTxData(tx);
-  const kitTx = await kit.createTransaction({ transactions: [{ to: d.to, value: d.value, data: d.data }], options: { nonce: d.nonce } });
-  if ((await kit.getTransactionHash(kitTx)).toLowerCase() !== tx.safeTxHash.toLowerCase()) {
-    throw new GatehouseError("VERIFY_FAILED", { count: 1, what: "the Safe transaction rebuilt for execution" });
-  }
-  // protocol-kit adds a pre-validated signature for each owner that approved the hash on chain.
+  const kitTx = await kitTransaction(kit, tx);
+  for (const s of status.serviceSignatures) kitTx.addSignature(new EthSafeSignature(s.owner, s.signature));
+  // protocol-kit also adds a pre-validated signature for each owner that approved the hash on chain.
   const result = await kit.executeTransaction(kitTx);
-  const receipt = await waitFor(ctx, result.hash);
+  const receipt = await ctx.ethers.provider.waitForTransaction(result.hash);
   if (!receipt || receipt.status !== 1) throw new GatehouseError("CHAIN_CALL_FAILED", { action: `executing Safe transaction ${tx.safeTxHash}`, reason: "reverted" });
   const after = await safeTxStatus(ctx, tx);
   if (!after.executed) throw new GatehouseError("CHAIN_CALL_FAILED", { action: `executing Safe transaction ${tx.safeTxHash}`, reason: "the Safe reported ExecutionFailure" });
   return result.hash;
-}
-
-function waitFor(ctx: ChainContext, hash: string) {
-  return ctx.ethers.provider.waitForTransaction(hash);
 }
 
 /** The next free Safe nonce, counting Safe transactions already proposed in other proposals and not yet executed. */
