@@ -3,6 +3,7 @@ import { loadPolicy } from "../policy/load.ts";
 import { loadSetup, type Setup } from "../pipeline/setup.ts";
 import type { CommandContext } from "./main.ts";
 import { GatehouseError } from "../errors.ts";
+import { apiKitFor, serviceTargetFromEnv } from "../safe/service-client.ts";
 
 /** Connect to the command's network, run `fn`, and always close the connection. */
 export async function withChain<T>(c: CommandContext, fn: (ctx: ChainContext) => Promise<T>): Promise<T> {
@@ -18,7 +19,10 @@ export async function withChain<T>(c: CommandContext, fn: (ctx: ChainContext) =>
 
 export async function withSetup<T>(c: CommandContext, fn: (setup: Setup) => Promise<T>): Promise<T> {
   return withChain(c, async (ctx) => {
-    const setup = loadSetup(ctx, c.root);
+    // A Safe Transaction Service, when named: --tx-service URL, GATEHOUSE_TX_SERVICE_URL, or SAFE_API_KEY (hosted).
+    const target = serviceTargetFromEnv(c.flags["tx-service"] as string | undefined);
+    const service = target.url || target.apiKey ? apiKitFor(ctx.chainId, target) : undefined;
+    const setup = loadSetup(ctx, c.root, undefined, service);
     if ((await ctx.ethers.provider.getCode(setup.deployment.timelock.address)) === "0x") {
       const hint = ctx.connection.networkConfig.type === "edr-simulated" ? " (the in-process network starts empty for every command: use `npx hardhat node` with --network localhost, or `gatehouse demo`)" : "";
       throw new GatehouseError("NOT_DEPLOYED", { what: `the timelock ${setup.deployment.timelock.address} recorded in deployments/${c.network}.json${hint}`, network: c.network });

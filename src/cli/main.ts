@@ -38,14 +38,15 @@ const COMMON: NonNullable<ParseArgsConfig["options"]> = {
   network: { type: "string" },
   json: { type: "boolean" },
   root: { type: "string" },
+  "tx-service": { type: "string" },
   help: { type: "boolean", short: "h" },
 };
 
 async function help(out: Output): Promise<number> {
-  const lines = ["Usage: gatehouse <command> [--network NAME] [--json]", "", "Commands:"];
+  const lines = ["Usage: gatehouse <command> [--network NAME] [--json] [--tx-service URL]", "", "Commands:"];
   for (const [name, load] of Object.entries(COMMANDS)) {
     const cmd = await load();
-    lines.push(`  ${cmd.usage.padEnd(58)} ${cmd.summary}`);
+    lines.push(`  ${cmd.usage}`, `      ${cmd.summary}`);
   }
   lines.push("", "Exit codes: 0 success, 1 a finding, violation or refusal, 2 bad usage, config or input.");
   out.print(lines.join("\n"));

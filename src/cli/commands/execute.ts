@@ -5,7 +5,7 @@ import { execute } from "../../pipeline/execute.ts";
 import { formatDuration } from "../../timelock/calls.ts";
 import { latestTimestamp } from "../../pipeline/setup.ts";
 
-const usage = "execute <proposal> [--from account:N]";
+const usage = "execute <proposal> [--from account:N] [--tx-service URL]";
 const command: Command = {
   summary: "execute the approved Safe transaction, then the timelock operation once its ETA has passed",
   usage,

@@ -6,7 +6,7 @@ import { propose } from "../../pipeline/propose.ts";
 import { renderSafeTxSummary } from "../../review/proposal.ts";
 import { resolveAccount } from "../../chain/context.ts";
 
-const usage = "propose <proposal> [--via onchain] [--from account:N]";
+const usage = "propose <proposal> [--via service|onchain] [--tx-service URL] [--from account:N]";
 const command: Command = {
   summary: "build, check and approve the Safe transaction that schedules a proposal",
   usage,
@@ -14,10 +14,11 @@ const command: Command = {
   run: (c) =>
     withSetup(c, async (setup) => {
       const ref = requireArg(c, 0, "the proposal (id, operation id or file)", usage);
-      const via = (c.flags.via as string | undefined) ?? "onchain";
-      if (via !== "onchain") throw new GatehouseError("USAGE", { message: `--via ${via}: expected 'onchain' (the Safe Transaction Service path is not available yet)` });
+      // The service is the default path when one is configured; on chain otherwise.
+      const via = (c.flags.via as string | undefined) ?? (setup.service ? "service" : "onchain");
+      if (via !== "onchain" && via !== "service") throw new GatehouseError("USAGE", { message: `--via ${via}: expected 'service' or 'onchain'` });
       const proposer = await actorFor(c, setup.ctx, "proposer", resolveAccount(setup.ctx, setup.policy.governance.safe.owners[0]!));
-      const r = await propose({ setup, proposal: ref, proposer });
+      const r = await propose({ setup, proposal: ref, proposer, via });
       c.out.print(renderSafeTxSummary({ record: r.record, safeTx: r.safeTx, approvals: r.approvals, threshold: r.threshold, cancelFile: r.cancelFile }));
       c.out.print(
         r.alreadyScheduled

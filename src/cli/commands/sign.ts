@@ -4,9 +4,9 @@ import { actorFor, withSetup } from "../chain.ts";
 import { sign } from "../../pipeline/sign.ts";
 import { renderSafeTxSummary } from "../../review/proposal.ts";
 
-const usage = "sign <safeTxHash> [--from account:N]";
+const usage = "sign <safeTxHash> [--from account:N] [--tx-service URL]";
 const command: Command = {
-  summary: "approve a proposed Safe transaction as another owner (approveHash)",
+  summary: "approve a proposed Safe transaction as another owner (approveHash, or a signature on the service)",
   usage,
   options: { from: { type: "string" } },
   run: (c) =>
