@@ -1,0 +1,205 @@
+import { Signature, TypedDataEncoder, concat, getAddress, hashMessage, getBytes, keccak256, recoverAddress, toBeHex, zeroPadValue } from "ethers";
+import { SAFE_TX_TYPES, safeTxHashes, type SafeTxData } from "../safe/hash.ts";
+
+/**
+ * The functional core of `gatehouse tx-service`: what the service believes about a proposal or a
+ * confirmation, computed only from the request and from chain facts the shell read beforehand. No I/O.
+ *
+ * Matched against the real Safe Transaction Service (safe-global/safe-transaction-service):
+ *  - safe_transaction_service/history/serializers.py `SafeMultisigTransactionSerializer.validate` (propose)
+ *    and `SafeMultisigConfirmationSerializer.validate_signature` (confirm): the order of the checks and
+ *    the words of each error;
+ *  - safe-eth-py safe_eth/safe/safe_signature.py `SafeSignature.parse_signature` / `SafeSignatureType.from_v`
+ *    (v = 0 contract, 1 approved hash, 2 secp256r1, > 30 eth_sign, otherwise EOA; 65-byte static parts,
+ *    trailing bytes shorter than 65 ignored) and `SafeSignatureApprovedHash.is_valid` (approvedHashes on chain).
+ */
+
+export type SignatureType = "CONTRACT_SIGNATURE" | "APPROVED_HASH" | "EOA" | "ETH_SIGN";
+
+/** One owner's signature as the service stores it: the 65-byte static part, its owner and its type. */
+export interface ParsedSignature {
+  owner: string;
+  type: SignatureType;
+  /** 0x + 130 hex chars (r, s, v). */
+  signature: string;
+}
+
+export type ParseResult = { ok: true; signatures: ParsedSignature[] } | { ok: false; reason: string };
+
+/** The Safe transaction fields of a proposal, already validated field by field. */
+export interface ProposedTx extends SafeTxData {
+  safe: string;
+}
+
+export interface ProposalInput {
+  tx: ProposedTx;
+  contractTransactionHash: string;
+  sender: string;
+  signature: string;
+}
+
+/** What the shell read from the chain (at one block) before deciding. */
+export interface SafeFacts {
+  chainId: bigint;
+  /** VERSION() of the Safe singleton, e.g. "1.5.0" or "1.3.0+L2". */
+  version: string;
+  owners: string[];
+  threshold: number;
+  nonce: bigint;
+}
+
+export type Decision<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+
+/** "1.3.0+L2" -> [1, 3, 0]. */
+export function parseVersion(version: string): [number, number, number] {
+  const m = /^(\d+)\.(\d+)\.(\d+)/.exec(version.trim());
+  if (!m) throw new Error(`unrecognised Safe version '${version}'`);
+  return [Number(m[1]), Number(m[2]), Number(m[3])];
+}
+
+function atLeast(version: string, major: number, minor: number): boolean {
+  const [a, b] = parseVersion(version);
+  return a > major || (a === major && b >= minor);
+}
+
+/**
+ * The safeTxHash the Safe at `safe` (of `version`, on `chainId`) computes for `tx`: EIP-712 with the
+ * domain `{chainId, verifyingContract}` for Safe >= 1.3.0 (src/safe/hash.ts), `{verifyingContract}` before,
+ * and the field `dataGas` instead of `baseGas` before 1.0.0 (as safe-eth-py's `SafeTx` does).
+ */
+export function computeSafeTxHash(chainId: bigint, safe: string, version: string, tx: SafeTxData): string {
+  if (atLeast(version, 1, 3)) return safeTxHashes(chainId, safe, tx).safeTxHash;
+  const domainHash = TypedDataEncoder.hashDomain({ verifyingContract: getAddress(safe) });
+  if (atLeast(version, 1, 0)) {
+    return keccak256(concat(["0x1901", domainHash, TypedDataEncoder.from(SAFE_TX_TYPES).hash(tx)]));
+  }
+  const legacyTypes = { SafeTx: SAFE_TX_TYPES.SafeTx.map((f) => (f.name === "baseGas" ? { ...f, name: "dataGas" } : f)) };
+  const { baseGas, ...rest } = tx;
+  return keccak256(concat(["0x1901", domainHash, TypedDataEncoder.from(legacyTypes).hash({ ...rest, dataGas: baseGas })]));
+}
+
+function word(hex: string, byteOffset: number): bigint {
+  return BigInt("0x" + hex.slice(2 + byteOffset * 2, 2 + (byteOffset + 32) * 2));
+}
+
+function recoverEcdsa(digest: string, r: bigint, s: bigint, v: number): string | undefined {
+  if (r === 0n || s === 0n || r >= SECP256K1_N || s >= SECP256K1_N) return undefined;
+  try {
+    const sig = Signature.from({ r: toBeHex(r, 32), s: toBeHex(s, 32), v });
+    return recoverAddress(digest, sig);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Split a Safe signature blob into owner signatures and recover each owner from its v byte:
+ *  v 27/28 EOA (EIP-712 over the safeTxHash), v 31/32 ETH_SIGN (personal_sign of the safeTxHash),
+ *  v 1 APPROVED_HASH (owner in r; valid only with approvedHashes on chain, checked by `decideSignatures`).
+ * v 0 (EIP-1271 contract signatures) and v 2 (secp256r1 passkeys) are refused with a reason: this service
+ * does not run EIP-1271/P-256 verification. Pure: nothing here reads the chain.
+ */
+export function parseSignatures(safeTxHash: string, signatureHex: string): ParseResult {
+  const hex = signatureHex.toLowerCase();
+  const size = (hex.length - 2) / 2;
+  if (size < 65) return { ok: false, reason: `Signature=${signatureHex} is shorter than 65 bytes` };
+  const signatures: ParsedSignature[] = [];
+  for (let i = 0; i + 65 <= size; i += 65) {
+    const part = "0x" + hex.slice(2 + i * 2, 2 + (i + 65) * 2);
+    const r = word(part, 0);
+    const s = word(part, 32);
+    const v = parseInt(part.slice(130, 132), 16);
+    if (v === 0) {
+      const owner = getAddress(zeroPadValue(toBeHex(r & ((1n << 160n) - 1n)), 20));
+      return { ok: false, reason: `Signature=${part} for owner=${owner} is a CONTRACT_SIGNATURE (EIP-1271), which this service does not verify` };
+    }
+    if (v === 2) return { ok: false, reason: `Signature=${part} is a SECP256R1 (passkey) signature, which this service does not verify` };
+    if (v === 1) {
+      if (r >> 160n !== 0n) return { ok: false, reason: `Signature=${part} is an APPROVED_HASH signature whose r is not an address` };
+      signatures.push({ owner: getAddress(zeroPadValue(toBeHex(r), 20)), type: "APPROVED_HASH", signature: part });
+      continue;
+    }
+    const type: SignatureType = v > 30 ? "ETH_SIGN" : "EOA";
+    const ecdsaV = type === "ETH_SIGN" ? v - 4 : v;
+    if (ecdsaV !== 27 && ecdsaV !== 28) return { ok: false, reason: `Signature=${part} has v=${v}, expected 27/28 (EIP-712), 31/32 (eth_sign) or 1 (approved hash)` };
+    const digest = type === "ETH_SIGN" ? hashMessage(getBytes(safeTxHash)) : safeTxHash;
+    const owner = recoverEcdsa(digest, r, s, ecdsaV);
+    if (!owner) return { ok: false, reason: `Signature=${part} is not valid: no signer can be recovered from it` };
+    signatures.push({ owner, type, signature: part });
+    // A contract signature's dynamic part would start after the static parts; we refuse those above, so
+    // everything after the last whole 65-byte part is trailing data (ignored, as the real service does).
+  }
+  return { ok: true, signatures };
+}
+
+/** Owners whose APPROVED_HASH signatures need an `approvedHashes(owner, hash)` read before deciding. */
+export function approvalsToCheck(signatures: ParsedSignature[]): string[] {
+  return [...new Set(signatures.filter((s) => s.type === "APPROVED_HASH").map((s) => s.owner))];
+}
+
+/**
+ * Every signature must come from a current owner, be valid, and appear once. For approved hashes, valid
+ * means the owner called approveHash(safeTxHash) on chain (`approvedOwners`). Messages follow the real
+ * service (serializers.py): "Signer=… is not an owner…", "Signature=… for owner=… is not valid",
+ * "Signature for owner=… is duplicated".
+ */
+export function decideSignatures(signatures: ParsedSignature[], owners: string[], approvedOwners: Set<string>, forPropose: boolean): Decision<ParsedSignature[]> {
+  const seen = new Set<string>();
+  for (const sig of signatures) {
+    if (sig.type === "APPROVED_HASH" && !approvedOwners.has(sig.owner)) {
+      return { ok: false, reason: `Signature=${sig.signature} for owner=${sig.owner} is not valid: the owner has not approved the hash on chain (approvedHashes is 0)` };
+    }
+    if (!owners.includes(sig.owner)) {
+      return {
+        ok: false,
+        reason: forPropose
+          ? `Signer=${sig.owner} is not an owner or delegate. Current owners=[${owners.join(", ")}]. Delegates=[]`
+          : `Signer=${sig.owner} is not an owner. Current owners=[${owners.join(", ")}]`,
+      };
+    }
+    if (seen.has(sig.owner)) return { ok: false, reason: `Signature for owner=${sig.owner} is duplicated` };
+    seen.add(sig.owner);
+  }
+  return { ok: true, value: signatures };
+}
+
+/**
+ * The propose checks of SafeMultisigTransactionSerializer.validate, in its order: the safeTxHash recomputed
+ * from the fields and the Safe (chain id, address, version) must equal contractTransactionHash; the nonce
+ * must not be executed (here: below the Safe's on-chain nonce, or already executed in the store); the
+ * sender must be an owner (this service has no delegates); every signature must be valid and from an
+ * owner; and the sender must be one of the signers.
+ */
+export function decideProposal(
+  input: ProposalInput,
+  facts: SafeFacts,
+  signatures: ParsedSignature[],
+  approvedOwners: Set<string>,
+  executedWithSameNonce: { safeTxHash: string; transactionHash: string | null } | undefined,
+): Decision<{ safeTxHash: string; confirmations: ParsedSignature[] }> {
+  const { tx } = input;
+  const safeTxHash = computeSafeTxHash(facts.chainId, tx.safe, facts.version, tx);
+  if (safeTxHash.toLowerCase() !== input.contractTransactionHash.toLowerCase()) {
+    return { ok: false, reason: `Contract-transaction-hash=${safeTxHash} does not match provided contract-tx-hash=${input.contractTransactionHash.toLowerCase()}` };
+  }
+  if (executedWithSameNonce) {
+    if (executedWithSameNonce.safeTxHash === safeTxHash) {
+      return { ok: false, reason: `Tx with safe-tx-hash=${safeTxHash} for safe=${tx.safe} was already executed in tx-hash=${executedWithSameNonce.transactionHash}` };
+    }
+    return { ok: false, reason: `Tx with nonce=${tx.nonce} for safe=${tx.safe} already executed in tx-hash=${executedWithSameNonce.transactionHash}` };
+  }
+  if (BigInt(tx.nonce) < facts.nonce) {
+    return { ok: false, reason: `Tx with nonce=${tx.nonce} for safe=${tx.safe} already executed: the Safe's on-chain nonce is ${facts.nonce}` };
+  }
+  if (!facts.owners.includes(input.sender)) {
+    return { ok: false, reason: `Sender=${input.sender} is not an owner or delegate. Current owners=[${facts.owners.join(", ")}]. Delegates=[]` };
+  }
+  const decided = decideSignatures(signatures, facts.owners, approvedOwners, true);
+  if (!decided.ok) return decided;
+  if (!signatures.some((s) => s.owner === input.sender)) {
+    return { ok: false, reason: `Signature does not match sender=${input.sender}. Calculated owners=[${signatures.map((s) => s.owner).join(", ")}]` };
+  }
+  return { ok: true, value: { safeTxHash, confirmations: decided.value } };
+}
