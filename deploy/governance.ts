@@ -2,7 +2,7 @@ import { Contract, ZeroAddress, getAddress, id, toBigInt } from "ethers";
 import type { ChainContext } from "../src/chain/context.ts";
 import { resolveAccount, type Actor } from "../src/chain/context.ts";
 import type { Policy } from "../src/policy/schema.ts";
-import { GatehouseError } from "../src/errors.ts";
+import { GatehouseError, notDeployed } from "../src/errors.ts";
 import { readDeployment, writeDeployment, type DeploymentRecord, type SafeInfra } from "../src/records/deployment.ts";
 import { CANONICAL_SAFE_1_5_0, canonicalInfraPresent, contractNetworks, deploySafeInfra, hasCode } from "../src/safe/infra.ts";
 import { kitForPredictedSafe, readSafe, SAFE_VERSION } from "../src/safe/kit.ts";
@@ -63,7 +63,7 @@ export async function deployGovernance(opts: { ctx: ChainContext; root: string; 
   let safeAddress: string;
   if (policy.governance.safe.address) {
     safeAddress = getAddress(policy.governance.safe.address);
-    if (!(await hasCode(provider, safeAddress))) throw new GatehouseError("NOT_DEPLOYED", { what: `the Safe ${safeAddress} named in the policy`, network: ctx.network });
+    if (!(await hasCode(provider, safeAddress))) throw notDeployed(`the Safe ${safeAddress} named in the policy`, ctx.network, "deploy it or remove governance.safe.address from the policy");
     const live = await readSafe(ctx, safeAddress);
     save({ ...record, safe: { address: safeAddress, owners: live.owners, threshold: live.threshold, version: SAFE_VERSION, saltNonce: "adopted" } });
     step(`adopted Safe ${safeAddress} from the policy`);

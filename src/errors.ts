@@ -42,7 +42,7 @@ export const ERRORS = {
     "{file}: chainId {expected} but the network '{network}' reports {actual}",
     "A record or policy was written for another chain than the one connected.",
   ),
-  NOT_DEPLOYED: d(107, 2, "{what} is not deployed on '{network}': run `gatehouse deploy --network {network}` first", "The governance topology must exist before staging or proposing."),
+  NOT_DEPLOYED: d(107, 2, "{what} is not deployed on '{network}': {hint}", "The governance topology must exist before staging or proposing; `gatehouse deploy` creates it."),
   UNKNOWN_CONTRACT: d(108, 2, "{file}: {path}: no contract named '{name}' in the build", "Policy entries name contracts compiled from contracts/."),
   KEY_MISSING: d(
     109,
@@ -96,6 +96,11 @@ export class GatehouseError extends Error {
     this.details = { ...params, ...options.details };
     this.docsPath = `docs/errors.md#gh${descriptor.number}`;
   }
+}
+
+/** NOT_DEPLOYED with its usual advice, unless the caller knows better. */
+export function notDeployed(what: string, network: string, hint = `run \`gatehouse deploy --network ${network}\` first`): GatehouseError {
+  return new GatehouseError("NOT_DEPLOYED", { what, network, hint });
 }
 
 export function isGatehouseError(e: unknown, name?: ErrorName): e is GatehouseError {

@@ -2,7 +2,7 @@ import { actor, connect, type Actor, type ChainContext } from "../chain/context.
 import { loadPolicy } from "../policy/load.ts";
 import { loadSetup, type Setup } from "../pipeline/setup.ts";
 import type { CommandContext } from "./main.ts";
-import { GatehouseError } from "../errors.ts";
+import { GatehouseError, notDeployed } from "../errors.ts";
 import { apiKitFor, serviceTargetFromEnv } from "../safe/service-client.ts";
 
 /** Connect to the command's network, run `fn`, and always close the connection. */
@@ -24,8 +24,14 @@ export async function withSetup<T>(c: CommandContext, fn: (setup: Setup) => Prom
     const service = target.url || target.apiKey ? apiKitFor(ctx.chainId, target) : undefined;
     const setup = loadSetup(ctx, c.root, undefined, service);
     if ((await ctx.ethers.provider.getCode(setup.deployment.timelock.address)) === "0x") {
-      const hint = ctx.connection.networkConfig.type === "edr-simulated" ? " (the in-process network starts empty for every command: use `npx hardhat node` with --network localhost, or `gatehouse demo`)" : "";
-      throw new GatehouseError("NOT_DEPLOYED", { what: `the timelock ${setup.deployment.timelock.address} recorded in deployments/${c.network}.json${hint}`, network: c.network });
+      const inProcess = ctx.connection.networkConfig.type === "edr-simulated";
+      throw notDeployed(
+        `the timelock ${setup.deployment.timelock.address} recorded in deployments/${c.network}.json`,
+        c.network,
+        inProcess
+          ? "the in-process network starts empty for every command: use `npx hardhat node` with --network localhost, or `gatehouse demo`"
+          : `run \`gatehouse deploy --network ${c.network}\` first`,
+      );
     }
     return fn(setup);
   });

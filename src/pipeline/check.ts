@@ -2,7 +2,7 @@ import { getAddress } from "ethers";
 import { loadBuild, findContractByRuntimeCode, findContract, type Build } from "../check/build.ts";
 import { auditUpgrade, type AuditResult, type Finding } from "../check/audit.ts";
 import { renderCheckMarkdown, checkReportJson } from "../check/report.ts";
-import { GatehouseError } from "../errors.ts";
+import { GatehouseError, notDeployed } from "../errors.ts";
 import { runtimeMatches } from "../plan/bytecode.ts";
 import type { Setup } from "./setup.ts";
 
@@ -40,7 +40,7 @@ export async function runCheck(setup: Setup, opts: { compile?: boolean; commit?:
     const where = { file: `policies/${policy.network}.yaml`, path: `contracts.${i}.contract` };
     if (!findContract(build, c.contract)) throw new GatehouseError("UNKNOWN_CONTRACT", { ...where, name: c.contract });
     const proxy = c.proxy ?? deployment.proxies[c.name]?.address;
-    if (!proxy) throw new GatehouseError("NOT_DEPLOYED", { what: `the proxy '${c.name}'`, network: ctx.network });
+    if (!proxy) throw notDeployed(`the proxy '${c.name}'`, ctx.network);
     const liveImplementation = getAddress(await ctx.up.erc1967.getImplementationAddress(proxy));
     const liveCode = await ctx.ethers.provider.getCode(liveImplementation);
     const artifact = await ctx.readArtifact(c.contract);

@@ -1,6 +1,6 @@
 import { Contract, getAddress } from "ethers";
 import type { ChainContext } from "../chain/context.ts";
-import { GatehouseError } from "../errors.ts";
+import { GatehouseError, notDeployed } from "../errors.ts";
 import { loadPolicy } from "../policy/load.ts";
 import type { Policy } from "../policy/schema.ts";
 import { readDeployment, type DeploymentRecord } from "../records/deployment.ts";
@@ -23,7 +23,7 @@ export function loadSetup(ctx: ChainContext, root: string, policy: Policy = load
     throw new GatehouseError("CHAIN_MISMATCH", { file: `policies/${policy.network}.yaml`, expected: policy.chainId, network: ctx.network, actual: ctx.chainId });
   }
   const deployment = readDeployment(root, ctx.network);
-  if (!deployment?.safe || !deployment.timelock) throw new GatehouseError("NOT_DEPLOYED", { what: "the governance topology", network: ctx.network });
+  if (!deployment?.safe || !deployment.timelock) throw notDeployed("the governance topology", ctx.network);
   if (BigInt(deployment.chainId) !== ctx.chainId) {
     throw new GatehouseError("CHAIN_MISMATCH", { file: `deployments/${ctx.network}.json`, expected: deployment.chainId, network: ctx.network, actual: ctx.chainId });
   }

@@ -4,7 +4,7 @@ import { Contract, getAddress } from "ethers";
 import type { ChainContext } from "../chain/context.ts";
 import type { DeploymentRecord, SafeInfra } from "../records/deployment.ts";
 import { contractNetworks } from "./infra.ts";
-import { GatehouseError } from "../errors.ts";
+import { GatehouseError, notDeployed } from "../errors.ts";
 
 /** protocol-kit adapter: the only place that builds Safe kits. */
 export type SafeKit = Awaited<ReturnType<typeof Safe.init>>;
@@ -25,7 +25,7 @@ export const SAFE_ABI = [
 ] as const;
 
 export function networksOf(ctx: ChainContext, deployment: DeploymentRecord): ContractNetworksConfig {
-  if (!deployment.safeInfra || deployment.safeInfra.source === "partial") throw new GatehouseError("NOT_DEPLOYED", { what: "the Safe contracts", network: ctx.network });
+  if (!deployment.safeInfra || deployment.safeInfra.source === "partial") throw notDeployed("the Safe contracts", ctx.network);
   return contractNetworks(ctx.chainId, deployment.safeInfra as SafeInfra);
 }
 
