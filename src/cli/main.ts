@@ -29,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   sign: async () => (await import("./commands/sign.ts")).default,
   execute: async () => (await import("./commands/execute.ts")).default,
   cancel: async () => (await import("./commands/cancel.ts")).default,
+  verify: async () => (await import("./commands/verify.ts")).default,
   status: async () => (await import("./commands/status.ts")).default,
   doctor: async () => (await import("./commands/doctor.ts")).default,
   demo: async () => (await import("./commands/demo.ts")).default,
