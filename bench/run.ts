@@ -10,6 +10,7 @@
 import { parseArgs } from "node:util";
 import hre from "hardhat";
 import { measureScheduleGas, scheduleGasTables } from "./gas-schedule.ts";
+import { benchService, serviceBenchTables } from "./service.ts";
 import { renderTable, type Table } from "./table.ts";
 
 interface Benchmark {
@@ -30,6 +31,10 @@ const benchmarks: Benchmark[] = [
   {
     name: "gas: scheduling upgrades through the Safe (scheduleBatch vs schedule each)",
     run: async (log) => scheduleGasTables(await measureScheduleGas({ sizes, execute: !args["no-execute"], log })),
+  },
+  {
+    name: "tx-service throughput: proposals and confirmations (1 and 16 concurrent clients)",
+    run: async (log) => serviceBenchTables(await benchService({ log })),
   },
 ];
 

@@ -16,10 +16,14 @@ import { loadSetup, latestTimestamp } from "./setup.ts";
 import { sign } from "./sign.ts";
 import { stage } from "./stage.ts";
 import { status } from "./status.ts";
+import { verify } from "./verify.ts";
+import { startTxService, type TxService } from "../service/server.ts";
+import { apiKitFor } from "../safe/service-client.ts";
 
 /**
  * `gatehouse demo`: the whole pipeline on the in-process Hardhat network, in a scratch folder so the
- * repository's own records stay untouched. A guardian-cancelled round first, then the same proposal
+ * repository's own records stay untouched. Proposals and confirmations go through the real api-kit to
+ * `gatehouse tx-service`, started in-process on a free loopback port. A guardian-cancelled round first, then the same proposal
  * proposed again and carried through to execution. Every claim the demo makes is checked on chain;
  * the result is ok only if all of them held.
  */
@@ -42,6 +46,7 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
   const step = (title: string) => log(`\n==> ${title}`);
 
   const ctx = await connect("default");
+  let service: TxService | undefined;
   try {
     const policy = loadPolicy(root, "default");
     const [deployer, owner1, owner2, , guardian, user] = await Promise.all(
@@ -49,7 +54,11 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
     );
     step(`deploy (workspace ${root})`);
     await deployGovernance({ ctx, root, policy, deployer: deployer!, log: (l) => log(`   ${l}`) });
-    const setup = loadSetup(ctx, root, policy);
+    step("start the Safe Transaction Service (gatehouse tx-service) on a free loopback port");
+    service = await startTxService({ ctx, dbFile: path.join(root, "tx-service.sqlite"), log: () => {} });
+    const api = apiKitFor(ctx.chainId, { url: service.url });
+    log(`   ${service.url}/api (SQLite ${path.join(root, "tx-service.sqlite")}); proposals go through the real api-kit`);
+    const setup = loadSetup(ctx, root, policy, api);
     const again = await deployGovernance({ ctx, root, policy, deployer: deployer!, log: () => {} });
     expect("deploy is idempotent", again.steps.every((s) => s.startsWith("kept")), `second run: ${again.steps.length} steps, all "kept"`);
     const drift = await doctor(setup);
@@ -69,18 +78,25 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
     log(`   record ${path.relative(root, proposal.file)}; operation ${proposal.record.operationId}`);
 
     for (const round of ["cancelled", "executed"] as const) {
-      step(`round ${round === "cancelled" ? 1 : 2}: propose (owner ${owner1!.address} approves on chain)`);
-      const p = await propose({ setup, proposal: proposal.record.id, proposer: owner1! });
+      step(`round ${round === "cancelled" ? 1 : 2}: propose to the service (owner ${owner1!.address} signs)`);
+      const p = await propose({ setup, proposal: proposal.record.id, proposer: owner1!, via: "service" });
       log(renderSafeTxSummary({ record: p.record, safeTx: p.safeTx, approvals: p.approvals, threshold: p.threshold, cancelFile: path.relative(root, p.cancelFile) }).replace(/^/gm, "   "));
-      const twice = await propose({ setup, proposal: proposal.record.id, proposer: owner1! });
-      expect("proposing twice is one Safe transaction", !twice.created && twice.safeTx.safeTxHash === p.safeTx.safeTxHash, `same safeTxHash ${p.safeTx.safeTxHash.slice(0, 12)}…`);
+      const twice = await propose({ setup, proposal: proposal.record.id, proposer: owner1!, via: "service" });
+      const listed = (await api.getMultisigTransactions(setup.deployment.safe.address)).results.filter((t) => t.safeTxHash === p.safeTx.safeTxHash);
+      expect("proposing twice is one Safe transaction", !twice.created && twice.safeTx.safeTxHash === p.safeTx.safeTxHash && listed.length === 1, `same safeTxHash ${p.safeTx.safeTxHash.slice(0, 12)}…, once on the service`);
 
-      step(`second owner ${owner2!.address} signs`);
+      if (round === "executed") {
+        step("a signer verifies the proposal independently (gatehouse verify)");
+        const v = await verify({ setup, proposal: proposal.record.id, atCommit: false });
+        expect("verify recomputes calldata, salt, operation id, Safe hashes and bytecode", v.checks.every((c) => c.ok), `${v.checks.length} checks against the current build`);
+      }
+      step(`second owner ${owner2!.address} signs (a confirmation on the service)`);
       const s = await sign({ setup, safeTxHash: p.safeTx.safeTxHash, signer: owner2! });
       expect("threshold met", s.approvals.length >= s.threshold, `${s.approvals.length} of ${s.threshold} approvals`);
 
       step("execute the Safe transaction: the timelock schedules the operation");
       const scheduled = await execute({ setup, proposal: proposal.record.id, executor: deployer! });
+      expect("the service shows the Safe transaction executed", (await api.getTransaction(p.safeTx.safeTxHash)).isExecuted, `transaction ${scheduled.tx}`);
       const now = await latestTimestamp(ctx);
       const pending = (await status(setup)).find((r) => r.id === proposal.record.id)!;
       log(`   pending: ${pending.operation}, ETA ${pending.eta} (${formatDuration(scheduled.eta! - now)} left)`);
@@ -126,6 +142,7 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
     const restage = await stage({ setup, deployer: deployer!, log: () => {} });
     expect("nothing left to stage", restage.proposal === undefined, "every proxy runs its target contract");
   } finally {
+    await service?.close();
     await ctx.close();
   }
   const ok = checks.every((c) => c.ok);

@@ -165,22 +165,33 @@ export function decideSignatures(signatures: ParsedSignature[], owners: string[]
   return { ok: true, value: signatures };
 }
 
+/** Phase 1 of a proposal, before any approvedHashes read: the recomputed safeTxHash and the signatures parsed against it. */
+export interface ProposalCheck {
+  safeTxHash: string;
+  parsed: ParseResult;
+}
+
+/** Recompute the safeTxHash from the fields and the Safe (chain id, address, version); parse the signatures against it. */
+export function checkProposal(input: ProposalInput, facts: SafeFacts): ProposalCheck {
+  const safeTxHash = computeSafeTxHash(facts.chainId, input.tx.safe, facts.version, input.tx);
+  return { safeTxHash, parsed: parseSignatures(safeTxHash, input.signature) };
+}
+
 /**
- * The propose checks of SafeMultisigTransactionSerializer.validate, in its order: the safeTxHash recomputed
- * from the fields and the Safe (chain id, address, version) must equal contractTransactionHash; the nonce
- * must not be executed (here: below the Safe's on-chain nonce, or already executed in the store); the
- * sender must be an owner (this service has no delegates); every signature must be valid and from an
- * owner; and the sender must be one of the signers.
+ * The propose checks of SafeMultisigTransactionSerializer.validate, in its order: the recomputed safeTxHash
+ * must equal contractTransactionHash; the nonce must not be executed (here: already executed in the store,
+ * or below the Safe's on-chain nonce); the sender must be an owner (this service has no delegates); every
+ * signature must be valid and from an owner, once; and the sender must be one of the signers.
  */
 export function decideProposal(
   input: ProposalInput,
   facts: SafeFacts,
-  signatures: ParsedSignature[],
+  check: ProposalCheck,
   approvedOwners: Set<string>,
   executedWithSameNonce: { safeTxHash: string; transactionHash: string | null } | undefined,
 ): Decision<{ safeTxHash: string; confirmations: ParsedSignature[] }> {
   const { tx } = input;
-  const safeTxHash = computeSafeTxHash(facts.chainId, tx.safe, facts.version, tx);
+  const { safeTxHash } = check;
   if (safeTxHash.toLowerCase() !== input.contractTransactionHash.toLowerCase()) {
     return { ok: false, reason: `Contract-transaction-hash=${safeTxHash} does not match provided contract-tx-hash=${input.contractTransactionHash.toLowerCase()}` };
   }
@@ -196,6 +207,8 @@ export function decideProposal(
   if (!facts.owners.includes(input.sender)) {
     return { ok: false, reason: `Sender=${input.sender} is not an owner or delegate. Current owners=[${facts.owners.join(", ")}]. Delegates=[]` };
   }
+  if (!check.parsed.ok) return check.parsed;
+  const signatures = check.parsed.signatures;
   const decided = decideSignatures(signatures, facts.owners, approvedOwners, true);
   if (!decided.ok) return decided;
   if (!signatures.some((s) => s.owner === input.sender)) {

@@ -1,0 +1,176 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { AbiCoder, getAddress } from "ethers";
+import { safeCall, safeTxHashes, SAFE_TX_TYPES, type SafeTxData } from "../src/safe/hash.ts";
+import { readSafe } from "../src/safe/kit.ts";
+import { startTxService, type TxService } from "../src/service/server.ts";
+import { deployed } from "../test/helpers/fixture.ts";
+import type { Table } from "./table.ts";
+
+/**
+ * Throughput and latency of `gatehouse tx-service` on a fresh in-process Hardhat chain with the Safe 1.5.0
+ * 2-of-3 deployed: proposals (POST /api/v2/safes/{safe}/multisig-transactions/) and confirmations
+ * (POST /api/v1/multisig-transactions/{hash}/confirmations/) with 1 and 16 concurrent clients.
+ *
+ * Every payload is signed before the clock starts (signing is the client's cost, not the service's), so
+ * a timed request is: HTTP on loopback + JSON parsing + field validation + one eth_blockNumber + the
+ * Safe's owners/threshold/nonce/VERSION (eth_calls cached per block) + the safeTxHash recomputed +
+ * ECDSA recovery + one SQLite transaction (WAL). Clients use Node's fetch (keep-alive); each sends its
+ * next request as soon as the previous answer arrives. The per-request log line is switched off.
+ *
+ * Baseline, measured in the same run at the same concurrency: `GET /api/v1/about`, the service's cheapest
+ * route (HTTP, routing, JSON out; no body, no chain, no SQLite). The gap between a row and its baseline is
+ * what verification and storage cost; the baseline itself is the HTTP floor of this machine.
+ */
+
+export interface ServiceBenchRow {
+  operation: "propose" | "confirm";
+  clients: number;
+  requests: number;
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** GET /api/v1/about with the same number of clients and requests, in the same run. */
+  baselinePerSecond: number;
+  baselineP50Ms: number;
+  baselineP99Ms: number;
+}
+
+export interface ServiceBenchOptions {
+  /** Requests per measurement (default 500). */
+  requests?: number;
+  /** Concurrent clients (default [1, 16]). */
+  clients?: number[];
+  log?: (line: string) => void;
+}
+
+interface Measured {
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+interface Payload {
+  url: string;
+  body?: string;
+}
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)]!;
+}
+
+/** Send every payload with `clients` concurrent loops; every answer must have status `expect`. */
+async function drive(payloads: Payload[], clients: number, expect: number): Promise<Measured> {
+  const latencies: number[] = [];
+  let next = 0;
+  const failures: string[] = [];
+  const client = async () => {
+    for (let i = next++; i < payloads.length; i = next++) {
+      const p = payloads[i]!;
+      const t0 = performance.now();
+      const res = await fetch(p.url, p.body === undefined ? undefined : { method: "POST", headers: { "content-type": "application/json" }, body: p.body });
+      const text = await res.text();
+      latencies.push(performance.now() - t0);
+      if (res.status !== expect) failures.push(`${res.status} ${text.slice(0, 200)}`);
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: clients }, client));
+  const seconds = (performance.now() - started) / 1000;
+  if (failures.length > 0) throw new Error(`${failures.length} of ${payloads.length} requests failed, e.g. ${failures[0]}`);
+  latencies.sort((a, b) => a - b);
+  return { perSecond: payloads.length / seconds, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99) };
+}
+
+export async function benchService(options: ServiceBenchOptions = {}): Promise<ServiceBenchRow[]> {
+  const requests = options.requests ?? 500;
+  const levels = options.clients ?? [1, 16];
+  const log = options.log ?? (() => {});
+  const d = await deployed();
+  const dir = mkdtempSync(path.join(tmpdir(), "gatehouse-bench-txs-"));
+  let svc: TxService | undefined;
+  try {
+    const safe = getAddress(d.setup.deployment.safe.address);
+    const { nonce } = await readSafe(d.ctx, safe);
+    const [proposer, confirmer] = d.actors.owners;
+    const domain = { chainId: d.ctx.chainId, verifyingContract: safe };
+    const coder = AbiCoder.defaultAbiCoder();
+    svc = await startTxService({ ctx: d.ctx, dbFile: path.join(dir, "bench.sqlite"), log: () => {} });
+    const api = `${svc.url}/api`;
+
+    /** `count` distinct proposals (same nonce, distinct data) and their confirmations, all signed now. */
+    const sign = async (tag: number, count: number) => {
+      const proposals: Payload[] = [];
+      const confirmations: Payload[] = [];
+      for (let i = 0; i < count; i++) {
+        const tx: SafeTxData = safeCall(d.actors.user.address, coder.encode(["uint256", "uint256"], [tag, i]), nonce);
+        const { safeTxHash } = safeTxHashes(d.ctx.chainId, safe, tx);
+        const [s1, s2] = await Promise.all([proposer.signer.signTypedData(domain, SAFE_TX_TYPES, tx), confirmer.signer.signTypedData(domain, SAFE_TX_TYPES, tx)]);
+        proposals.push({ url: `${api}/v2/safes/${safe}/multisig-transactions/`, body: JSON.stringify({ ...tx, contractTransactionHash: safeTxHash, sender: proposer.address, signature: s1, origin: "bench" }) });
+        confirmations.push({ url: `${api}/v1/multisig-transactions/${safeTxHash}/confirmations/`, body: JSON.stringify({ signature: s2 }) });
+      }
+      return { proposals, confirmations };
+    };
+    const about = (count: number): Payload[] => Array.from({ length: count }, () => ({ url: `${api}/v1/about` }));
+
+    // Warm-up (JIT, connection pool, the per-block cache), not measured.
+    const warm = await sign(0, 20);
+    await drive(about(50), 4, 200);
+    await drive(warm.proposals, 4, 201);
+    await drive(warm.confirmations, 4, 201);
+
+    const rows: ServiceBenchRow[] = [];
+    for (const [k, clients] of levels.entries()) {
+      log(`tx-service bench: signing ${requests} proposals and confirmations for ${clients} client(s)...`);
+      const signed = await sign(k + 1, requests);
+      const baseline = await drive(about(requests), clients, 200);
+      const proposed = await drive(signed.proposals, clients, 201);
+      const confirmed = await drive(signed.confirmations, clients, 201);
+      const base = { clients, requests, baselinePerSecond: baseline.perSecond, baselineP50Ms: baseline.p50Ms, baselineP99Ms: baseline.p99Ms };
+      rows.push({ operation: "propose", ...base, ...proposed }, { operation: "confirm", ...base, ...confirmed });
+      log(`tx-service bench: ${clients} client(s): propose ${proposed.perSecond.toFixed(0)}/s, confirm ${confirmed.perSecond.toFixed(0)}/s, about ${baseline.perSecond.toFixed(0)}/s`);
+    }
+
+    // The numbers describe working flows only: every proposal stored once, with both confirmations.
+    const listed = (await (await fetch(`${api}/v2/safes/${safe}/multisig-transactions/?limit=1&nonce=${nonce}`)).json()) as { count: number; results: { confirmations: unknown[] }[] };
+    const expected = 20 + requests * levels.length;
+    if (listed.count !== expected || listed.results[0]?.confirmations.length !== 2) {
+      throw new Error(`tx-service bench: expected ${expected} proposals with 2 confirmations each, the service lists ${listed.count}`);
+    }
+    return rows;
+  } finally {
+    await svc?.close();
+    await d.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The rows as one table for bench/run.ts's renderTable. */
+export function serviceBenchTables(rows: ServiceBenchRow[]): Table[] {
+  const ms = (v: number) => v.toFixed(2);
+  const rate = (v: number) => v.toFixed(0);
+  return [
+    {
+      title: "tx-service: proposals and confirmations per second, latency (in-process chain, loopback HTTP, pre-signed payloads)",
+      columns: [
+        { header: "operation" },
+        { header: "clients", align: "right" },
+        { header: "requests", align: "right" },
+        { header: "req/s", align: "right" },
+        { header: "p50 ms", align: "right" },
+        { header: "p99 ms", align: "right" },
+        { header: "baseline req/s", align: "right" },
+        { header: "baseline p50 ms", align: "right" },
+        { header: "baseline p99 ms", align: "right" },
+      ],
+      rows: rows.map((r) => [r.operation, String(r.clients), String(r.requests), rate(r.perSecond), ms(r.p50Ms), ms(r.p99Ms), rate(r.baselinePerSecond), ms(r.baselineP50Ms), ms(r.baselineP99Ms)]),
+      notes: [
+        "propose = POST /api/v2/safes/{safe}/multisig-transactions/ (hash recomputed, EIP-712 signature recovered, owner checked on chain, one SQLite transaction)",
+        "confirm = POST /api/v1/multisig-transactions/{hash}/confirmations/ (second owner, same checks)",
+        "baseline = GET /api/v1/about at the same concurrency in the same run: HTTP + routing only, no chain, no SQLite",
+      ],
+    },
+  ];
+}

@@ -1,0 +1,83 @@
+import { expect } from "chai";
+import { Contract } from "ethers";
+import { deployed, type Deployed } from "./helpers/fixture.ts";
+import { startTxService, type TxService } from "../src/service/server.ts";
+import { apiKitFor, type ApiKit } from "../src/safe/service-client.ts";
+import { loadSetup, operationState, type Setup } from "../src/pipeline/setup.ts";
+import { stage } from "../src/pipeline/stage.ts";
+import { propose } from "../src/pipeline/propose.ts";
+import { sign } from "../src/pipeline/sign.ts";
+import { execute } from "../src/pipeline/execute.ts";
+import { status } from "../src/pipeline/status.ts";
+import { GatehouseError } from "../src/errors.ts";
+
+/** The pipeline's default path: proposals and confirmations through the real api-kit and `gatehouse tx-service`. */
+describe("pipeline through the Safe Transaction Service (--via service)", function () {
+  let d: Deployed;
+  let service: TxService;
+  let api: ApiKit;
+  let setup: Setup;
+
+  beforeEach(async () => {
+    d = await deployed();
+    service = await startTxService({ ctx: d.ctx, dbFile: ":memory:", log: () => {} });
+    api = apiKitFor(d.ctx.chainId, { url: service.url });
+    setup = loadSetup(d.ctx, d.root, d.policy, api);
+  });
+  afterEach(async () => {
+    await service.close();
+    await d.close();
+  });
+
+  it("proposes with the proposer's signature, collects a second owner's, and executes with them", async () => {
+    const staged = await stage({ setup, deployer: d.actors.deployer });
+    const id = staged.proposal!.record.id;
+    const p = await propose({ setup, proposal: id, proposer: d.actors.owners[0], via: "service" });
+    expect(p.safeTx.via).to.equal("service");
+    // Nothing on chain yet: the approval is a signature held by the service.
+    expect(await new Contract(setup.deployment.safe.address, ["function approvedHashes(address,bytes32) view returns (uint256)"], d.ctx.ethers.provider).approvedHashes(d.actors.owners[0].address, p.safeTx.safeTxHash)).to.equal(0n);
+    const remote = await api.getTransaction(p.safeTx.safeTxHash);
+    expect(remote.confirmations!.map((c) => c.owner)).to.deep.equal([d.actors.owners[0].address]);
+    expect(remote.data).to.equal(p.safeTx.data);
+
+    // Proposing twice: the service already has the safeTxHash, nothing new is created.
+    const twice = await propose({ setup, proposal: id, proposer: d.actors.owners[0], via: "service" });
+    expect(twice.approvedNow).to.equal(false);
+    expect((await api.getMultisigTransactions(setup.deployment.safe.address)).count).to.equal(1);
+
+    const s = await sign({ setup, safeTxHash: p.safeTx.safeTxHash, signer: d.actors.owners[2] });
+    expect(s.approvals.sort()).to.deep.equal([d.actors.owners[0].address, d.actors.owners[2].address].sort());
+    expect((await api.getPendingTransactions(setup.deployment.safe.address)).results.map((t) => t.safeTxHash)).to.deep.equal([p.safeTx.safeTxHash]);
+
+    const scheduled = await execute({ setup, proposal: id, executor: d.actors.outsider });
+    expect(scheduled.step).to.equal("scheduled");
+    expect((await operationState(setup.timelock, staged.proposal!.record.operationId)).state).to.equal("Waiting");
+    const after = await api.getTransaction(p.safeTx.safeTxHash);
+    expect(after.isExecuted).to.equal(true);
+    expect(after.transactionHash).to.equal(scheduled.tx);
+    expect((await api.getPendingTransactions(setup.deployment.safe.address)).results).to.deep.equal([]);
+    expect((await status(setup))[0]).to.include({ operation: "Waiting", approvals: 2, safeTxExecuted: true });
+
+    await d.ctx.connection.networkHelpers.time.increase(3600);
+    const done = await execute({ setup, proposal: id, executor: d.actors.outsider });
+    expect(done.postChecks!.every((c) => c.ok)).to.equal(true);
+  });
+
+  it("refuses to execute until the threshold of service signatures is met, and refuses a non-owner signer", async () => {
+    const staged = await stage({ setup, deployer: d.actors.deployer });
+    const p = await propose({ setup, proposal: staged.proposal!.record.id, proposer: d.actors.owners[0], via: "service" });
+    try {
+      await execute({ setup, proposal: staged.proposal!.record.id, executor: d.actors.deployer });
+      expect.fail("executed below the threshold");
+    } catch (e) {
+      expect((e as GatehouseError).errorName).to.equal("THRESHOLD_NOT_MET");
+    }
+    try {
+      await sign({ setup, safeTxHash: p.safeTx.safeTxHash, signer: d.actors.outsider });
+      expect.fail("a non-owner signed");
+    } catch (e) {
+      expect((e as GatehouseError).errorName).to.equal("NOT_OWNER");
+    }
+    expect((await api.getTransaction(p.safeTx.safeTxHash)).confirmations).to.have.length(1);
+  });
+});

@@ -1,0 +1,111 @@
+import { expect } from "chai";
+import { Wallet, TypedDataEncoder, concat, getBytes, keccak256, toBeHex, ZeroAddress, type HDNodeWallet } from "ethers";
+import { SAFE_TX_TYPES, safeCall, safeTxHashes } from "../src/safe/hash.ts";
+import { checkProposal, computeSafeTxHash, decideProposal, decideSignatures, parseSignatures, type ParseResult, type ParsedSignature, type SafeFacts } from "../src/service/verify.ts";
+import { parseConfirmation, parseJson, parseProposal } from "../src/service/request.ts";
+import { paginated, pageParams } from "../src/service/serialize.ts";
+import { parseOrdering, parseTxFilter } from "../src/service/handlers.ts";
+
+/** The pure core of the tx-service: no chain, no HTTP, no file. */
+describe("tx-service core (pure): hashes, signatures, request fields", function () {
+  const chainId = 31337n;
+  const safe = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+  const tx = { ...safeCall("0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "0x1234", 3) };
+  const hash = safeTxHashes(chainId, safe, tx).safeTxHash;
+  const [a, b, c] = [Wallet.createRandom(), Wallet.createRandom(), Wallet.createRandom()];
+  const owners = [a.address, b.address];
+  const facts: SafeFacts = { chainId, version: "1.5.0", owners, threshold: 2, nonce: 2n };
+  const eip712 = (w: HDNodeWallet) => w.signingKey.sign(hash).serialized;
+  const ethSign = async (w: HDNodeWallet) => toBeHex(BigInt(await w.signMessage(getBytes(hash))) + 4n, 65);
+  const sigsOf = (r: ParseResult): ParsedSignature[] => {
+    if (!r.ok) throw new Error(r.reason);
+    return r.signatures;
+  };
+  const approved = (owner: string) => "0x" + owner.slice(2).toLowerCase().padStart(64, "0") + "00".repeat(32) + "01";
+
+  it("recomputes the safeTxHash per Safe version: chainId in the domain from 1.3.0, dataGas before 1.0.0", () => {
+    expect(computeSafeTxHash(chainId, safe, "1.5.0", tx)).to.equal(hash);
+    expect(computeSafeTxHash(chainId, safe, "1.3.0+L2", tx)).to.equal(hash);
+    const noChain = keccak256(concat(["0x1901", TypedDataEncoder.hashDomain({ verifyingContract: safe }), TypedDataEncoder.from(SAFE_TX_TYPES).hash(tx)]));
+    expect(computeSafeTxHash(chainId, safe, "1.2.0", tx)).to.equal(noChain);
+    expect(computeSafeTxHash(chainId + 1n, safe, "1.2.0", tx)).to.equal(noChain);
+    expect(computeSafeTxHash(chainId, safe, "0.1.0", tx)).to.not.equal(noChain);
+  });
+
+  it("recovers each signature type from its v byte and refuses the ones it cannot verify", async () => {
+    const blob = concat([eip712(a), await ethSign(b), approved(c.address)]);
+    const parsed = parseSignatures(hash, blob + "00ff"); // trailing bytes shorter than 65 are ignored
+    expect(parsed).to.deep.equal({
+      ok: true,
+      signatures: [
+        { owner: a.address, type: "EOA", signature: eip712(a).toLowerCase() },
+        { owner: b.address, type: "ETH_SIGN", signature: (await ethSign(b)).toLowerCase() },
+        { owner: c.address, type: "APPROVED_HASH", signature: approved(c.address) },
+      ],
+    });
+    const contract = "0x" + a.address.slice(2).padStart(64, "0") + toBeHex(65, 32).slice(2) + "00";
+    expect(parseSignatures(hash, contract + "00".repeat(32))).to.deep.include({ ok: false });
+    expect((parseSignatures(hash, contract + "00".repeat(32)) as { reason: string }).reason).to.include("CONTRACT_SIGNATURE (EIP-1271)");
+    expect((parseSignatures(hash, eip712(a).slice(0, -2) + "1d") as { reason: string }).reason).to.include("has v=29");
+    expect((parseSignatures(hash, "0x" + "00".repeat(64) + "1b") as { reason: string }).reason).to.include("no signer can be recovered");
+  });
+
+  it("accepts only current owners, once each, and approved hashes only when approved on chain", () => {
+    const sigs = sigsOf(parseSignatures(hash, concat([eip712(a), approved(b.address)])));
+    expect(decideSignatures(sigs, owners, new Set([b.address]), false).ok).to.equal(true);
+    expect((decideSignatures(sigs, owners, new Set(), false) as { reason: string }).reason).to.match(/for owner=0x.* is not valid: the owner has not approved/);
+    const outsider = sigsOf(parseSignatures(hash, eip712(c)));
+    expect((decideSignatures(outsider, owners, new Set(), false) as { reason: string }).reason).to.equal(`Signer=${c.address} is not an owner. Current owners=[${owners.join(", ")}]`);
+    const twice = sigsOf(parseSignatures(hash, concat([eip712(a), eip712(a)])));
+    expect((decideSignatures(twice, owners, new Set(), false) as { reason: string }).reason).to.equal(`Signature for owner=${a.address} is duplicated`);
+  });
+
+  it("decides a proposal in the real service's order: hash, executed nonce, sender, signatures, signer = sender", () => {
+    const input = { tx: { ...tx, safe }, contractTransactionHash: hash, sender: a.address, signature: eip712(a) };
+    const decide = (i = input, f = facts, executed?: { safeTxHash: string; transactionHash: string }) => decideProposal(i, f, checkProposal(i, f), new Set(), executed);
+    expect(decide()).to.deep.equal({ ok: true, value: { safeTxHash: hash, confirmations: [{ owner: a.address, type: "EOA", signature: eip712(a).toLowerCase() }] } });
+    expect((decide({ ...input, tx: { ...input.tx, value: "1" } }) as { reason: string }).reason).to.match(/^Contract-transaction-hash=0x[0-9a-f]{64} does not match provided contract-tx-hash=/);
+    expect((decide(input, { ...facts, nonce: 4n }) as { reason: string }).reason).to.equal(`Tx with nonce=3 for safe=${safe} already executed: the Safe's on-chain nonce is 4`);
+    expect((decide(input, facts, { safeTxHash: "0x01", transactionHash: "0xabc" }) as { reason: string }).reason).to.equal(`Tx with nonce=3 for safe=${safe} already executed in tx-hash=0xabc`);
+    expect((decide({ ...input, sender: c.address }) as { reason: string }).reason).to.match(/^Sender=0x.* is not an owner or delegate/);
+    expect((decide({ ...input, sender: b.address }) as { reason: string }).reason).to.match(/^Signature does not match sender=/);
+  });
+
+  it("validates request fields with the real service's words", () => {
+    const body = { ...tx, nonce: 3, contractTransactionHash: hash, sender: a.address, signature: eip712(a), origin: null };
+    const ok = parseProposal(safe, body);
+    expect(ok.ok).to.equal(true);
+    expect(parseProposal(safe, { ...body, data: null, gasToken: null, refundReceiver: null })).to.deep.include({ ok: true });
+    // Field errors are all reported together, before any check of the whole object.
+    expect(parseProposal(safe, { ...body, to: body.to.toLowerCase(), value: "1.5", operation: 3, nonce: null })).to.deep.equal({
+      ok: false,
+      errors: { to: [`Address ${body.to.toLowerCase()} is not checksumed`], value: ["A valid integer is required."], nonce: ["This field may not be null."] },
+    });
+    expect(parseProposal(safe, { ...body, operation: 2 })).to.deep.equal({ ok: false, errors: { nonFieldErrors: ["Operation CREATE not supported. Please use Safe CreateLib"] } });
+    expect(parseProposal(safe, { ...body, operation: 7 })).to.deep.equal({ ok: false, errors: { operation: ["Unknown operation"] } });
+    expect(parseProposal(safe, { ...body, sender: ZeroAddress })).to.deep.equal({ ok: false, errors: { sender: ["0x0 address is not allowed"] } });
+    expect(parseProposal(safe, { ...body, signature: undefined })).to.deep.equal({ ok: false, errors: { signature: ["This field is required."] } });
+    expect(parseConfirmation({ signature: "0xzz" })).to.deep.equal({ ok: false, errors: { signature: ["0xzz is not a hexadecimal value."] } });
+    // Integers beyond 2^53 keep their exact text through JSON parsing.
+    expect(parseJson('{"value": 123456789012345678901234567890}')).to.deep.equal({ value: "123456789012345678901234567890" });
+  });
+
+  it("query parameters and pagination follow django-filter and DRF", () => {
+    expect(parseTxFilter(new URLSearchParams("executed=false&nonce__gte=3&has_confirmations=True"))).to.deep.equal({
+      ok: true,
+      value: { executed: false, hasConfirmations: true, trusted: true, failed: undefined, nonce: [{ cmp: "gte", value: 3 }] },
+    });
+    expect(parseTxFilter(new URLSearchParams("nonce__gte=x"))).to.deep.equal({ ok: false, errors: { nonce__gte: ["Enter a number."] } });
+    expect(parseOrdering("nonce,-bogus")).to.deep.equal([{ field: "nonce", desc: false }]);
+    expect(parseOrdering(null)).to.deep.equal([{ field: "nonce", desc: true }, { field: "created", desc: true }]);
+    expect(pageParams(new URLSearchParams("limit=0&offset=-1"), 100, 200)).to.deep.equal({ limit: 100, offset: 0 });
+    expect(pageParams(new URLSearchParams("limit=500&offset=3"), 100, 200)).to.deep.equal({ limit: 200, offset: 3 });
+    const url = new URL("http://h/api/v2/safes/x/multisig-transactions/?executed=false&limit=2&offset=4");
+    expect(paginated(url, 10, 2, 4, [])).to.deep.equal({
+      count: 10,
+      next: "http://h/api/v2/safes/x/multisig-transactions/?executed=false&limit=2&offset=6",
+      previous: "http://h/api/v2/safes/x/multisig-transactions/?executed=false&limit=2&offset=2",
+      results: [],
+    });
+  });
+});
