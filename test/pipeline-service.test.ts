@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { rmSync } from "node:fs";
 import { Contract } from "ethers";
 import { deployed, type Deployed } from "./helpers/fixture.ts";
 import { startTxService, type TxService } from "../src/service/server.ts";
@@ -61,6 +62,19 @@ describe("pipeline through the Safe Transaction Service (--via service)", functi
     await d.ctx.connection.networkHelpers.time.increase(3600);
     const done = await execute({ setup, proposal: id, executor: d.actors.outsider });
     expect(done.postChecks!.every((c) => c.ok)).to.equal(true);
+  });
+
+  it("a re-run that lost the record (CI cut off after proposing) finds the same implementations and the same Safe transaction", async () => {
+    const first = await stage({ setup, deployer: d.actors.deployer });
+    const p = await propose({ setup, proposal: first.proposal!.record.id, proposer: d.actors.owners[0], via: "service" });
+    rmSync(first.proposal!.file);
+    const again = await stage({ setup, deployer: d.actors.deployer });
+    expect(again.deployed.every((x) => x.reused), "implementations reused").to.equal(true);
+    expect(again.proposal!.record.operationId).to.equal(first.proposal!.record.operationId);
+    const p2 = await propose({ setup, proposal: again.proposal!.record.id, proposer: d.actors.owners[0], via: "service" });
+    expect(p2.safeTx.safeTxHash).to.equal(p.safeTx.safeTxHash);
+    expect(p2.approvedNow).to.equal(false);
+    expect((await api.getMultisigTransactions(setup.deployment.safe.address)).count).to.equal(1);
   });
 
   it("refuses to execute until the threshold of service signatures is met, and refuses a non-owner signer", async () => {

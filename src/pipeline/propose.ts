@@ -62,15 +62,18 @@ export async function propose(opts: { setup: Setup; proposal: string; proposer: 
     const pending = listProposals(root, ctx.network)
       .filter((p) => p.record.id !== record.id)
       .flatMap((p) => p.record.safeTransactions.filter((t) => getAddress(t.safe) === getAddress(record.safe) && !t.executedTx));
-    // The service may know Safe transactions proposed elsewhere (Safe{Wallet}, other tools): skip their nonces too.
-    const serviceNext = via === "service" ? Number(await setup.service!.getNextNonce(record.safe)) : 0;
+    // The service may already hold this very transaction (proposed by a run whose record was lost): adopt
+    // it rather than propose the change twice. Otherwise skip the nonces of what it holds.
+    const onService = via === "service" ? (await setup.service!.getPendingTransactions(record.safe)).results : [];
+    const same = onService.find((t) => getAddress(t.to) === getAddress(record.timelock) && t.data === data && t.value === "0" && t.operation === 0);
+    const serviceNext = via === "service" ? (same ? Number(same.nonce) : Number(await setup.service!.getNextNonce(record.safe))) : 0;
     safeTx = await buildSafeTx({
       ctx,
       deployment: setup.deployment,
       safe: record.safe,
       to: record.timelock,
       data,
-      nonce: Math.max(nextNonce(safe.nonce, pending), serviceNext),
+      nonce: same ? serviceNext : Math.max(nextNonce(safe.nonce, pending), serviceNext),
       purpose: "schedule",
       proposer: proposer.address,
       via,

@@ -8,6 +8,7 @@ import { planUpgrade, proposalId, type Plan, type PlannedOperation, type ProxyCh
 import { listProposals, proposalFile, readProposalFile, writeProposal, type OperationRecord, type ProposalRecord } from "../records/proposal.ts";
 import { runCheck, type CheckResult } from "./check.ts";
 import { operationState, type Setup } from "./setup.ts";
+import { decodeSchedule, decodeUpgradeCall } from "../timelock/calls.ts";
 
 /**
  * `gatehouse stage`: refuses when `check` finds anything; otherwise deploys each changed implementation
@@ -140,17 +141,46 @@ function toRecord(op: PlannedOperation): OperationRecord {
 }
 
 /**
- * An implementation of `contract` on chain: one recorded by an earlier proposal whose code is still this
- * build, else a fresh deployment through hardhat-upgrades (which also reuses what its manifest knows).
+ * Implementations already on their way: named by earlier proposal records, by upgrades scheduled on the
+ * timelock, or by schedule transactions waiting on the Safe Transaction Service. Looking beyond the local
+ * records means a stage re-run whose record was never committed (a CI job cut off after proposing) finds
+ * the same implementation, hence the same operation id, instead of proposing the change a second time.
+ */
+async function candidateImplementations(setup: Setup): Promise<string[]> {
+  const { ctx, timelock } = setup;
+  const out = listProposals(setup.root, ctx.network).flatMap(({ record }) => record.operations.map((o) => o.newImplementation));
+  const scheduled = await timelock.queryFilter(timelock.filters.CallScheduled!(), 0, "latest");
+  const payloads = scheduled.map((e) => {
+    const { target, value, data } = (e as unknown as { args: { target: string; value: bigint; data: string } }).args;
+    return { target, value, data };
+  });
+  if (setup.service) {
+    const pending = await setup.service.getPendingTransactions(setup.deployment.safe.address);
+    for (const tx of pending.results) {
+      if (!tx.data || getAddress(tx.to) !== getAddress(timelock.target as string)) continue;
+      try {
+        payloads.push(...decodeSchedule(tx.data).batch.calls);
+      } catch {
+        // Not a schedule call: nothing to reuse from it.
+      }
+    }
+  }
+  for (const call of payloads) {
+    const upgrade = decodeUpgradeCall(call);
+    if (upgrade) out.push(upgrade.implementation);
+  }
+  return [...new Set(out.map((a) => getAddress(a)))];
+}
+
+/**
+ * An implementation of `contract` on chain: one already on its way (above) whose code is this build,
+ * else a fresh deployment through hardhat-upgrades (which also reuses what its manifest knows).
  */
 async function implementationFor(setup: Setup, deployer: Actor, contract: string, kind: "uups" | "transparent"): Promise<{ address: string; reused: boolean }> {
   const { ctx } = setup;
   const artifact = await ctx.readArtifact(contract);
-  for (const { record } of listProposals(setup.root, ctx.network)) {
-    for (const op of record.operations) {
-      if (op.contract !== contract) continue;
-      if (runtimeMatches(await ctx.ethers.provider.getCode(op.newImplementation), artifact)) return { address: getAddress(op.newImplementation), reused: true };
-    }
+  for (const address of await candidateImplementations(setup)) {
+    if (runtimeMatches(await ctx.ethers.provider.getCode(address), artifact)) return { address, reused: true };
   }
   const factory = await ctx.ethers.getContractFactory(contract, deployer.signer);
   const address = await ctx.up.deployImplementation(factory, { kind, unsafeAllow: setup.policy.rules.unsafeAllow });
