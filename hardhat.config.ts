@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { defineConfig } from "hardhat/config";
+import { configVariable, defineConfig } from "hardhat/config";
 import hardhatEthers from "@nomicfoundation/hardhat-ethers";
 import hardhatMocha from "@nomicfoundation/hardhat-mocha";
 import chaiMatchers from "@nomicfoundation/hardhat-ethers-chai-matchers";
@@ -27,7 +27,13 @@ export default defineConfig({
     tests: { mocha: "test" },
   },
   networks: {
+    // `hardhat node` on loopback (the CLI across several commands, the workflow tests).
     localhost: { type: "http", chainType: "l1", url: process.env.GATEHOUSE_RPC_URL ?? "http://127.0.0.1:8545" },
+    // The staged rollout of .github/gatehouse.json. The URL is read only when the network is used (in CI
+    // from the RPC_URL_<NETWORK> secret); keys come from GATEHOUSE_SIGNER_KEY, never from this file.
+    // A network takes part once it has policies/<network>.yaml and a committed deployments/<network>.json.
+    sepolia: { type: "http", chainType: "l1", chainId: 11155111, url: configVariable("GATEHOUSE_RPC_URL") },
+    mainnet: { type: "http", chainType: "l1", chainId: 1, url: configVariable("GATEHOUSE_RPC_URL") },
   },
   test: { mocha: { timeout: 120_000 } },
 });

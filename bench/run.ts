@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import hre from "hardhat";
 import { measureScheduleGas, scheduleGasTables } from "./gas-schedule.ts";
 import { benchService, serviceBenchTables } from "./service.ts";
+import { watchBenchmark } from "./watch.ts";
 import { renderTable, type Table } from "./table.ts";
 
 interface Benchmark {
@@ -35,6 +36,10 @@ const benchmarks: Benchmark[] = [
   {
     name: "tx-service throughput: proposals and confirmations (1 and 16 concurrent clients)",
     run: async (log) => serviceBenchTables(await benchService({ log })),
+  },
+  {
+    name: "watcher: detection latency in --follow and catch-up over 100,000 blocks",
+    run: (log) => watchBenchmark(log),
   },
 ];
 

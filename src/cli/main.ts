@@ -33,6 +33,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   status: async () => (await import("./commands/status.ts")).default,
   doctor: async () => (await import("./commands/doctor.ts")).default,
   demo: async () => (await import("./commands/demo.ts")).default,
+  watch: async () => (await import("./commands/watch.ts")).default,
+  review: async () => (await import("./commands/review.ts")).default,
   "tx-service": async () => (await import("./commands/tx-service.ts")).default,
 };
 

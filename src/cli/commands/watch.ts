@@ -1,0 +1,88 @@
+import path from "node:path";
+import { GatehouseError } from "../../errors.ts";
+import { createWatchMetrics } from "../../watch/metrics.ts";
+import { watcherOptions } from "../../watch/setup.ts";
+import { filesSink } from "../../watch/sinks/files.ts";
+import { sinksFromPolicy } from "../../watch/sinks/config.ts";
+import { follow, runOnce, type StepResult } from "../../watch/watcher.ts";
+import { withSetup } from "../chain.ts";
+import type { Command } from "../main.ts";
+
+const usage = "watch [--once | --follow] [--db FILE] [--from-block N] [--max-range N] [--interval MS] [--metrics-port N]";
+
+function intFlag(value: unknown, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !/^\d+$/.test(value)) throw new GatehouseError("USAGE", { message: `--${name} '${String(value)}': expected a non-negative integer (usage: gatehouse ${usage})` });
+  return Number(value);
+}
+
+const command: Command = {
+  summary: "post every queued operation for review with its cancel path, and alert on governance changes (--once for a scheduled job, --follow as a service)",
+  usage,
+  options: {
+    once: { type: "boolean" },
+    follow: { type: "boolean" },
+    db: { type: "string" },
+    "from-block": { type: "string" },
+    "max-range": { type: "string" },
+    interval: { type: "string" },
+    "metrics-port": { type: "string" },
+  },
+  run: async (c) => {
+    if (c.flags.once && c.flags.follow) throw new GatehouseError("USAGE", { message: `--once and --follow exclude each other (usage: gatehouse ${usage})` });
+    const fromBlock = intFlag(c.flags["from-block"], "from-block");
+    const maxRange = intFlag(c.flags["max-range"], "max-range");
+    const interval = intFlag(c.flags.interval, "interval");
+    const metricsPort = intFlag(c.flags["metrics-port"], "metrics-port");
+    if (maxRange === 0) throw new GatehouseError("USAGE", { message: "--max-range: at least 1 block" });
+    return withSetup(c, async (setup) => {
+      const db = (c.flags.db as string | undefined) ?? path.join(c.root, ".gatehouse", `watch-${c.network}.sqlite`);
+      let sinks = sinksFromPolicy(setup.policy, c.root);
+      if (sinks.length === 0) {
+        const dir = path.join(".gatehouse", "reviews", c.network);
+        c.out.log(`policies/${c.network}.yaml has no notifications: writing posts to ${dir}/`);
+        sinks = [filesSink(path.join(c.root, dir), { id: `files:${dir}` })];
+      }
+      const base = await watcherOptions(setup);
+      const log = (line: string) => c.out.log(line);
+      const options = {
+        ...base,
+        sinks,
+        ledger: db,
+        log,
+        ...(fromBlock !== undefined ? { startBlock: fromBlock } : {}),
+        ...(maxRange !== undefined ? { maxRange } : {}),
+        onPost: (p: { sink: string; key: string; state: string; action: string }) => log(`${p.action} ${p.state} post ${p.key} in ${p.sink}`),
+      };
+      if (!c.flags.follow) {
+        const r: StepResult = await runOnce(options);
+        // Exit 1 (a finding) when this run raised an alert: an unknown operation, an upgrade outside the timelock, a role or delay change...
+        const alerts = r.posts.filter((p) => p.severity === "alert" && p.state !== "retracted");
+        const created = r.posts.filter((p) => p.action === "created" || p.action === "updated");
+        c.out.print(`watched '${c.network}' up to block ${r.checkpoint.block} (head ${r.head}): ${r.events} event(s), ${created.length} post(s) written${r.reorgs ? `, ${r.reorgs} reorg(s) handled` : ""}${r.pendingGroups ? `, ${r.pendingGroups} waiting for a sink` : ""}`);
+        c.out.result({ ok: r.sinkErrors.length === 0, ...r });
+        return r.sinkErrors.length > 0 || alerts.some((a) => a.action === "created") ? 1 : 0;
+      }
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+      try {
+        await follow({
+          ...options,
+          metrics: createWatchMetrics(),
+          signal: controller.signal,
+          intervalMs: interval ?? 2000,
+          metricsPort: metricsPort ?? 9464,
+          onListening: (s) => log(`metrics on ${s.url}/metrics, health on ${s.url}/healthz`),
+        });
+      } finally {
+        process.off("SIGINT", stop);
+        process.off("SIGTERM", stop);
+      }
+      c.out.result({ ok: true, stopped: true });
+      return 0;
+    });
+  },
+};
+export default command;

@@ -1,0 +1,266 @@
+import { encodeCancel, formatDuration } from "../timelock/calls.ts";
+import { cancelTxBuilderFile, type TxBuilderFile } from "./tx-builder.ts";
+
+/**
+ * The community review of one timelock operation (pure): what it does in plain words, where it comes
+ * from (proposal record, commit, Safe transaction and signers), whether it checks out, when it runs,
+ * and exactly how the guardian stops it. `gatehouse review` prints it; the watcher posts it.
+ */
+export type AlertKind =
+  | "unknown-operation"
+  | "operation-mismatch"
+  | "bytecode-mismatch"
+  | "upgrade-outside-timelock"
+  | "role-change"
+  | "delay-change"
+  | "ownership-change"
+  | "admin-change";
+
+export interface Alert {
+  kind: AlertKind;
+  message: string;
+}
+
+export type OperationStatus = "scheduled" | "executed" | "cancelled" | "retracted";
+
+export interface UpgradeDetails {
+  kind: "uups" | "transparent";
+  proxy: string;
+  proxyName?: string;
+  proxyAdmin?: string;
+  /** The proxy's implementation when the operation was scheduled (ERC-1967 slot). */
+  oldImplementation?: string;
+  oldContract?: string;
+  newImplementation: string;
+  contract?: string;
+  initializer: string;
+  /** keccak256 of the new implementation's runtime code (immutables masked) as read on chain; null: no code. */
+  bytecodeHash?: string | null;
+  /** What the proposal record says it must be. */
+  expectedBytecodeHash?: string;
+}
+
+export interface ReviewCall {
+  index: number;
+  target: string;
+  value: string;
+  data: string;
+  /** One sentence a community member can read. */
+  description: string;
+  upgrade?: UpgradeDetails;
+}
+
+export interface ChainPoint {
+  block: number;
+  blockHash: string;
+  txHash: string;
+  from?: string;
+}
+
+export interface VerificationCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface OperationReview {
+  key: string;
+  network: string;
+  chainId: number;
+  timelock: string;
+  operationId: string;
+  status: OperationStatus;
+  severity: "review" | "alert";
+  alerts: Alert[];
+  title: string;
+  calls: ReviewCall[];
+  predecessor: string;
+  salt: string;
+  delaySeconds: string;
+  scheduled: ChainPoint & { timestamp?: number };
+  eta?: { timestamp: number; iso: string };
+  executed?: ChainPoint;
+  cancelled?: ChainPoint;
+  proposal?: { id: string; commit: string | null; createdAt: string; rollbackOperationId: string };
+  storageLayoutDiff: Record<string, Record<string, unknown>[]>;
+  safeTransaction?: {
+    safe: string;
+    safeTxHash: string;
+    domainHash?: string;
+    messageHash?: string;
+    nonce?: number;
+    signers: string[];
+    threshold?: number;
+    /** The executed Safe transaction is the one the proposal record names. */
+    matchesRecord?: boolean;
+  };
+  verification: { status: "verified" | "failed" | "unverified"; checks: VerificationCheck[] };
+  cancel: {
+    timelock: string;
+    function: "cancel(bytes32)";
+    calldata: string;
+    command: string;
+    builderCommand: string;
+    guardianSafe?: string;
+    txBuilder: TxBuilderFile;
+  };
+}
+
+/** The only part of a review that changes with the clock; excluded from content hashes. */
+export interface TimeLeft {
+  now: number;
+  seconds: number;
+  text: string;
+}
+
+export function timeLeft(eta: number | undefined, now: number): TimeLeft | undefined {
+  if (eta === undefined) return undefined;
+  const seconds = Math.max(0, eta - now);
+  return { now, seconds, text: seconds === 0 ? "ready now" : `${formatDuration(seconds)} left` };
+}
+
+/** The cancel path of an operation: the exact call, the Transaction Builder file, the CLI command. */
+export function cancelPath(input: { network: string; chainId: number; timelock: string; operationId: string; guardianSafe?: string; createdAt: number; what: string }): OperationReview["cancel"] {
+  const calldata = encodeCancel(input.operationId);
+  return {
+    timelock: input.timelock,
+    function: "cancel(bytes32)",
+    calldata,
+    command: `npx gatehouse cancel ${input.operationId} --network ${input.network}`,
+    builderCommand: `npx gatehouse cancel ${input.operationId} --network ${input.network} --builder-file cancel-${input.operationId.slice(2, 14)}.json`,
+    ...(input.guardianSafe ? { guardianSafe: input.guardianSafe } : {}),
+    txBuilder: cancelTxBuilderFile({
+      chainId: BigInt(input.chainId),
+      timelock: input.timelock,
+      operationId: input.operationId,
+      calldata,
+      guardianSafe: input.guardianSafe,
+      description: `Cancel timelock operation ${input.operationId} (${input.what}) before its ETA.`,
+      createdAt: input.createdAt,
+    }),
+  };
+}
+
+const STATUS_WORD: Record<OperationStatus, string> = {
+  scheduled: "Queued",
+  executed: "Executed",
+  cancelled: "Cancelled",
+  retracted: "Retracted",
+};
+
+/** "Queued: upgrade vault to VaultV2, registry to RegistryV2 (op 0x1234abcd…)". */
+export function reviewTitle(r: Pick<OperationReview, "status" | "severity" | "calls" | "operationId" | "alerts">): string {
+  const what = r.calls.every((c) => c.upgrade)
+    ? `upgrade ${r.calls.map((c) => `${c.upgrade!.proxyName ?? short(c.upgrade!.proxy)} to ${c.upgrade!.contract ?? short(c.upgrade!.newImplementation)}`).join(", ")}`
+    : `${r.calls.length} call${r.calls.length === 1 ? "" : "s"}`;
+  const alert = r.severity === "alert" ? `ALERT (${[...new Set(r.alerts.map((a) => a.kind))].join(", ")}): ` : "";
+  return `${alert}${STATUS_WORD[r.status]}: ${what} (op ${r.operationId.slice(0, 10)}…)`;
+}
+
+function short(address: string): string {
+  return `${address.slice(0, 6)}…${address.slice(-4)}`;
+}
+
+const code = (s: string | number) => `\`${s}\``;
+
+function isoUtc(timestamp: number): string {
+  return new Date(timestamp * 1000).toISOString().replace(".000Z", "Z");
+}
+
+/** One line for chat messages and logs. */
+export function reviewSummary(r: OperationReview, left?: TimeLeft): string {
+  const eta = r.eta && r.status === "scheduled" ? ` ETA ${isoUtc(r.eta.timestamp)}${left ? ` (${left.text})` : ""}.` : "";
+  const verification = r.verification.status === "verified" ? " Verified." : r.verification.status === "failed" ? " Verification FAILED." : " Not proposed through Gatehouse.";
+  const cancel = r.status === "scheduled" ? ` Cancel: ${r.cancel.command}` : "";
+  return `${r.title}.${eta}${verification}${cancel}`;
+}
+
+export function renderOperationMarkdown(r: OperationReview, left?: TimeLeft): string {
+  const lines: string[] = [];
+  const icon = r.severity === "alert" ? "🚨" : r.status === "scheduled" ? "⏳" : r.status === "executed" ? "✅" : "🛑";
+  lines.push(`## ${icon} ${r.title}`, "");
+  if (r.status === "retracted") {
+    lines.push("> **RETRACTED.** The block that scheduled this operation is no longer on the canonical chain (reorg). Nothing is queued under this post; ignore it unless it is scheduled again.", "");
+  }
+  if (r.alerts.length > 0) {
+    lines.push("> [!CAUTION]", ...r.alerts.map((a) => `> **${a.kind}**: ${a.message}`), "");
+  }
+  const verification = r.verification.status === "verified" ? "✅ verified" : r.verification.status === "failed" ? "❌ FAILED" : "⚠️ unverified (no proposal record)";
+  const state =
+    r.status === "scheduled"
+      ? `queued, ETA **${r.eta ? isoUtc(r.eta.timestamp) : "?"}**${left ? ` (${left.text})` : ""}`
+      : r.status === "executed"
+        ? `executed in block ${r.executed!.block} (tx ${code(r.executed!.txHash)})`
+        : r.status === "cancelled"
+          ? `cancelled in block ${r.cancelled!.block} (tx ${code(r.cancelled!.txHash)}${r.cancelled!.from ? ` from ${code(r.cancelled!.from)}` : ""})`
+          : "retracted";
+  lines.push(`**Status:** ${state} · **Verification:** ${verification} · **Network:** ${r.network} (chain ${r.chainId})`, "");
+
+  lines.push("### What it does", "");
+  for (const c of r.calls) lines.push(`${c.index + 1}. ${c.description}`);
+  lines.push("");
+
+  lines.push("### Operation", "", "| Field | Value |", "| --- | --- |");
+  lines.push(`| Timelock | ${code(r.timelock)} |`);
+  lines.push(`| Operation id | ${code(r.operationId)} |`);
+  lines.push(`| Scheduled | block ${r.scheduled.block} (${code(r.scheduled.blockHash)}), tx ${code(r.scheduled.txHash)}${r.scheduled.from ? ` from ${code(r.scheduled.from)}` : ""} |`);
+  lines.push(`| Delay | ${r.delaySeconds}s (${formatDuration(BigInt(r.delaySeconds))}) |`);
+  if (r.eta) lines.push(`| ETA | ${isoUtc(r.eta.timestamp)} (unix ${r.eta.timestamp})${left && r.status === "scheduled" ? `, ${left.text}` : ""} |`);
+  lines.push(`| Predecessor | ${code(r.predecessor)} |`);
+  lines.push(`| Salt | ${code(r.salt)} |`);
+  lines.push("");
+
+  lines.push("### Proposal", "");
+  if (r.proposal) {
+    lines.push(`- Record: ${code(`proposals/${r.network}/${r.proposal.id}.json`)} (staged ${r.proposal.createdAt})`);
+    lines.push(`- Commit: ${r.proposal.commit ? code(r.proposal.commit) : "unknown (staged outside git)"}`);
+    lines.push(`- Rollback operation: ${code(r.proposal.rollbackOperationId)}`);
+  } else {
+    lines.push("- **No proposal record matches this operation id.** Nobody proposed it through the Gatehouse pipeline.");
+  }
+  if (r.safeTransaction) {
+    const s = r.safeTransaction;
+    lines.push(`- Safe transaction: Safe ${code(s.safe)}${s.nonce !== undefined ? ` nonce ${s.nonce}` : ""}`);
+    lines.push(`  - safeTxHash ${code(s.safeTxHash)}${s.matchesRecord === false ? " (**not** the one in the proposal record)" : ""}`);
+    if (s.domainHash) lines.push(`  - domain hash ${code(s.domainHash)}`);
+    if (s.messageHash) lines.push(`  - message hash ${code(s.messageHash)}`);
+    lines.push(`  - signers (${s.signers.length}${s.threshold ? ` of threshold ${s.threshold}` : ""}): ${s.signers.map(code).join(", ") || "none recovered"}`);
+  } else {
+    lines.push(`- Scheduled directly, not through the Gatehouse Safe${r.scheduled.from ? ` (sender ${code(r.scheduled.from)})` : ""}.`);
+  }
+  lines.push("");
+
+  lines.push("### Storage layout diff", "");
+  const proxies = Object.keys(r.storageLayoutDiff);
+  if (proxies.length === 0) lines.push(r.proposal ? "No storage layout changes recorded." : "Unknown: no proposal record.");
+  for (const proxy of proxies) {
+    const rows = r.storageLayoutDiff[proxy]!;
+    const changed = rows.filter((x) => x.status !== "kept");
+    lines.push(`**${proxy}**: ${rows.length} variable${rows.length === 1 ? "" : "s"}, ${changed.length} changed`, "");
+    if (rows.length > 0) {
+      lines.push("| Variable | Type | Slot | Offset | Status |", "| --- | --- | --- | --- | --- |");
+      for (const row of rows) lines.push(`| ${code(String(row.label ?? "?"))} | ${code(String(row.type ?? "?"))} | ${row.slot ?? ""} | ${row.offset ?? ""} | ${row.status === "kept" || row.status === "appended" ? row.status : `**${String(row.status)}**`} |`);
+      lines.push("");
+    }
+  }
+  lines.push("");
+
+  lines.push("### Verification", "");
+  for (const c of r.verification.checks) lines.push(`- [${c.ok ? "x" : " "}] ${c.name}: ${c.detail}`);
+  if (r.verification.checks.length === 0) lines.push("- nothing to verify against: no proposal record");
+  lines.push("");
+
+  lines.push("### Cancel path (guardian)", "");
+  if (r.status !== "scheduled") lines.push(`_The operation is ${r.status}; it can no longer be cancelled._`, "");
+  else lines.push(`The guardian can cancel until the ETA${r.eta ? ` (${isoUtc(r.eta.timestamp)})` : ""}, in any of these equivalent ways:`, "");
+  lines.push(`1. Command: ${code(r.cancel.command)}`);
+  lines.push(`2. Call: ${code(r.cancel.function)} on the timelock ${code(r.cancel.timelock)}, value 0, calldata ${code(r.cancel.calldata)}`);
+  lines.push(`3. Safe Transaction Builder file for the guardian Safe's Transaction Builder app${r.cancel.guardianSafe ? ` (guardian ${code(r.cancel.guardianSafe)})` : ""}; the same file is written by ${code(r.cancel.builderCommand)}:`, "");
+  lines.push("<details><summary>cancel transaction builder JSON</summary>", "", "```json", JSON.stringify(r.cancel.txBuilder, null, 2), "```", "", "</details>", "");
+  return lines.join("\n");
+}
+
+/** The JSON form: the review plus the clock-dependent part, under `timeLeft`. */
+export function operationReviewJson(r: OperationReview, left?: TimeLeft): OperationReview & { timeLeft?: TimeLeft } {
+  return left && r.status === "scheduled" ? { ...r, timeLeft: left } : { ...r };
+}

@@ -1,0 +1,144 @@
+/**
+ * JSON-RPC for the watcher: a minimal client over HTTP or over an EIP-1193 provider, and a wrapper that
+ * retries transient failures (dropped connections, timeouts, rate limits, 5xx, internal errors) with
+ * exponential backoff and jitter, counting every failure for the metrics. A block range the node refuses
+ * is not retried here: it surfaces as a RangeRefused error so the indexer can halve the range.
+ */
+export interface Rpc {
+  request<T = unknown>(method: string, params?: unknown[]): Promise<T>;
+}
+
+export type RpcFailure = "range" | "transient" | "fatal";
+
+export class RpcError extends Error {
+  code?: number;
+  status?: number;
+  retryAfterMs?: number;
+  method: string;
+  constructor(method: string, message: string, extra: { code?: number; status?: number; retryAfterMs?: number; cause?: unknown } = {}) {
+    super(message, { cause: extra.cause });
+    this.name = "RpcError";
+    this.method = method;
+    this.code = extra.code;
+    this.status = extra.status;
+    this.retryAfterMs = extra.retryAfterMs;
+  }
+}
+
+const RANGE = /block range|range (is )?too (large|wide|big)|exceed(s|ed)? (the )?(maximum|max|limit)|query returned more than|too many (results|logs|blocks)|limit exceeded|response size|max(imum)? (block )?range|log response size|range limit/i;
+const FATAL = /execution reverted|invalid argument|method not found|does not exist|not supported|missing trie node|historical state|pruned|unknown block/i;
+
+/** Which failure this is: a refused range (shrink it), transient (retry), or fatal (give up now). */
+export function classifyRpcError(e: unknown, method = ""): RpcFailure {
+  const err = e as { code?: unknown; status?: unknown; message?: unknown; name?: unknown };
+  const message = String(err?.message ?? e);
+  const code = typeof err?.code === "number" ? err.code : undefined;
+  const status = typeof err?.status === "number" ? err.status : undefined;
+  if (method === "eth_getLogs" && (RANGE.test(message) || (code === -32005 && /log|range|block|result/i.test(message)))) return "range";
+  if (status === 429 || (status !== undefined && status >= 500)) return "transient";
+  if (status !== undefined && status >= 400) return "fatal";
+  if (FATAL.test(message)) return "fatal";
+  if (code === -32601 || code === -32602 || code === 3) return "fatal";
+  // Everything else (network errors, timeouts, -32603 internal, -32000 busy/header not found, -32005 rate limit) is worth retrying.
+  return "transient";
+}
+
+let nextId = 1;
+
+/** JSON-RPC over HTTP(S) with a per-request timeout. */
+export function httpRpc(url: string, opts: { timeoutMs?: number; headers?: Record<string, string> } = {}): Rpc {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  return {
+    async request<T>(method: string, params: unknown[] = []): Promise<T> {
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...opts.headers },
+          body: JSON.stringify({ jsonrpc: "2.0", id: nextId++, method, params }),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (e) {
+        const reason = (e as Error).name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : `${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ""}`;
+        throw new RpcError(method, `${method}: ${reason}`, { cause: e });
+      }
+      let text: string;
+      try {
+        text = await response.text();
+      } catch (e) {
+        throw new RpcError(method, `${method}: connection dropped while reading the response`, { cause: e });
+      }
+      if (!response.ok) {
+        const retryAfter = Number(response.headers.get("retry-after"));
+        throw new RpcError(method, `${method}: HTTP ${response.status} ${text.slice(0, 200)}`, {
+          status: response.status,
+          ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
+        });
+      }
+      let body: { result?: T; error?: { code: number; message: string } };
+      try {
+        body = JSON.parse(text);
+      } catch (e) {
+        throw new RpcError(method, `${method}: unreadable response (${text.slice(0, 80)})`, { cause: e });
+      }
+      if (body.error) throw new RpcError(method, `${method}: ${body.error.message}`, { code: body.error.code });
+      return body.result as T;
+    },
+  };
+}
+
+export interface Eip1193 {
+  request(args: { method: string; params?: unknown[] | object }): Promise<unknown>;
+}
+
+/** The same interface over an in-process EIP-1193 provider (Hardhat's network connection). */
+export function eip1193Rpc(provider: Eip1193): Rpc {
+  return {
+    async request<T>(method: string, params: unknown[] = []): Promise<T> {
+      try {
+        return (await provider.request({ method, params })) as T;
+      } catch (e) {
+        const err = e as { code?: number; message?: string };
+        throw new RpcError(method, `${method}: ${err.message ?? String(e)}`, { code: typeof err.code === "number" ? err.code : undefined, cause: e });
+      }
+    },
+  };
+}
+
+export interface RetryOptions {
+  /** Attempts after the first one before giving up (the caller then retries the whole step later). */
+  retries?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Called for every failed attempt, with its classification (metrics, logs). */
+  onError?: (method: string, failure: RpcFailure, error: unknown) => void;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Retry transient failures with exponential backoff and full jitter; never turns a failure into a result. */
+export function retryingRpc(inner: Rpc, opts: RetryOptions = {}): Rpc {
+  const retries = opts.retries ?? 8;
+  const base = opts.baseDelayMs ?? 200;
+  const max = opts.maxDelayMs ?? 10_000;
+  const wait = opts.sleep ?? sleep;
+  const random = opts.random ?? Math.random;
+  return {
+    async request<T>(method: string, params: unknown[] = []): Promise<T> {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await inner.request<T>(method, params);
+        } catch (e) {
+          const failure = classifyRpcError(e, method);
+          opts.onError?.(method, failure, e);
+          if (failure !== "transient" || attempt >= retries) throw e;
+          const backoff = Math.min(max, base * 2 ** attempt);
+          const retryAfter = (e as RpcError).retryAfterMs ?? 0;
+          await wait(Math.max(retryAfter, Math.round(backoff / 2 + (random() * backoff) / 2)));
+        }
+      }
+    },
+  };
+}

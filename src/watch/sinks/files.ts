@@ -1,0 +1,75 @@
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { writeFileAtomic } from "../../fs/atomic.ts";
+import { fileKey, marker, type FoundPost, type Sink, type SinkPost } from "./sink.ts";
+
+/**
+ * Files in a folder: `<name>.md` (the review page) and `<name>.json` per post, rewritten in place on
+ * every state change, and `index.md` listing every post (pending operations first). Each write is
+ * atomic, so a reader never sees half a post.
+ */
+export function filesSink(dir: string, opts: { id?: string; onWrite?: (post: SinkPost, file: string) => void } = {}): Sink {
+  const abs = path.resolve(dir);
+  let changed = false;
+  return {
+    id: opts.id ?? `files:${dir}`,
+    async publish(post) {
+      const name = fileKey(post.key);
+      const json = { ...post.json, key: post.key, state: post.state, severity: post.severity, title: post.title, summary: post.summary, contentHash: post.contentHash };
+      // The page first, the JSON last: `find` reads the JSON, so it never reports a page not yet written.
+      writeFileAtomic(path.join(abs, `${name}.md`), `${marker(post)}\n${post.markdown}`);
+      writeFileAtomic(path.join(abs, `${name}.json`), JSON.stringify(json, null, 2) + "\n");
+      opts.onWrite?.(post, path.join(abs, `${name}.md`));
+      changed = true;
+      return { remoteId: name };
+    },
+    async flush() {
+      if (!changed) return;
+      changed = false;
+      writeFileAtomic(path.join(abs, "index.md"), indexMarkdown(abs));
+    },
+    async find(key): Promise<FoundPost | undefined> {
+      const file = path.join(abs, `${fileKey(key)}.json`);
+      if (!existsSync(file)) return undefined;
+      try {
+        const j = JSON.parse(readFileSync(file, "utf8")) as { key?: string; state?: string; contentHash?: string };
+        if (j.key !== key) return undefined;
+        return { remoteId: fileKey(key), ...(j.state ? { state: j.state } : {}), ...(j.contentHash ? { contentHash: j.contentHash } : {}) };
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+interface IndexEntry {
+  name: string;
+  title: string;
+  state: string;
+  severity: string;
+  eta?: { iso: string };
+  scheduled?: { block: number };
+  event?: { block: number };
+}
+
+const ORDER: Record<string, number> = { scheduled: 0, alert: 1, executed: 2, cancelled: 3, retracted: 4 };
+
+/** The folder's review page: one row per post, alerts and pending operations first. */
+export function indexMarkdown(abs: string): string {
+  const entries: IndexEntry[] = [];
+  for (const f of readdirSync(abs).filter((x) => x.endsWith(".json")).sort()) {
+    try {
+      const j = JSON.parse(readFileSync(path.join(abs, f), "utf8")) as Omit<IndexEntry, "name">;
+      entries.push({ ...j, name: f.slice(0, -5) });
+    } catch {
+      // a file being replaced; the next flush lists it
+    }
+  }
+  const rank = (e: IndexEntry) => (e.severity === "alert" && e.state !== "retracted" ? -1 : 0) * 10 + (ORDER[e.state] ?? 5);
+  entries.sort((a, b) => rank(a) - rank(b) || (b.scheduled?.block ?? b.event?.block ?? 0) - (a.scheduled?.block ?? a.event?.block ?? 0));
+  const lines = ["# Gatehouse: queued operations and alerts", "", "| State | Severity | Post | ETA | Block |", "| --- | --- | --- | --- | --- |"];
+  for (const e of entries) {
+    lines.push(`| ${e.state} | ${e.severity === "alert" ? "**alert**" : e.severity} | [${e.title.replace(/\|/g, "\\|")}](${e.name}.md) | ${e.eta && e.state === "scheduled" ? e.eta.iso : ""} | ${e.scheduled?.block ?? e.event?.block ?? ""} |`);
+  }
+  return lines.join("\n") + "\n";
+}

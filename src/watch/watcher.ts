@@ -1,0 +1,369 @@
+import { setTimeout as delay } from "node:timers/promises";
+import type { ImmutableReferences } from "../plan/bytecode.ts";
+import type { DeploymentRecord } from "../records/deployment.ts";
+import type { ProposalRecord } from "../records/proposal.ts";
+import {
+  decideOperation,
+  decideTransaction,
+  emptyFacts,
+  factsNeededForOperations,
+  operationOccurrences,
+  renderDecision,
+  retractDecision,
+  topologyOf,
+  watchedAddresses,
+  type Decision,
+  type Topology,
+} from "./decide.ts";
+import { OPERATION_EVENTS, WATCH_TOPICS } from "./events.ts";
+import { factsReader } from "./facts.ts";
+import { blockNumber, creationBlock, header, rangeState, syncToHead, type RangeState, type SyncResult } from "./indexer.ts";
+import { Ledger } from "./ledger.ts";
+import { createWatchMetrics, startMetricsServer, type Health, type MetricsServer, type WatchMetrics } from "./metrics.ts";
+import { retryingRpc, type RetryOptions, type Rpc } from "./rpc.ts";
+import type { Sink, SinkPost } from "./sinks/sink.ts";
+
+/**
+ * The watcher loop (imperative shell): index → store events, checkpoint and dirty groups in one SQLite
+ * transaction → decide (pure core) → reconcile each post with every sink through the post ledger.
+ * `runOnce` catches up and returns; `follow` keeps going and serves /metrics and /healthz.
+ */
+
+/** Where a test can make the process "crash" (throw) to prove restarts neither skip nor repeat posts. */
+export type CrashPoint = "after-commit" | "after-send" | "after-done";
+
+export interface WatcherOptions {
+  rpc: Rpc;
+  network: string;
+  deployment: DeploymentRecord;
+  /** Proposal records, read again at every step (the stage workflow commits new ones). */
+  records: () => ProposalRecord[];
+  sinks: Sink[];
+  ledger: Ledger | string;
+  /** A block is acted on once it has this many confirmations (policy `watcher.confirmations`; 1 = the head). */
+  confirmations?: number;
+  /** Largest eth_getLogs range in blocks; halved when the node refuses a range. */
+  maxRange?: number;
+  /** First block when the ledger has no checkpoint; default: the block that created the timelock. */
+  startBlock?: number;
+  immutableReferences?: (contract: string) => Promise<ImmutableReferences | undefined>;
+  metrics?: WatchMetrics;
+  /** Retry policy for RPC calls (false: the caller's rpc already retries). */
+  retry?: RetryOptions | false;
+  log?: (line: string) => void;
+  crash?: (point: CrashPoint, where: { group?: string; sink?: string; key?: string }) => void;
+  /** Called after each post written to a sink (benchmarks measure detection latency with it). */
+  onPost?: (info: { sink: string; key: string; state: string; action: PostAction["action"]; at: number }) => void;
+}
+
+export interface PostAction {
+  sink: string;
+  key: string;
+  state: string;
+  /** "alert" for every alert, including an operation nobody proposed (its state is still "scheduled"). */
+  severity: "review" | "alert";
+  /** The alert kinds of the post (empty for a review). */
+  alerts: string[];
+  action: "created" | "updated" | "adopted" | "unchanged" | "skipped";
+}
+
+export interface StepResult extends SyncResult {
+  posts: PostAction[];
+  /** Groups still waiting for a sink (errors are retried on the next step). */
+  pendingGroups: number;
+  sinkErrors: string[];
+}
+
+export interface Watcher {
+  readonly ledger: Ledger;
+  readonly metrics: WatchMetrics;
+  readonly topology: Topology;
+  step(): Promise<StepResult>;
+  health(): Health;
+  close(): void;
+}
+
+export function createWatcher(o: WatcherOptions): Watcher {
+  const log = o.log ?? (() => {});
+  const metrics = o.metrics ?? createWatchMetrics();
+  const topology = topologyOf(o.deployment, o.network);
+  const ledger = typeof o.ledger === "string" ? new Ledger(o.ledger) : o.ledger;
+  ledger.bind(`${topology.chainId}:${topology.timelock}`);
+  const rpc =
+    o.retry === false
+      ? o.rpc
+      : retryingRpc(o.rpc, {
+          ...o.retry,
+          onError: (method, failure, e) => {
+            metrics.rpcErrors.inc({ method, failure });
+            if (o.retry) o.retry.onError?.(method, failure, e);
+          },
+        });
+  const facts = factsReader({ rpc, safe: topology.safe, immutableReferences: o.immutableReferences });
+  const range: RangeState = rangeState(o.maxRange ?? 2000);
+  const confirmations = Math.max(1, o.confirmations ?? 1);
+  let startBlock = o.startBlock;
+  let lastSuccess = 0;
+  let lastError: string | undefined;
+  let lastHead = 0;
+
+  async function publishOne(sink: Sink, d: Decision, now: number, actions: PostAction[]): Promise<void> {
+    const kind = d.state;
+    const current = ledger.currentPost(sink.id, d.key);
+    const record = (action: PostAction["action"]) => {
+      actions.push({ sink: sink.id, key: d.key, state: kind, severity: d.severity, alerts: [...new Set(d.alerts.map((x) => x.kind))], action });
+      if (action === "created" || action === "updated") {
+        metrics.posts.inc({ sink: sink.id, state: kind });
+        o.onPost?.({ sink: sink.id, key: d.key, state: kind, action, at: performance.now() });
+      }
+    };
+    if (current?.status === "done" && current.kind === kind && current.contentHash === d.contentHash) return record("unchanged");
+    let remoteId = ledger.remoteId(sink.id, d.key);
+    let shown: string | undefined = current?.status === "done" ? current.kind : undefined;
+    if ((!current || current.status === "intent") && sink.find) {
+      // The ledger cannot tell whether an earlier attempt reached the sink: ask the sink, by key.
+      const found = await sink.find(d.key);
+      if (found) {
+        remoteId = found.remoteId;
+        shown = found.state;
+        if (found.contentHash === d.contentHash && found.state === kind) {
+          ledger.done(sink.id, d.key, kind, d.contentHash, remoteId);
+          return record("adopted");
+        }
+      } else if (kind === "retracted") {
+        return record("skipped");
+      }
+    }
+    // Nothing was ever posted for it in this sink: nothing to retract.
+    if (kind === "retracted" && !current) return record("skipped");
+    ledger.intent(sink.id, d.key, kind, d.contentHash, remoteId);
+    const r = renderDecision(d, now);
+    const post: SinkPost = {
+      key: d.key,
+      network: topology.network,
+      ...(d.operationId ? { operationId: d.operationId } : {}),
+      severity: d.severity,
+      state: d.state,
+      ...(shown !== undefined ? { previousState: shown } : {}),
+      title: r.title,
+      summary: r.summary,
+      markdown: r.markdown,
+      json: r.json,
+      contentHash: d.contentHash,
+    };
+    const result = await sink.publish(post, remoteId ? { remoteId } : {});
+    o.crash?.("after-send", { sink: sink.id, key: d.key });
+    ledger.done(sink.id, d.key, kind, d.contentHash, result.remoteId ?? remoteId);
+    record(remoteId ? "updated" : "created");
+    o.crash?.("after-done", { sink: sink.id, key: d.key });
+  }
+
+  async function decideGroup(group: string, records: ProposalRecord[]): Promise<{ decisions: Decision[]; now: number }> {
+    if (group.startsWith("op:")) {
+      const occs = operationOccurrences(ledger.eventsOfOperation(group.slice(3)), topology.timelock);
+      const f = await facts.gather(factsNeededForOperations(occs, records));
+      return { decisions: occs.map((occ) => decideOperation(occ, { topology, records, facts: f })), now: f.now };
+    }
+    const txHash = group.slice(3);
+    const events = ledger.eventsOfTx(txHash);
+    const others = events.some((e) => !(e.address === topology.timelock && OPERATION_EVENTS.has(e.name)));
+    const f = others ? await facts.gather({ blocks: [], txs: [txHash], code: [], implementations: [] }) : emptyFacts();
+    return { decisions: decideTransaction(txHash, events, { topology, records, facts: f }), now: f.now };
+  }
+
+  async function reconcile(records: ProposalRecord[], failed: Set<string>, result: StepResult): Promise<void> {
+    for (const group of ledger.dirtyGroups()) {
+      if (failed.has(group)) continue;
+      const { decisions, now } = await decideGroup(group, records);
+      const prior = ledger.subjectsOfGroup(group);
+      for (const s of prior) {
+        if (decisions.some((d) => d.key === s.key)) continue;
+        decisions.push(s.state === "retracted" ? s.decision : retractDecision(s.decision));
+      }
+      let ok = true;
+      for (const d of decisions) {
+        const before = prior.find((s) => s.key === d.key);
+        ledger.putSubject(d);
+        if (d.severity === "alert" && d.state !== "retracted") {
+          const had = new Set(before && before.state !== "retracted" ? before.decision.alerts.map((a) => a.kind) : []);
+          for (const kind of new Set(d.alerts.map((a) => a.kind))) if (!had.has(kind)) metrics.alerts.inc({ kind });
+        }
+        for (const sink of o.sinks) {
+          try {
+            await publishOne(sink, d, now, result.posts);
+          } catch (e) {
+            if ((e as Error).name === "SimulatedCrash") throw e;
+            ok = false;
+            metrics.sinkErrors.inc({ sink: sink.id });
+            result.sinkErrors.push(`${sink.id} ${d.key}: ${(e as Error).message}`);
+            log(`sink ${sink.id} failed for ${d.key} (will retry): ${(e as Error).message}`);
+          }
+        }
+      }
+      if (ok) ledger.clearDirty(group);
+      else failed.add(group);
+    }
+  }
+
+  async function updateMetrics(result: SyncResult): Promise<void> {
+    metrics.headBlock.set(result.head);
+    metrics.lastProcessedBlock.set(result.checkpoint.block);
+    metrics.headLag.set(Math.max(0, result.head - result.checkpoint.block));
+    metrics.rangeSize.set(range.size);
+    const pending = ledger.pending();
+    metrics.pendingOperations.set(pending.count);
+    if (pending.nextEta === null) metrics.secondsToNextEta.set(-1);
+    else {
+      const latest = await header(rpc, "latest");
+      metrics.secondsToNextEta.set(Math.max(0, pending.nextEta - (latest?.timestamp ?? 0)));
+    }
+    metrics.openAlerts.reset();
+    for (const [kind, n] of Object.entries(ledger.alertCounts())) metrics.openAlerts.set({ kind }, n);
+  }
+
+  return {
+    ledger,
+    metrics,
+    topology,
+    async step() {
+      const end = metrics.stepSeconds.startTimer();
+      try {
+        const records = o.records();
+        const failed = new Set<string>();
+        let holdUntil = -1;
+        const partial: StepResult = { head: 0, target: 0, checkpoint: { block: -1, hash: "" }, ranges: 0, events: 0, reorgs: 0, posts: [], pendingGroups: 0, sinkErrors: [] };
+        // An operation posted as unknown whose proposal record has arrived since is decided again.
+        for (const r of records) {
+          const group = `op:${r.operationId.toLowerCase()}`;
+          if (ledger.subjectsOfGroup(group).some((s) => s.state !== "retracted" && s.decision.review && !s.decision.review.proposal)) ledger.markDirty([group]);
+        }
+        // Groups left dirty by a crash or a failing sink come first.
+        await reconcile(records, failed, partial);
+        if (startBlock === undefined && !ledger.checkpoint()) {
+          startBlock = await creationBlock(rpc, topology.timelock, await blockNumber(rpc));
+          log(`no checkpoint: starting at block ${startBlock}, where the timelock ${topology.timelock} was created`);
+        }
+        const sync = await syncToHead({
+          rpc,
+          ledger,
+          addresses: watchedAddresses(topology),
+          topics: WATCH_TOPICS,
+          timelock: topology.timelock,
+          confirmations,
+          range,
+          startBlock: startBlock ?? 0,
+          keepBlocks: 1024,
+          hooks: {
+            onRangeRefused: ({ from, to, size }) => {
+              metrics.rangeRefusals.inc();
+              log(`the node refused eth_getLogs ${from}-${to}: range halved to ${size} blocks`);
+            },
+            onReorg: ({ from, ancestor, depth, groups }) => {
+              holdUntil = from;
+              metrics.reorgs.inc();
+              facts.clear();
+              log(`reorg: block ${from} is no longer canonical; rolled back ${depth} block(s) to ${ancestor}; re-deciding ${groups.length} group(s)`);
+            },
+            onUnstable: ({ from, to, reason }) => log(`range ${from}-${to} re-read: ${reason}`),
+            afterCommit: async ({ to, dirty }) => {
+              // After a reorg, posts wait until the new branch is indexed as far as the old one was.
+              if (dirty.length === 0 || to < holdUntil) return;
+              o.crash?.("after-commit", { group: dirty[0] });
+              await reconcile(records, failed, partial);
+            },
+          },
+        });
+        await reconcile(records, failed, partial);
+        if (partial.posts.some((p) => p.action === "created" || p.action === "updated" || p.action === "adopted")) {
+          for (const sink of o.sinks) {
+            try {
+              await sink.flush?.();
+            } catch (e) {
+              log(`sink ${sink.id} could not flush: ${(e as Error).message}`);
+            }
+          }
+        }
+        const result: StepResult = { ...sync, posts: partial.posts, pendingGroups: ledger.dirtyGroups().length, sinkErrors: partial.sinkErrors };
+        lastHead = sync.head;
+        await updateMetrics(sync);
+        lastSuccess = Date.now();
+        lastError = undefined;
+        metrics.lastSuccess.set(Math.floor(lastSuccess / 1000));
+        return result;
+      } catch (e) {
+        lastError = (e as Error).message;
+        throw e;
+      } finally {
+        end();
+      }
+    },
+    health() {
+      const cp = ledger.checkpoint();
+      return { ok: lastSuccess > 0 && lastError === undefined, lastSuccessAt: lastSuccess ? new Date(lastSuccess).toISOString() : null, lastProcessedBlock: cp?.block ?? null, head: lastHead, lagBlocks: cp ? Math.max(0, lastHead - cp.block) : null, pendingGroups: ledger.dirtyGroups().length, ...(lastError ? { lastError } : {}) };
+    },
+    close() {
+      if (typeof o.ledger === "string") ledger.close();
+    },
+  };
+}
+
+/** `gatehouse watch --once`: catch up to the confirmed head, post, and return. */
+export async function runOnce(o: WatcherOptions): Promise<StepResult> {
+  const w = createWatcher(o);
+  try {
+    return await w.step();
+  } finally {
+    w.close();
+  }
+}
+
+export interface FollowOptions extends WatcherOptions {
+  intervalMs?: number;
+  signal?: AbortSignal;
+  /** Serve /metrics and /healthz on this loopback port (0: any free port). */
+  metricsPort?: number;
+  metricsHost?: string;
+  /** Unhealthy after this long without a successful step. */
+  staleAfterMs?: number;
+  onStep?: (r: StepResult) => void;
+  onListening?: (server: MetricsServer) => void;
+}
+
+/** `gatehouse watch --follow`: step, sleep, repeat, until the signal aborts. Failed steps are retried. */
+export async function follow(o: FollowOptions): Promise<void> {
+  const w = createWatcher(o);
+  const interval = o.intervalMs ?? 2000;
+  const staleAfter = o.staleAfterMs ?? Math.max(10 * interval, 120_000);
+  let lastOk = 0;
+  const health = (): Health => {
+    const h = w.health();
+    return { ...h, ok: lastOk > 0 && Date.now() - lastOk <= staleAfter };
+  };
+  const server = o.metricsPort !== undefined ? await startMetricsServer({ metrics: w.metrics, health, port: o.metricsPort, host: o.metricsHost }) : undefined;
+  if (server) o.onListening?.(server);
+  let failures = 0;
+  try {
+    while (!o.signal?.aborted) {
+      try {
+        const r = await w.step();
+        lastOk = Date.now();
+        failures = 0;
+        o.onStep?.(r);
+      } catch (e) {
+        if ((e as Error).name === "SimulatedCrash") throw e;
+        failures++;
+        w.metrics.stepErrors.inc();
+        o.log?.(`watch step failed (${failures} in a row; nothing is skipped, retrying): ${(e as Error).message}`);
+      }
+      const wait = failures === 0 ? interval : Math.min(60_000, interval * 2 ** Math.min(failures, 6));
+      try {
+        await delay(wait, undefined, { signal: o.signal });
+      } catch {
+        break;
+      }
+    }
+  } finally {
+    await server?.close();
+    w.close();
+  }
+}

