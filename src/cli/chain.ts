@@ -2,7 +2,7 @@ import { actor, connect, type Actor, type ChainContext } from "../chain/context.
 import { loadPolicy } from "../policy/load.ts";
 import { loadSetup, type Setup } from "../pipeline/setup.ts";
 import type { CommandContext } from "./main.ts";
-import { GatehouseError, notDeployed } from "../errors.ts";
+import { notDeployed } from "../errors.ts";
 import { apiKitFor, serviceTargetFromEnv } from "../safe/service-client.ts";
 
 /** Connect to the command's network, run `fn`, and always close the connection. */

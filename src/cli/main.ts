@@ -48,7 +48,7 @@ const COMMON: NonNullable<ParseArgsConfig["options"]> = {
 
 async function help(out: Output): Promise<number> {
   const lines = ["Usage: gatehouse <command> [--network NAME] [--json] [--tx-service URL]", "", "Commands:"];
-  for (const [name, load] of Object.entries(COMMANDS)) {
+  for (const load of Object.values(COMMANDS)) {
     const cmd = await load();
     lines.push(`  ${cmd.usage}`, `      ${cmd.summary}`);
   }

@@ -4,7 +4,7 @@ import { Contract, getAddress } from "ethers";
 import type { ChainContext } from "../chain/context.ts";
 import type { DeploymentRecord, SafeInfra } from "../records/deployment.ts";
 import { contractNetworks } from "./infra.ts";
-import { GatehouseError, notDeployed } from "../errors.ts";
+import { notDeployed } from "../errors.ts";
 
 /** protocol-kit adapter: the only place that builds Safe kits. */
 export type SafeKit = Awaited<ReturnType<typeof Safe.init>>;

@@ -1,5 +1,6 @@
 import { EthSafeSignature } from "@safe-global/protocol-kit";
-import { getAddress, hashMessage, recoverAddress, getBytes, Signature } from "ethers";
+import { getAddress } from "ethers";
+import { readSignature } from "./signatures.ts";
 import type { Actor, ChainContext } from "../chain/context.ts";
 import { GatehouseError } from "../errors.ts";
 import type { DeploymentRecord } from "../records/deployment.ts";
@@ -56,12 +57,9 @@ async function kitTransaction(kit: SafeKit, tx: SafeTxData & { safeTxHash: strin
  * EIP-712 (v 27/28) and eth_sign (v 31/32). Other kinds (approved hash, contract) return undefined.
  */
 export function recoverOwner(safeTxHash: string, signature: string): string | undefined {
-  const sig = signature.startsWith("0x") ? signature.slice(2) : signature;
-  if (sig.length !== 130) return undefined;
-  const v = parseInt(sig.slice(128, 130), 16);
-  if (v === 27 || v === 28) return recoverAddress(safeTxHash, "0x" + sig);
-  if (v === 31 || v === 32) return recoverAddress(hashMessage(getBytes(safeTxHash)), Signature.from("0x" + sig.slice(0, 128) + (v - 4).toString(16)));
-  return undefined;
+  if (signature.replace(/^0x/, "").length !== 130) return undefined;
+  const sig = readSignature(safeTxHash, signature);
+  return sig.type === "EOA" || sig.type === "ETH_SIGN" ? sig.owner : undefined;
 }
 
 export interface SafeTxStatus {

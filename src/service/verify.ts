@@ -1,5 +1,6 @@
-import { Signature, TypedDataEncoder, concat, getAddress, hashMessage, getBytes, keccak256, recoverAddress, toBeHex, zeroPadValue } from "ethers";
+import { TypedDataEncoder, concat, getAddress, keccak256, toBeHex, zeroPadValue } from "ethers";
 import { SAFE_TX_TYPES, safeTxHashes, type SafeTxData } from "../safe/hash.ts";
+import { splitSignatures } from "../safe/signatures.ts";
 
 /**
  * The functional core of `gatehouse tx-service`: what the service believes about a proposal or a
@@ -14,7 +15,8 @@ import { SAFE_TX_TYPES, safeTxHashes, type SafeTxData } from "../safe/hash.ts";
  *    trailing bytes shorter than 65 ignored) and `SafeSignatureApprovedHash.is_valid` (approvedHashes on chain).
  */
 
-export type SignatureType = "CONTRACT_SIGNATURE" | "APPROVED_HASH" | "EOA" | "ETH_SIGN";
+/** The kinds of signature the service stores (it refuses contract and passkey signatures). */
+export type SignatureType = "APPROVED_HASH" | "EOA" | "ETH_SIGN";
 
 /** One owner's signature as the service stores it: the 65-byte static part, its owner and its type. */
 export interface ParsedSignature {
@@ -50,7 +52,6 @@ export interface SafeFacts {
 
 export type Decision<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 
 /** "1.3.0+L2" -> [1, 3, 0]. */
 export function parseVersion(version: string): [number, number, number] {
@@ -80,56 +81,34 @@ export function computeSafeTxHash(chainId: bigint, safe: string, version: string
   return keccak256(concat(["0x1901", domainHash, TypedDataEncoder.from(legacyTypes).hash({ ...rest, dataGas: baseGas })]));
 }
 
-function word(hex: string, byteOffset: number): bigint {
-  return BigInt("0x" + hex.slice(2 + byteOffset * 2, 2 + (byteOffset + 32) * 2));
-}
-
-function recoverEcdsa(digest: string, r: bigint, s: bigint, v: number): string | undefined {
-  if (r === 0n || s === 0n || r >= SECP256K1_N || s >= SECP256K1_N) return undefined;
-  try {
-    const sig = Signature.from({ r: toBeHex(r, 32), s: toBeHex(s, 32), v });
-    return recoverAddress(digest, sig);
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * Split a Safe signature blob into owner signatures and recover each owner from its v byte:
+ * Split a Safe signature blob into owner signatures (src/safe/signatures.ts reads each part by its v byte):
  *  v 27/28 EOA (EIP-712 over the safeTxHash), v 31/32 ETH_SIGN (personal_sign of the safeTxHash),
  *  v 1 APPROVED_HASH (owner in r; valid only with approvedHashes on chain, checked by `decideSignatures`).
  * v 0 (EIP-1271 contract signatures) and v 2 (secp256r1 passkeys) are refused with a reason: this service
  * does not run EIP-1271/P-256 verification. Pure: nothing here reads the chain.
  */
 export function parseSignatures(safeTxHash: string, signatureHex: string): ParseResult {
-  const hex = signatureHex.toLowerCase();
-  const size = (hex.length - 2) / 2;
+  const size = (signatureHex.length - 2) / 2;
   if (size < 65) return { ok: false, reason: `Signature=${signatureHex} is shorter than 65 bytes` };
   const signatures: ParsedSignature[] = [];
-  for (let i = 0; i + 65 <= size; i += 65) {
-    const part = "0x" + hex.slice(2 + i * 2, 2 + (i + 65) * 2);
-    const r = word(part, 0);
-    const s = word(part, 32);
-    const v = parseInt(part.slice(130, 132), 16);
-    if (v === 0) {
-      const owner = getAddress(zeroPadValue(toBeHex(r & ((1n << 160n) - 1n)), 20));
-      return { ok: false, reason: `Signature=${part} for owner=${owner} is a CONTRACT_SIGNATURE (EIP-1271), which this service does not verify` };
+  // Everything after the last whole 65-byte part is trailing data (ignored, as the real service does);
+  // contract signatures, whose dynamic part would follow, are refused below.
+  for (const part of splitSignatures(safeTxHash, signatureHex)) {
+    const sig = part.hex;
+    if (part.type === "CONTRACT_SIGNATURE") {
+      return { ok: false, reason: `Signature=${sig} for owner=${part.owner ?? getAddress(zeroPadValue(toBeHex(part.r & ((1n << 160n) - 1n)), 20))} is a CONTRACT_SIGNATURE (EIP-1271), which this service does not verify` };
     }
-    if (v === 2) return { ok: false, reason: `Signature=${part} is a SECP256R1 (passkey) signature, which this service does not verify` };
-    if (v === 1) {
-      if (r >> 160n !== 0n) return { ok: false, reason: `Signature=${part} is an APPROVED_HASH signature whose r is not an address` };
-      signatures.push({ owner: getAddress(zeroPadValue(toBeHex(r), 20)), type: "APPROVED_HASH", signature: part });
+    if (part.type === "PASSKEY") return { ok: false, reason: `Signature=${sig} is a SECP256R1 (passkey) signature, which this service does not verify` };
+    if (part.type === "APPROVED_HASH") {
+      if (!part.owner) return { ok: false, reason: `Signature=${sig} is an APPROVED_HASH signature whose r is not an address` };
+      signatures.push({ owner: part.owner, type: "APPROVED_HASH", signature: sig });
       continue;
     }
-    const type: SignatureType = v > 30 ? "ETH_SIGN" : "EOA";
-    const ecdsaV = type === "ETH_SIGN" ? v - 4 : v;
-    if (ecdsaV !== 27 && ecdsaV !== 28) return { ok: false, reason: `Signature=${part} has v=${v}, expected 27/28 (EIP-712), 31/32 (eth_sign) or 1 (approved hash)` };
-    const digest = type === "ETH_SIGN" ? hashMessage(getBytes(safeTxHash)) : safeTxHash;
-    const owner = recoverEcdsa(digest, r, s, ecdsaV);
-    if (!owner) return { ok: false, reason: `Signature=${part} is not valid: no signer can be recovered from it` };
-    signatures.push({ owner, type, signature: part });
-    // A contract signature's dynamic part would start after the static parts; we refuse those above, so
-    // everything after the last whole 65-byte part is trailing data (ignored, as the real service does).
+    const ecdsaV = part.type === "ETH_SIGN" ? part.v - 4 : part.v;
+    if (ecdsaV !== 27 && ecdsaV !== 28) return { ok: false, reason: `Signature=${sig} has v=${part.v}, expected 27/28 (EIP-712), 31/32 (eth_sign) or 1 (approved hash)` };
+    if (!part.owner) return { ok: false, reason: `Signature=${sig} is not valid: no signer can be recovered from it` };
+    signatures.push({ owner: part.owner, type: part.type, signature: sig });
   }
   return { ok: true, signatures };
 }

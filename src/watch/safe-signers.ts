@@ -1,4 +1,5 @@
-import { AbiCoder, Interface, getAddress, getBytes, hashMessage, hexlify, recoverAddress, toBigInt } from "ethers";
+import { AbiCoder, Interface, getAddress } from "ethers";
+import { splitSignatures } from "../safe/signatures.ts";
 
 /**
  * Who signed an executed Safe transaction (pure): the owners behind the `signatures` bytes of
@@ -17,28 +18,8 @@ export const safeExecInterface = new Interface(SAFE_EXEC_ABI);
  * in r; v>30 is eth_sign over the hash; otherwise an ECDSA signature of the hash itself.
  */
 export function safeSignatureOwners(safeTxHash: string, signatures: string): string[] {
-  const bytes = getBytes(signatures);
-  const owners: string[] = [];
-  let end = bytes.length;
-  for (let i = 0; i + 65 <= end; i += 65) {
-    const r = hexlify(bytes.slice(i, i + 32));
-    const s = hexlify(bytes.slice(i + 32, i + 64));
-    const v = bytes[i + 64]!;
-    try {
-      if (v === 0 || v === 1) {
-        owners.push(getAddress("0x" + r.slice(26)));
-        // A contract signature's dynamic part starts at offset s: no static signature lies beyond it.
-        if (v === 0) end = Math.min(end, Number(toBigInt(s)));
-      } else if (v > 30) {
-        owners.push(recoverAddress(hashMessage(getBytes(safeTxHash)), { r, s, v: v - 4 }));
-      } else {
-        owners.push(recoverAddress(safeTxHash, { r, s, v }));
-      }
-    } catch {
-      // An unreadable signature is skipped; the Safe itself accepted the transaction.
-    }
-  }
-  return owners;
+  // An unreadable signature is skipped; the Safe itself accepted the transaction.
+  return splitSignatures(safeTxHash, signatures, { stopAtDynamic: true }).flatMap((sig) => (sig.owner ? [sig.owner] : []));
 }
 
 export interface SafeExecution {

@@ -345,7 +345,6 @@ export async function runWorkflow(opts: RunOptions): Promise<WorkflowResult> {
   const runId = RUN_ID_BASE + ++runCounter;
   const inputs = dispatchInputs(wf, opts.event, opts.inputs);
   const log = opts.log ?? (() => {});
-  const baseEnv = opts.baseEnv ?? process.env;
   const secrets: Record<string, string> = { GITHUB_TOKEN: "ghs_harness_token_0000000000000000000000", ...opts.secrets };
   const secretValues = Object.values(secrets).filter(Boolean);
   mkdirSync(opts.store, { recursive: true });
