@@ -50,6 +50,12 @@ export const ERRORS = {
     "no signer for {role}: set {env} or use a network whose accounts hold the key",
     "Gatehouse never asks for a key on the command line. Keys come from the environment or the network's accounts.",
   ),
+  KEY_INVALID: d(
+    110,
+    2,
+    "{env}: expected a 32-byte hex private key (0x followed by 64 hex digits); the value is not shown",
+    "A malformed key is refused before any library sees it, so that no error message can echo it.",
+  ),
 
   // 2xx: findings and refusals (exit 1)
   CHECK_FAILED: d(200, 1, "{count} finding(s) in the upgrade check", "`check` found storage-layout, upgrade-safety or policy violations; `stage` refuses to stage them."),

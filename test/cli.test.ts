@@ -91,3 +91,23 @@ describe("cli (child process)", function () {
     expect(status.stderr).to.include("--network localhost");
   });
 });
+
+describe("cli: keys", function () {
+  it("refuses a malformed GATEHOUSE_SIGNER_KEY without printing it", async () => {
+    const secret = "0xdeadbeef" + "5ec7e7".repeat(4);
+    const { actor } = await import("../src/chain/context.ts");
+    const previous = process.env.GATEHOUSE_SIGNER_KEY;
+    process.env.GATEHOUSE_SIGNER_KEY = secret;
+    try {
+      await actor({ accounts: [], network: "x" } as never, undefined, "proposer");
+      expect.fail("accepted a malformed key");
+    } catch (e) {
+      expect((e as Error).message).to.contain("GATEHOUSE_SIGNER_KEY");
+      expect((e as Error).message).to.not.contain(secret);
+      expect((e as { exitCode?: number }).exitCode).to.equal(2);
+    } finally {
+      if (previous === undefined) delete process.env.GATEHOUSE_SIGNER_KEY;
+      else process.env.GATEHOUSE_SIGNER_KEY = previous;
+    }
+  });
+});

@@ -110,6 +110,8 @@ export async function actor(ctx: ChainContext, ref: string | undefined, role: st
   if (ref === undefined) {
     const key = process.env.GATEHOUSE_SIGNER_KEY;
     if (!key) throw new GatehouseError("KEY_MISSING", { role, env: "GATEHOUSE_SIGNER_KEY" });
+    // ethers echoes a malformed key in its error message: refuse it here, without the value.
+    if (!/^0x[0-9a-fA-F]{64}$/.test(key)) throw new GatehouseError("KEY_INVALID", { env: "GATEHOUSE_SIGNER_KEY" });
     const wallet = new Wallet(key, ctx.ethers.provider);
     return { address: wallet.address, signer: wallet, kitSigner: key };
   }

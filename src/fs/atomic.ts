@@ -1,6 +1,7 @@
 import { mkdirSync, renameSync, writeFileSync, rmSync, readFileSync, existsSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
+import { GatehouseError } from "../errors.ts";
 
 /** Write a file so that readers see either the old or the new content, never half of it (write + rename). */
 export function writeFileAtomic(file: string, content: string): void {
@@ -24,7 +25,13 @@ export function writeJsonAtomic(file: string, value: unknown): void {
   writeFileAtomic(file, toJson(value));
 }
 
+/** Parse a JSON file; undefined when it does not exist, and exit-2 FILE_INVALID when it is not JSON. */
 export function readJsonIfExists(file: string): unknown | undefined {
   if (!existsSync(file)) return undefined;
-  return JSON.parse(readFileSync(file, "utf8"));
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    const rel = path.relative(process.cwd(), file) || file;
+    throw new GatehouseError("FILE_INVALID", { file: rel, path: "(file)", expected: `valid JSON (${(e as Error).message})` });
+  }
 }
