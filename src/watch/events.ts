@@ -1,19 +1,14 @@
 import { Interface, getAddress, type LogDescription } from "ethers";
+import { TIMELOCK_ABI } from "../timelock/calls.ts";
 
 /**
  * The events the watcher reads (pure): TimelockController operations and governance, and the admin events
  * of governed proxies and their ProxyAdmins. Raw JSON-RPC logs in, plain JSON-safe records out.
  */
 export const WATCH_EVENT_ABI = [
-  // TimelockController 5.x
-  "event CallScheduled(bytes32 indexed id, uint256 indexed index, address target, uint256 value, bytes data, bytes32 predecessor, uint256 delay)",
-  "event CallExecuted(bytes32 indexed id, uint256 indexed index, address target, uint256 value, bytes data)",
-  "event CallSalt(bytes32 indexed id, bytes32 salt)",
-  "event Cancelled(bytes32 indexed id)",
-  "event MinDelayChange(uint256 oldDuration, uint256 newDuration)",
-  // AccessControl (the timelock, and any governed contract that uses roles)
-  "event RoleGranted(bytes32 indexed role, address indexed account, address indexed sender)",
-  "event RoleRevoked(bytes32 indexed role, address indexed account, address indexed sender)",
+  // TimelockController 5.x and its AccessControl roles: the same fragments the pipeline encodes with.
+  ...TIMELOCK_ABI.filter((f) => f.startsWith("event ")),
+  // AccessControl (any governed contract that uses roles)
   "event RoleAdminChanged(bytes32 indexed role, bytes32 indexed previousAdminRole, bytes32 indexed newAdminRole)",
   // ERC-1967 proxies, Ownable proxies (UUPS) and ProxyAdmins (Transparent)
   "event Upgraded(address indexed implementation)",
@@ -21,7 +16,7 @@ export const WATCH_EVENT_ABI = [
   "event AdminChanged(address previousAdmin, address newAdmin)",
   "event OwnershipTransferred(address indexed previousOwner, address indexed newOwner)",
   "event OwnershipTransferStarted(address indexed previousOwner, address indexed newOwner)",
-] as const;
+];
 
 export const watchInterface = new Interface(WATCH_EVENT_ABI);
 
