@@ -17,13 +17,20 @@ export interface CancelResult {
   builder?: TxBuilderFile;
 }
 
-export function cancelBuilder(setup: Setup, operationId: string): TxBuilderFile {
+/** The guardian Safe the Transaction Builder file is for: the only canceller, when it is a contract. */
+export async function guardianSafe(setup: Setup): Promise<string | undefined> {
+  const cancellers = setup.deployment.timelock.cancellers;
+  if (cancellers.length !== 1) return undefined;
+  return (await setup.ctx.ethers.provider.getCode(cancellers[0]!)) === "0x" ? undefined : cancellers[0];
+}
+
+export async function cancelBuilder(setup: Setup, operationId: string): Promise<TxBuilderFile> {
   return cancelTxBuilderFile({
     chainId: setup.ctx.chainId,
     timelock: setup.deployment.timelock.address,
     operationId,
     calldata: encodeCancel(operationId),
-    guardianSafe: setup.deployment.timelock.cancellers.length === 1 ? setup.deployment.timelock.cancellers[0] : undefined,
+    guardianSafe: await guardianSafe(setup),
     description: `Cancel timelock operation ${operationId}`,
     createdAt: Date.now(),
   });

@@ -10,6 +10,7 @@ import { approveSafeTx, buildSafeTx, nextNonce, safeTxStatus, submitToService } 
 import { encodeCancel, encodeScheduleBatch } from "../timelock/calls.ts";
 import { batchOf, checkProposalAgainstChain } from "./verify-record.ts";
 import { operationState, type Setup } from "./setup.ts";
+import { guardianSafe } from "./cancel.ts";
 
 /**
  * `gatehouse propose <proposal> --via onchain`: the Safe transaction that schedules the proposal's batch on
@@ -40,7 +41,7 @@ export async function propose(opts: { setup: Setup; proposal: string; proposer: 
   const minDelay = BigInt(setup.policy.rules.minDelaySeconds);
   if (BigInt(record.delay) < minDelay) throw new GatehouseError("DELAY_BELOW_POLICY", { delay: record.delay, min: minDelay });
 
-  const cancelFile = writeCancelFile(setup, file, record);
+  const cancelFile = await writeCancelFile(setup, file, record);
   const op = await operationState(setup.timelock, record.operationId);
   const existing = record.safeTransactions.filter((t) => t.purpose === "schedule").at(-1);
   if (op.state !== "Unset" && existing) {
@@ -93,16 +94,15 @@ function rel(file: string): string {
 }
 
 /** proposals/<network>/<id>.cancel.json: the guardian's cancel(bytes32) as a Transaction Builder batch. */
-function writeCancelFile(setup: Setup, file: string, record: ProposalRecord): string {
+async function writeCancelFile(setup: Setup, file: string, record: ProposalRecord): Promise<string> {
   const cancelFile = file.replace(/\.json$/, ".cancel.json");
   const calldata = encodeCancel(record.operationId);
-  const guardians = setup.deployment.timelock.cancellers;
   const builder = cancelTxBuilderFile({
     chainId: BigInt(record.chainId),
     timelock: record.timelock,
     operationId: record.operationId,
     calldata,
-    guardianSafe: guardians.length === 1 ? guardians[0] : undefined,
+    guardianSafe: await guardianSafe(setup),
     description: `Cancel Gatehouse proposal ${record.id} (${record.operations.map((o) => `${o.proxy} -> ${o.contract}`).join(", ")}) before its ETA.`,
     createdAt: Date.parse(record.createdAt),
   });

@@ -15,7 +15,7 @@ const command: Command = {
       const operationId = requireArg(c, 0, "the operation id", usage);
       const builderFile = c.flags["builder-file"] as string | undefined;
       if (builderFile) {
-        writeJsonAtomic(builderFile, cancelBuilder(setup, operationId));
+        writeJsonAtomic(builderFile, await cancelBuilder(setup, operationId));
         c.out.print(`wrote ${builderFile}: import it in the guardian Safe's Transaction Builder`);
         c.out.result({ ok: true, builderFile });
         return 0;

@@ -2,6 +2,8 @@ import type { Command } from "../main.ts";
 import { actorFor, withChain } from "../chain.ts";
 import { loadPolicy } from "../../policy/load.ts";
 import { deployGovernance } from "../../../deploy/governance.ts";
+import { deploymentPath } from "../../records/deployment.ts";
+import path from "node:path";
 
 const command: Command = {
   summary: "deploy the Safe, the TimelockController and the governed proxies (idempotent)",
@@ -13,7 +15,7 @@ const command: Command = {
       const deployer = await actorFor(c, ctx, "deployer", "account:0");
       const result = await deployGovernance({ ctx, root: c.root, policy, deployer, log: (l) => c.out.log(l) });
       c.out.result({ ok: true, steps: result.steps, deployment: result.record });
-      c.out.print(`deployment record: deployments/${c.network}.json`);
+      c.out.print(`deployment record: ${path.relative(process.cwd(), deploymentPath(c.root, c.network))}`);
       return 0;
     }),
 };

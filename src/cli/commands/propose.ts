@@ -20,12 +20,13 @@ const command: Command = {
       const proposer = await actorFor(c, setup.ctx, "proposer", resolveAccount(setup.ctx, setup.policy.governance.safe.owners[0]!));
       const r = await propose({ setup, proposal: ref, proposer, via });
       c.out.print(renderSafeTxSummary({ record: r.record, safeTx: r.safeTx, approvals: r.approvals, threshold: r.threshold, cancelFile: r.cancelFile }));
+      const where = r.safeTx.via === "service" ? "to the Safe Transaction Service, signed by" : "on chain, approved (approveHash) by";
       c.out.print(
         r.alreadyScheduled
           ? "already scheduled on the timelock: nothing proposed"
-          : r.created
-            ? `proposed; ${r.approvedNow ? "approved by" : "already approved by"} ${proposer.address}`
-            : `already proposed (same Safe transaction); ${r.approvedNow ? `approved now by ${proposer.address}` : "no new approval"}`,
+          : r.approvedNow
+            ? `proposed ${where} ${proposer.address}`
+            : `already proposed: the same Safe transaction ${r.safeTx.safeTxHash}, nothing new`,
       );
       c.out.result({ ok: true, ...r });
       return 0;
