@@ -11,7 +11,7 @@ import { status } from "../src/pipeline/status.ts";
 import { operationState } from "../src/pipeline/setup.ts";
 import { GatehouseError } from "../src/errors.ts";
 import { listProposals, readProposalFile } from "../src/records/proposal.ts";
-import { safeContract } from "../src/safe/kit.ts";
+import { kitForPredictedSafe, kitForSafe, networksOf, safeContract, SAFE_VERSION } from "../src/safe/kit.ts";
 import { txBuilderChecksum, type TxBuilderFile } from "../src/review/tx-builder.ts";
 import { encodeCancel } from "../src/timelock/calls.ts";
 
@@ -176,6 +176,41 @@ describe("pipeline: stage → propose → sign → execute on a real Safe and Ti
     expect(await vault.version()).to.equal("1.0.0");
     expect(readProposalFile(listProposals(d.root, "default")[0]!.file).state).to.equal("cancelled");
     expect((await status(d.setup))[0]!.operation).to.equal("Cancelled");
+  });
+
+  it("with a guardian Safe: the cancel file carries its hashes, and the guardian's owners cancel through it", async () => {
+    // The guardian Safe's address is predicted on a first chain; the same deployer, nonces and Safe
+    // contracts put it at the same address on the second chain, whose policy names it as guardian.
+    const guardianConfig = { safeAccountConfig: { owners: [] as string[], threshold: 1 }, safeDeploymentConfig: { safeVersion: SAFE_VERSION, saltNonce: "4242" } };
+    const probe = await deployed();
+    guardianConfig.safeAccountConfig.owners = [probe.actors.guardian.address, probe.actors.user.address];
+    const predict = async (x: Deployed) => kitForPredictedSafe(x.ctx, networksOf(x.ctx, x.setup.deployment), guardianConfig, x.actors.deployer.kitSigner);
+    const guardianSafe = await (await predict(probe)).getAddress();
+    await probe.close();
+    d = await deployed((y) => y.replace("guardian: [account:4]", `guardian: ["${guardianSafe}"]`));
+    const kit = await predict(d);
+    expect(await kit.getAddress()).to.equal(guardianSafe);
+    const deployTx = await kit.createSafeDeploymentTransaction();
+    await (await d.actors.deployer.signer.sendTransaction({ to: deployTx.to, data: deployTx.data })).wait();
+
+    const { proposed, id } = await stagedAndProposed();
+    const record = listProposals(d.root, "default")[0]!.record;
+    expect(record.cancel!.guardianSafeTx).to.include({ safe: guardianSafe, nonce: 0 });
+    const builder = JSON.parse(readFileSync(proposed.cancelFile, "utf8")) as TxBuilderFile;
+    expect(builder.meta.createdFromSafeAddress).to.equal(guardianSafe);
+    expect(builder.meta.description).to.contain(record.cancel!.guardianSafeTx!.safeTxHash);
+    await sign({ setup: d.setup, safeTxHash: proposed.safeTx.safeTxHash, signer: d.actors.owners[1] });
+    await execute({ setup: d.setup, proposal: id, executor: d.actors.deployer });
+
+    // What the Transaction Builder proposes to the guardian Safe is exactly the recorded call and hash.
+    const guardianKit = await kitForSafe(d.ctx, d.setup.deployment, guardianSafe, d.actors.guardian.kitSigner);
+    const cancelTx = await guardianKit.createTransaction({ transactions: [{ to: builder.transactions[0]!.to, value: builder.transactions[0]!.value, data: builder.transactions[0]!.data! }] });
+    expect(await guardianKit.getTransactionHash(cancelTx)).to.equal(record.cancel!.guardianSafeTx!.safeTxHash);
+    const signed = await guardianKit.signTransaction(cancelTx);
+    await d.ctx.ethers.provider.waitForTransaction((await guardianKit.executeTransaction(signed)).hash);
+    expect((await operationState(d.setup.timelock, record.operationId)).state).to.equal("Unset");
+    await d.ctx.connection.networkHelpers.time.increase(3600);
+    await expectGatehouseError(execute({ setup: d.setup, proposal: id, executor: d.actors.deployer }), "OPERATION_CANCELLED");
   });
 
   it("executes through a second Safe transaction when the executor role belongs to the Safe", async () => {

@@ -75,6 +75,12 @@ export function proposalSummaryMarkdown(input: {
     "Signers: compare the safeTxHash, domain hash and message hash with what the hardware wallet shows.",
     "",
     `Cancel path (guardian, before the ETA): \`gatehouse cancel ${record.operationId} --network ${input.network}\` or the Transaction Builder file \`proposals/${input.network}/${record.id}.cancel.json\`.`,
+    ...(record.cancel?.guardianSafeTx
+      ? [
+          "",
+          `In the guardian Safe \`${record.cancel.guardianSafeTx.safe}\` (nonce ${record.cancel.guardianSafeTx.nonce}) that cancel has safeTxHash \`${record.cancel.guardianSafeTx.safeTxHash}\`, domain hash \`${record.cancel.guardianSafeTx.domainHash}\`, message hash \`${record.cancel.guardianSafeTx.messageHash}\`.`,
+        ]
+      : []),
     "",
   ].join("\n");
 }

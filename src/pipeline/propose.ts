@@ -6,6 +6,7 @@ import { writeJsonAtomic } from "../fs/atomic.ts";
 import { listProposals, resolveProposal, withState, writeProposal, type ProposalRecord, type SafeTxRecord } from "../records/proposal.ts";
 import { cancelTxBuilderFile } from "../review/tx-builder.ts";
 import { readSafe } from "../safe/kit.ts";
+import { safeCall, safeTxHashes } from "../safe/hash.ts";
 import { approveSafeTx, buildSafeTx, nextNonce, safeTxStatus, submitToService } from "../safe/transactions.ts";
 import { encodeCancel, encodeScheduleBatch } from "../timelock/calls.ts";
 import { batchOf, checkProposalAgainstChain } from "./verify-record.ts";
@@ -26,6 +27,7 @@ export interface ProposeResult {
   approvedNow: boolean;
   alreadyScheduled: boolean;
   cancelFile: string;
+  cancel: NonNullable<ProposalRecord["cancel"]>;
   approvals: string[];
   threshold: number;
 }
@@ -41,14 +43,17 @@ export async function propose(opts: { setup: Setup; proposal: string; proposer: 
   const minDelay = BigInt(setup.policy.rules.minDelaySeconds);
   if (BigInt(record.delay) < minDelay) throw new GatehouseError("DELAY_BELOW_POLICY", { delay: record.delay, min: minDelay });
 
-  const cancelFile = await writeCancelFile(setup, file, record);
+  const cancel = await writeCancelFile(setup, file, record);
+  const cancelFile = path.join(path.dirname(file), cancel.txBuilderFile);
+  record = { ...record, cancel };
+  writeProposal(file, record);
   const op = await operationState(setup.timelock, record.operationId);
   const existing = record.safeTransactions.filter((t) => t.purpose === "schedule").at(-1);
   if (op.state !== "Unset" && existing) {
     const status = await safeTxStatus(ctx, existing, setup.service);
     record = withState(record, op.state === "Done" ? "executed" : "scheduled");
     writeProposal(file, record);
-    return { record, safeTx: existing, created: false, approvedNow: false, alreadyScheduled: true, cancelFile, approvals: status.approvals, threshold: status.threshold };
+    return { record, safeTx: existing, created: false, approvedNow: false, alreadyScheduled: true, cancelFile, cancel, approvals: status.approvals, threshold: status.threshold };
   }
   if (op.state !== "Unset") throw new GatehouseError("PROPOSAL_STALE", { file: rel(file), reason: `operation ${record.operationId} is already ${op.state} on chain but was not proposed from this record` });
 
@@ -86,26 +91,38 @@ export async function propose(opts: { setup: Setup; proposal: string; proposer: 
   const approvedNow =
     via === "service" ? await submitToService(ctx, setup.deployment, safeTx, proposer, setup.service!) : await approveSafeTx(ctx, setup.deployment, safeTx, proposer);
   const status = await safeTxStatus(ctx, safeTx, setup.service);
-  return { record, safeTx, created, approvedNow, alreadyScheduled: false, cancelFile, approvals: status.approvals, threshold: status.threshold };
+  return { record, safeTx, created, approvedNow, alreadyScheduled: false, cancelFile, cancel, approvals: status.approvals, threshold: status.threshold };
 }
 
 function rel(file: string): string {
   return path.relative(process.cwd(), file) || file;
 }
 
-/** proposals/<network>/<id>.cancel.json: the guardian's cancel(bytes32) as a Transaction Builder batch. */
-async function writeCancelFile(setup: Setup, file: string, record: ProposalRecord): Promise<string> {
+/**
+ * proposals/<network>/<id>.cancel.json: the guardian's cancel(bytes32) as a Transaction Builder batch
+ * of one call. When the guardian is a Safe, the Transaction Builder proposes exactly that call, so its
+ * hashes at the guardian Safe's current nonce are computed too, for the guardian's signers to compare.
+ */
+async function writeCancelFile(setup: Setup, file: string, record: ProposalRecord): Promise<NonNullable<ProposalRecord["cancel"]>> {
   const cancelFile = file.replace(/\.json$/, ".cancel.json");
   const calldata = encodeCancel(record.operationId);
+  const guardian = await guardianSafe(setup);
+  let guardianSafeTx: NonNullable<ProposalRecord["cancel"]>["guardianSafeTx"];
+  if (guardian) {
+    const { nonce } = await readSafe(setup.ctx, guardian);
+    guardianSafeTx = { safe: guardian, nonce, ...safeTxHashes(BigInt(record.chainId), guardian, safeCall(record.timelock, calldata, nonce)) };
+  }
   const builder = cancelTxBuilderFile({
     chainId: BigInt(record.chainId),
     timelock: record.timelock,
     operationId: record.operationId,
     calldata,
-    guardianSafe: await guardianSafe(setup),
-    description: `Cancel Gatehouse proposal ${record.id} (${record.operations.map((o) => `${o.proxy} -> ${o.contract}`).join(", ")}) before its ETA.`,
+    guardianSafe: guardian,
+    description:
+      `Cancel Gatehouse proposal ${record.id} (${record.operations.map((o) => `${o.proxy} -> ${o.contract}`).join(", ")}) before its ETA.` +
+      (guardianSafeTx ? ` At guardian Safe nonce ${guardianSafeTx.nonce}: safeTxHash ${guardianSafeTx.safeTxHash}, domain hash ${guardianSafeTx.domainHash}, message hash ${guardianSafeTx.messageHash}.` : ""),
     createdAt: Date.parse(record.createdAt),
   });
   writeJsonAtomic(cancelFile, builder);
-  return cancelFile;
+  return { calldata, target: record.timelock, txBuilderFile: path.basename(cancelFile), ...(guardianSafeTx ? { guardianSafeTx } : {}) };
 }

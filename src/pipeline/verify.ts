@@ -7,9 +7,9 @@ import { GatehouseError } from "../errors.ts";
 import { deriveSalt, upgradeCall } from "../plan/plan.ts";
 import { runtimeMatches, type RuntimeArtifact } from "../plan/bytecode.ts";
 import { resolveProposal, type ProposalRecord } from "../records/proposal.ts";
-import { safeTxHashes } from "../safe/hash.ts";
+import { safeCall, safeTxHashes } from "../safe/hash.ts";
 import { safeTxData } from "../safe/transactions.ts";
-import { decodeSchedule, decodeUpgradeCall, hashOperationBatch } from "../timelock/calls.ts";
+import { decodeSchedule, decodeUpgradeCall, encodeCancel, hashOperationBatch } from "../timelock/calls.ts";
 import { batchOf } from "./verify-record.ts";
 import type { Setup } from "./setup.ts";
 
@@ -39,6 +39,16 @@ export function verifyRecord(record: ProposalRecord): VerifyCheck[] {
   check("salt", salt === record.salt, salt === record.salt ? `derived from the content (round ${record.round})` : `recomputed ${salt}, the record says ${record.salt}`);
   const operationId = hashOperationBatch(batch);
   check("operation id", operationId === record.operationId, operationId === record.operationId ? operationId : `recomputed ${operationId}, the record says ${record.operationId}`);
+  if (record.cancel) {
+    const ok = record.cancel.calldata === encodeCancel(record.operationId) && getAddress(record.cancel.target) === getAddress(record.timelock);
+    check("cancel path", ok, ok ? `cancel(${record.operationId.slice(0, 10)}…) on the timelock` : `the recorded cancel call does not cancel ${record.operationId} on ${record.timelock}`);
+    const g = record.cancel.guardianSafeTx;
+    if (g) {
+      const hashes = safeTxHashes(BigInt(record.chainId), g.safe, safeCall(record.timelock, record.cancel.calldata, g.nonce));
+      const same = hashes.safeTxHash === g.safeTxHash && hashes.domainHash === g.domainHash && hashes.messageHash === g.messageHash;
+      check("guardian Safe cancel hashes", same, same ? `safeTxHash ${g.safeTxHash} at nonce ${g.nonce}` : `recomputed safeTxHash ${hashes.safeTxHash}`);
+    }
+  }
   for (const tx of record.safeTransactions) {
     const hashes = safeTxHashes(BigInt(record.chainId), tx.safe, safeTxData(tx));
     const hashesOk = hashes.safeTxHash === tx.safeTxHash && hashes.domainHash === tx.domainHash && hashes.messageHash === tx.messageHash;

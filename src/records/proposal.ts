@@ -73,7 +73,17 @@ export const ProposalRecord = z
     storageLayoutDiff: z.record(z.string(), z.array(z.record(z.string(), z.unknown()))),
     rollback: z.object({ operations: z.array(OperationRecord), salt: Bytes32, predecessor: Bytes32, operationId: Bytes32 }).strict(),
     safeTransactions: z.array(SafeTxRecord).default([]),
-    cancel: z.object({ calldata: Hex, target: Address, txBuilderFile: z.string() }).strict().optional(),
+    /** The guardian's cancel path, written by propose before anyone signs the schedule transaction. */
+    cancel: z
+      .object({
+        calldata: Hex,
+        target: Address,
+        txBuilderFile: z.string(),
+        /** When the guardian is a Safe: the cancel as its Safe transaction, at its nonce when proposed. */
+        guardianSafeTx: z.object({ safe: Address, nonce: z.number().int().nonnegative(), safeTxHash: Bytes32, domainHash: Bytes32, messageHash: Bytes32 }).strict().optional(),
+      })
+      .strict()
+      .optional(),
     state: ProposalState,
     history: z.array(z.object({ state: ProposalState, at: z.string(), tx: z.string().optional(), note: z.string().optional() }).strict()),
   })

@@ -48,6 +48,7 @@ export function renderSafeTxSummary(input: {
   threshold: number;
   cancelFile?: string;
 }): string {
+  const guardianTx = input.record.cancel?.guardianSafeTx;
   const { record, safeTx } = input;
   const d = decodeProposal(record, safeTx);
   const lines = [
@@ -69,5 +70,8 @@ export function renderSafeTxSummary(input: {
     `  approvals      ${input.approvals.length} of ${input.threshold}${input.approvals.length ? ` (${input.approvals.join(", ")})` : ""}`,
   ];
   if (input.cancelFile) lines.push(`  cancel path    guardian: \`gatehouse cancel ${record.operationId}\` or Transaction Builder file ${input.cancelFile}`);
+  if (input.cancelFile && guardianTx) {
+    lines.push(`  guardian Safe  ${guardianTx.safe} nonce ${guardianTx.nonce}: cancel safeTxHash ${guardianTx.safeTxHash}`, `                 domain hash ${guardianTx.domainHash}, message hash ${guardianTx.messageHash}`);
+  }
   return lines.join("\n");
 }
