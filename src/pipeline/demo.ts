@@ -17,6 +17,10 @@ import { sign } from "./sign.ts";
 import { stage } from "./stage.ts";
 import { status } from "./status.ts";
 import { verify } from "./verify.ts";
+import { readFileSync } from "node:fs";
+import { watcherOptions } from "../watch/setup.ts";
+import { filesSink } from "../watch/sinks/files.ts";
+import { runOnce } from "../watch/watcher.ts";
 import { startTxService, type TxService } from "../service/server.ts";
 import { apiKitFor } from "../safe/service-client.ts";
 
@@ -59,6 +63,13 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
     const api = apiKitFor(ctx.chainId, { url: service.url });
     log(`   ${service.url}/api (SQLite ${path.join(root, "tx-service.sqlite")}); proposals go through the real api-kit`);
     const setup = loadSetup(ctx, root, policy, api);
+    const reviewsDir = path.join(root, "reviews");
+    const watcher = { ...(await watcherOptions(setup)), sinks: [filesSink(reviewsDir)], ledger: path.join(root, "watch.sqlite") };
+    // One catch-up of the watcher, as the scheduled workflow runs it; returns what it wrote.
+    const watchOnce = async () =>
+      (await runOnce(watcher)).posts
+        .filter((p) => p.action !== "unchanged")
+        .map((p) => ({ ...p, file: p.key.replace(/^op:(0x[0-9a-f]{64}):0x([0-9a-f]{8}).*$/, "op-$1-$2") }));
     const again = await deployGovernance({ ctx, root, policy, deployer: deployer!, log: () => {} });
     expect("deploy is idempotent", again.steps.every((s) => s.startsWith("kept")), `second run: ${again.steps.length} steps, all "kept"`);
     const drift = await doctor(setup);
@@ -96,6 +107,11 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
 
       step("execute the Safe transaction: the timelock schedules the operation");
       const scheduled = await execute({ setup, proposal: proposal.record.id, executor: deployer! });
+      step("the watcher posts the queued operation for community review (files sink)");
+      const posted = await watchOnce();
+      const review = posted.find((p) => p.action === "created");
+      const page = review ? readFileSync(path.join(reviewsDir, `${review.file}.md`), "utf8") : "";
+      expect("one review posted, with the cancel path", posted.length === 1 && review?.severity === "review" && page.includes(`gatehouse cancel ${proposal.record.operationId}`), posted.map((p) => `${p.state} ${p.action} ${p.key.slice(0, 30)}`).join("; ") + (review ? ` ${path.relative(root, path.join(reviewsDir, `${review.file}.md`))}` : ""));
       expect("the service shows the Safe transaction executed", (await api.getTransaction(p.safeTx.safeTxHash)).isExecuted, `transaction ${scheduled.tx}`);
       const now = await latestTimestamp(ctx);
       const pending = (await status(setup)).find((r) => r.id === proposal.record.id)!;
@@ -112,6 +128,8 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
         step(`guardian ${guardian!.address} cancels during the delay`);
         const c = await cancel({ setup, operationId: proposal.record.operationId, guardian: guardian! });
         log(`   cancel tx ${c.tx}`);
+        const updated = await watchOnce();
+        expect("the watcher updates the review: cancelled", updated.some((p) => p.state === "cancelled" && p.action === "updated"), updated.map((p) => `${p.state} ${p.action}`).join(", "));
         await ctx.connection.networkHelpers.time.increase(Number(proposal.record.delay));
         try {
           await execute({ setup, proposal: proposal.record.id, executor: deployer! });
@@ -127,6 +145,8 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
       await ctx.connection.networkHelpers.time.increase(Number(proposal.record.delay));
       const done = await execute({ setup, proposal: proposal.record.id, executor: deployer! });
       log(`   executeBatch tx ${done.tx}`);
+      const closed = await watchOnce();
+      expect("the watcher updates the review: executed, and raises no alert", closed.some((p) => p.state === "executed" && p.action === "updated") && closed.every((p) => p.severity === "review"), closed.map((p) => `${p.state} ${p.action}`).join(", "));
       expect("post-upgrade checks", done.postChecks!.every((c) => c.ok), done.postChecks!.map((c) => `${c.proxy} -> ${c.implementation}`).join(", "));
     }
 

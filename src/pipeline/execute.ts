@@ -107,7 +107,7 @@ export async function execute(opts: { setup: Setup; proposal: string; executor: 
           proposer: executor.address,
           via,
         });
-        save({ ...record, safeTransactions: [...record.safeTransactions.filter((t) => t.purpose !== "execute"), executeTx] });
+        save({ ...record, safeTransactions: [...record.safeTransactions, executeTx] });
       }
       if (via === "service") await submitToService(ctx, setup.deployment, executeTx, executor, setup.service!);
       const status = await safeTxStatus(ctx, executeTx, setup.service);

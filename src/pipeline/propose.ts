@@ -85,7 +85,7 @@ export async function propose(opts: { setup: Setup; proposal: string; proposer: 
       via,
     });
     // The record names the Safe transaction before anyone signs it, so a crash cannot orphan a signature.
-    record = withState({ ...record, safeTransactions: [...record.safeTransactions.filter((t) => t.purpose !== "schedule"), safeTx] }, "proposed");
+    record = withState({ ...record, safeTransactions: [...record.safeTransactions, safeTx] }, "proposed");
     writeProposal(file, record);
   }
   const approvedNow =

@@ -72,6 +72,7 @@ export const ProposalRecord = z
     artifacts: z.record(z.string(), z.object({ contract: z.string(), sourceName: z.string(), artifactHash: Bytes32, bytecodeHash: Bytes32 }).strict()),
     storageLayoutDiff: z.record(z.string(), z.array(z.record(z.string(), z.unknown()))),
     rollback: z.object({ operations: z.array(OperationRecord), salt: Bytes32, predecessor: Bytes32, operationId: Bytes32 }).strict(),
+    /** Every Safe transaction proposed for this record, oldest first (a cancelled round keeps its own). */
     safeTransactions: z.array(SafeTxRecord).default([]),
     /** The guardian's cancel path, written by propose before anyone signs the schedule transaction. */
     cancel: z

@@ -384,7 +384,9 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
   const scheduledAt = facts.blockTimestamps[occ.scheduled.blockHash];
   const eta = scheduledAt !== undefined ? scheduledAt + Number(occ.delay) : undefined;
   const exec = schedTx?.safeExecution;
-  const recordSafeTx = record?.safeTransactions.filter((s) => s.purpose === "schedule").at(-1);
+  // Every Safe transaction the record ever proposed for scheduling (a cancelled round keeps its own).
+  const scheduleTxs = record?.safeTransactions.filter((s) => s.purpose === "schedule") ?? [];
+  const recordSafeTx = (exec && scheduleTxs.find((s) => sameAddress(s.safeTxHash, exec.safeTxHash))) || scheduleTxs.at(-1);
   const safeTransaction: OperationReview["safeTransaction"] = exec
     ? {
         safe: exec.safe,
