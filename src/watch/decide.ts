@@ -398,7 +398,9 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
       }
     : undefined;
 
-  const guardianSafe = t.cancellers.length === 1 ? t.cancellers[0] : undefined;
+  // A guardian Safe is known from the record's cancel path (propose read its code); an EOA guardian
+  // has no Safe to import the Transaction Builder file into.
+  const guardianSafe = record?.cancel?.guardianSafeTx?.safe;
   const status = statusOf(occ);
   const severity = alerts.length > 0 ? "alert" : "review";
   const base = {
