@@ -98,9 +98,10 @@ export async function deployGovernance(opts: { ctx: ChainContext; root: string; 
     const timelock = await factory.deploy(policy.governance.delaySeconds, [safeAddress], executors, deployer.address);
     await timelock.waitForDeployment();
     timelockAddress = await timelock.getAddress();
+    const deployedAtBlock = (await timelock.deploymentTransaction()!.wait())!.blockNumber;
     save({
       ...record,
-      timelock: { address: timelockAddress, minDelay: policy.governance.delaySeconds, executors, cancellers: guardians, adminRenounced: false },
+      timelock: { address: timelockAddress, deployedAtBlock, minDelay: policy.governance.delaySeconds, executors, cancellers: guardians, adminRenounced: false },
     });
     step(`deployed TimelockController ${timelockAddress} (delay ${policy.governance.delaySeconds}s, proposer = Safe, executor = ${policy.governance.executor})`);
   }
@@ -125,7 +126,14 @@ export async function deployGovernance(opts: { ctx: ChainContext; root: string; 
   }
   save({
     ...record,
-    timelock: { address: timelockAddress, minDelay: Number(await timelock.getMinDelay()), executors, cancellers: guardians, adminRenounced: true },
+    timelock: {
+      address: timelockAddress,
+      ...(record.timelock?.deployedAtBlock !== undefined ? { deployedAtBlock: record.timelock.deployedAtBlock } : {}),
+      minDelay: Number(await timelock.getMinDelay()),
+      executors,
+      cancellers: guardians,
+      adminRenounced: true,
+    },
   });
 
   // 4. Proxies at their initial contracts, with the timelock as the only upgrade authority.

@@ -4,7 +4,7 @@ import { GatehouseError } from "../errors.ts";
 import { listProposals, withState, writeProposal } from "../records/proposal.ts";
 import { cancelTxBuilderFile, type TxBuilderFile } from "../review/tx-builder.ts";
 import { encodeCancel, ROLES } from "../timelock/calls.ts";
-import { operationState, type Setup } from "./setup.ts";
+import { operationState, wasCancelled, type Setup } from "./setup.ts";
 
 /**
  * `gatehouse cancel <operationId>`: the guardian cancels a pending operation. With a guardian Safe the
@@ -42,7 +42,7 @@ export async function cancel(opts: { setup: Setup; operationId: string; guardian
   const op = await operationState(setup.timelock, operationId);
   const proposal = listProposals(setup.root, setup.ctx.network).find((p) => p.record.operationId === operationId);
   if (op.state === "Unset" || op.state === "Done") {
-    const cancelled = (await setup.timelock.queryFilter(setup.timelock.filters.Cancelled!(operationId), 0, "latest")).length > 0;
+    const cancelled = await wasCancelled(setup, operationId);
     if (cancelled) {
       if (proposal) writeProposal(proposal.file, withState(proposal.record, "cancelled"));
       return { operationId, alreadyCancelled: true };

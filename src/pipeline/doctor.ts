@@ -2,7 +2,7 @@ import { Contract, ZeroAddress, getAddress } from "ethers";
 import { resolveAccount } from "../chain/context.ts";
 import { readSafe } from "../safe/kit.ts";
 import { ROLES, UPGRADE_ABI } from "../timelock/calls.ts";
-import type { Setup } from "./setup.ts";
+import { scanFrom, type Setup } from "./setup.ts";
 
 /**
  * `gatehouse doctor`: reads the governance topology from the chain and reports each deviation from the
@@ -18,10 +18,10 @@ export interface Drift {
 
 const ROLE_NAMES: Record<string, string> = Object.fromEntries(Object.entries(ROLES).map(([name, hash]) => [hash, name]));
 
-export async function roleHolders(timelock: Contract): Promise<Map<string, Set<string>>> {
+export async function roleHolders(timelock: Contract, fromBlock = 0): Promise<Map<string, Set<string>>> {
   const [granted, revoked] = await Promise.all([
-    timelock.queryFilter(timelock.filters.RoleGranted!(), 0, "latest"),
-    timelock.queryFilter(timelock.filters.RoleRevoked!(), 0, "latest"),
+    timelock.queryFilter(timelock.filters.RoleGranted!(), fromBlock, "latest"),
+    timelock.queryFilter(timelock.filters.RoleRevoked!(), fromBlock, "latest"),
   ]);
   const events = [...granted, ...revoked].sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
   const holders = new Map<string, Set<string>>();
@@ -44,7 +44,7 @@ export async function doctor(setup: Setup): Promise<Drift[]> {
   const safeAddress = getAddress(deployment.safe.address);
   const isEoa = async (a: string) => a !== ZeroAddress && (await provider.getCode(a)) === "0x";
 
-  const holders = await roleHolders(timelock);
+  const holders = await roleHolders(timelock, scanFrom(setup));
   for (const [role, accounts] of holders) {
     const name = ROLE_NAMES[role] ?? role;
     for (const account of accounts) {

@@ -52,7 +52,7 @@ export async function execute(opts: { setup: Setup; proposal: string; executor: 
     const scheduleTx = record.safeTransactions.filter((t) => t.purpose === "schedule").at(-1);
     const scheduled = scheduleTx ? (await safeTxStatus(ctx, scheduleTx, setup.service)).executed : false;
     // Unset after its schedule transaction ran (or with none at all) means the guardian cancelled it.
-    if ((!scheduleTx || scheduled) && (await wasCancelled(timelock, record.operationId))) {
+    if ((!scheduleTx || scheduled) && (await wasCancelled(setup, record.operationId))) {
       save(withState(record, "cancelled"));
       throw new GatehouseError("OPERATION_CANCELLED", { operationId: record.operationId });
     }

@@ -36,8 +36,13 @@ export async function operationState(timelock: Contract, operationId: string): P
   return { state: OPERATION_STATES[Number(state)]!, eta: timestamp as bigint };
 }
 
-export async function wasCancelled(timelock: Contract, operationId: string): Promise<boolean> {
-  const logs = await timelock.queryFilter(timelock.filters.Cancelled!(operationId), 0, "latest");
+/** The first block worth scanning for the timelock's events: its deployment, when the record knows it. */
+export function scanFrom(setup: Pick<Setup, "deployment">): number {
+  return setup.deployment.timelock.deployedAtBlock ?? 0;
+}
+
+export async function wasCancelled(setup: Pick<Setup, "deployment" | "timelock">, operationId: string): Promise<boolean> {
+  const logs = await setup.timelock.queryFilter(setup.timelock.filters.Cancelled!(operationId), scanFrom(setup), "latest");
   return logs.length > 0;
 }
 

@@ -7,7 +7,7 @@ import { bytecodeHash, runtimeMatches } from "../plan/bytecode.ts";
 import { planUpgrade, proposalId, type Plan, type PlannedOperation, type ProxyChange } from "../plan/plan.ts";
 import { listProposals, proposalFile, readProposalFile, writeProposal, type OperationRecord, type ProposalRecord } from "../records/proposal.ts";
 import { runCheck, type CheckResult } from "./check.ts";
-import { operationState, type Setup } from "./setup.ts";
+import { operationState, scanFrom, type Setup } from "./setup.ts";
 import { decodeSchedule, decodeUpgradeCall } from "../timelock/calls.ts";
 
 /**
@@ -149,7 +149,7 @@ function toRecord(op: PlannedOperation): OperationRecord {
 async function candidateImplementations(setup: Setup): Promise<string[]> {
   const { ctx, timelock } = setup;
   const out = listProposals(setup.root, ctx.network).flatMap(({ record }) => record.operations.map((o) => o.newImplementation));
-  const scheduled = await timelock.queryFilter(timelock.filters.CallScheduled!(), 0, "latest");
+  const scheduled = await timelock.queryFilter(timelock.filters.CallScheduled!(), scanFrom(setup), "latest");
   const payloads = scheduled.map((e) => {
     const { target, value, data } = (e as unknown as { args: { target: string; value: bigint; data: string } }).args;
     return { target, value, data };

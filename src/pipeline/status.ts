@@ -23,7 +23,7 @@ export async function status(setup: Setup): Promise<ProposalStatus[]> {
   const out: ProposalStatus[] = [];
   for (const { record } of listProposals(setup.root, setup.ctx.network)) {
     const op = await operationState(setup.timelock, record.operationId);
-    const cancelled = op.state === "Unset" && (await wasCancelled(setup.timelock, record.operationId));
+    const cancelled = op.state === "Unset" && (await wasCancelled(setup, record.operationId));
     const scheduleTx = record.safeTransactions.filter((t) => t.purpose === "schedule").at(-1);
     const safe = scheduleTx ? await safeTxStatus(setup.ctx, scheduleTx, setup.service) : undefined;
     out.push({

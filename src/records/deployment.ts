@@ -39,7 +39,15 @@ export const DeploymentRecord = z
     safeInfra: z.union([SafeInfra.extend({ source: z.enum(["deployed", "canonical"]) }).strict(), SafeInfra.partial().extend({ source: z.literal("partial") }).strict()]).optional(),
     safe: z.object({ address: Address, owners: z.array(Address), threshold: z.number().int(), version: z.string(), saltNonce: z.string() }).strict().optional(),
     timelock: z
-      .object({ address: Address, minDelay: z.number().int(), executors: z.array(Address), cancellers: z.array(Address), adminRenounced: z.boolean() })
+      .object({
+        address: Address,
+        /** Where event scans start (role history, cancellations, scheduled upgrades); 0 when unknown. */
+        deployedAtBlock: z.number().int().nonnegative().optional(),
+        minDelay: z.number().int(),
+        executors: z.array(Address),
+        cancellers: z.array(Address),
+        adminRenounced: z.boolean(),
+      })
       .strict()
       .optional(),
     proxies: z.record(z.string(), DeployedProxy).default({}),

@@ -47,6 +47,8 @@ export const SafeTxRecord = z
     messageHash: Bytes32,
     proposer: Address,
     via: z.enum(["onchain", "service"]),
+    /** The block when it was built: its execution cannot be earlier, so scans for it start here. */
+    proposedAtBlock: z.number().int().nonnegative().optional(),
     executedTx: Bytes32.optional(),
   })
   .strict();

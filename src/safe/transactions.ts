@@ -38,7 +38,8 @@ export async function buildSafeTx(input: {
   const hashes = safeTxHashes(input.ctx.chainId, input.safe, tx);
   const kit = await kitForSafe(input.ctx, input.deployment, input.safe);
   await kitTransaction(kit, { ...tx, ...hashes });
-  return { purpose: input.purpose, safe: getAddress(input.safe), ...tx, ...hashes, proposer: input.proposer, via: input.via };
+  const proposedAtBlock = await input.ctx.ethers.provider.getBlockNumber();
+  return { purpose: input.purpose, safe: getAddress(input.safe), ...tx, ...hashes, proposer: input.proposer, via: input.via, proposedAtBlock };
 }
 
 /** protocol-kit's SafeTransaction for a record, refusing it if protocol-kit hashes it differently. */
@@ -80,7 +81,7 @@ export async function safeTxStatus(ctx: ChainContext, tx: SafeTxRecord, service?
   const safe = await readSafe(ctx, tx.safe);
   const onchain = await approvalsOf(ctx, tx.safe, safe.owners, tx.safeTxHash);
   const contract = safeContract(ctx, tx.safe);
-  const logs = safe.nonce > tx.nonce ? await contract.queryFilter(contract.filters.ExecutionSuccess!(tx.safeTxHash), 0, "latest") : [];
+  const logs = safe.nonce > tx.nonce ? await contract.queryFilter(contract.filters.ExecutionSuccess!(tx.safeTxHash), tx.proposedAtBlock ?? 0, "latest") : [];
   const serviceSignatures: SafeTxStatus["serviceSignatures"] = [];
   let onService: boolean | undefined;
   if (tx.via === "service" && service) {
