@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { Contract, ZeroAddress, getAddress, type Signer } from "ethers";
 import { deployed, type Deployed } from "./helpers/fixture.ts";
-import { doctor, type Drift } from "../src/pipeline/doctor.ts";
+import { doctor, roleHolders, type Drift } from "../src/pipeline/doctor.ts";
 import { ROLES, TIMELOCK_ABI } from "../src/timelock/calls.ts";
 
 /**
@@ -48,6 +48,18 @@ describe("doctor: on-chain governance vs the policy", function () {
   it("reports no drift on a freshly deployed topology", async () => {
     d = await deployed();
     expect(await doctor(d.setup)).to.deep.equal([]);
+  });
+
+  it("reads role history from the timelock's recorded deployment block, which holds the whole history", async () => {
+    d = await deployed();
+    const { timelock, deployment } = d.setup;
+    const from = deployment.timelock.deployedAtBlock!;
+    expect(await d.ctx.ethers.provider.getCode(timelock.target as string, from - 1)).to.equal("0x");
+    expect(await d.ctx.ethers.provider.getCode(timelock.target as string, from)).to.not.equal("0x");
+    const holders = await roleHolders(timelock, from);
+    expect([...holders.get(ROLES.DEFAULT_ADMIN_ROLE)!]).to.deep.equal([getAddress(timelock.target as string)]);
+    expect([...holders.get(ROLES.PROPOSER_ROLE)!]).to.deep.equal([deployment.safe.address]);
+    expect([...holders.get(ROLES.CANCELLER_ROLE)!]).to.deep.equal([d.actors.guardian.address]);
   });
 
   it("reports an EOA holding DEFAULT_ADMIN_ROLE (eoa-admin)", async () => {
