@@ -1,4 +1,4 @@
-import { Contract, ZeroAddress, getAddress, id, toBigInt } from "ethers";
+import { Contract, ZeroAddress, getAddress, getCreateAddress, id, toBigInt } from "ethers";
 import type { ChainContext } from "../src/chain/context.ts";
 import { resolveAccount, type Actor } from "../src/chain/context.ts";
 import type { Policy } from "../src/policy/schema.ts";
@@ -90,19 +90,28 @@ export async function deployGovernance(opts: { ctx: ChainContext; root: string; 
   const guardians = policy.governance.guardian.map((g) => resolveAccount(ctx, g));
   const executors = policy.governance.executor === "open" ? [ZeroAddress] : [safeAddress];
   let timelockAddress = policy.governance.timelock ?? record.timelock?.address;
+  const recordTimelock = (address: string, deployedAtBlock: number) => {
+    const { pendingTimelock: _done, ...rest } = record;
+    save({ ...rest, timelock: { address, deployedAtBlock, minDelay: policy.governance.delaySeconds, executors, cancellers: guardians, adminRenounced: false } });
+  };
   if (timelockAddress && (await hasCode(provider, timelockAddress))) {
     step(`kept TimelockController ${timelockAddress}`);
+  } else if (record.pendingTimelock && (await hasCode(provider, record.pendingTimelock.address))) {
+    timelockAddress = record.pendingTimelock.address;
+    recordTimelock(timelockAddress, record.pendingTimelock.atBlock);
+    step(`adopted TimelockController ${timelockAddress}, deployed by a run that stopped before recording it`);
   } else {
+    // Name the address before sending, so that a run cut off after sending finds the timelock next time.
+    const nonce = await provider.getTransactionCount(deployer.address, "pending");
+    const predicted = getCreateAddress({ from: deployer.address, nonce });
+    save({ ...record, pendingTimelock: { address: predicted, nonce, atBlock: await provider.getBlockNumber() } });
     const factory = await ctx.ethers.getContractFactory("TimelockController", deployer.signer);
     // The deployer is admin only until the guardian's role is granted below, then renounces.
-    const timelock = await factory.deploy(policy.governance.delaySeconds, [safeAddress], executors, deployer.address);
+    const timelock = await factory.deploy(policy.governance.delaySeconds, [safeAddress], executors, deployer.address, { nonce });
     await timelock.waitForDeployment();
-    timelockAddress = await timelock.getAddress();
-    const deployedAtBlock = (await timelock.deploymentTransaction()!.wait())!.blockNumber;
-    save({
-      ...record,
-      timelock: { address: timelockAddress, deployedAtBlock, minDelay: policy.governance.delaySeconds, executors, cancellers: guardians, adminRenounced: false },
-    });
+    timelockAddress = getAddress(await timelock.getAddress());
+    if (timelockAddress !== predicted) throw new GatehouseError("CHAIN_CALL_FAILED", { action: "deploying the TimelockController", reason: `it landed at ${timelockAddress}, not at ${predicted}` });
+    recordTimelock(timelockAddress, (await timelock.deploymentTransaction()!.wait())!.blockNumber);
     step(`deployed TimelockController ${timelockAddress} (delay ${policy.governance.delaySeconds}s, proposer = Safe, executor = ${policy.governance.executor})`);
   }
   timelockAddress = getAddress(timelockAddress);

@@ -50,6 +50,11 @@ export const DeploymentRecord = z
       })
       .strict()
       .optional(),
+    /**
+     * Written just before the timelock's deployment is sent: its CREATE address (from the deployer's
+     * nonce) and a block before it. A run cut off before recording the timelock adopts it from here.
+     */
+    pendingTimelock: z.object({ address: Address, nonce: z.number().int().nonnegative(), atBlock: z.number().int().nonnegative() }).strict().optional(),
     proxies: z.record(z.string(), DeployedProxy).default({}),
   })
   .strict();
