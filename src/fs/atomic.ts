@@ -25,13 +25,17 @@ export function writeJsonAtomic(file: string, value: unknown): void {
   writeFileAtomic(file, toJson(value));
 }
 
+/** A file as people read it in messages: relative to where the command runs. */
+export function displayPath(file: string): string {
+  return path.relative(process.cwd(), file) || file;
+}
+
 /** Parse a JSON file; undefined when it does not exist, and exit-2 FILE_INVALID when it is not JSON. */
 export function readJsonIfExists(file: string): unknown | undefined {
   if (!existsSync(file)) return undefined;
   try {
     return JSON.parse(readFileSync(file, "utf8"));
   } catch (e) {
-    const rel = path.relative(process.cwd(), file) || file;
-    throw new GatehouseError("FILE_INVALID", { file: rel, path: "(file)", expected: `valid JSON (${(e as Error).message})` });
+    throw new GatehouseError("FILE_INVALID", { file: displayPath(file), path: "(file)", expected: `valid JSON (${(e as Error).message})` });
   }
 }

@@ -2,7 +2,7 @@ import path from "node:path";
 import { getAddress } from "ethers";
 import type { Actor } from "../chain/context.ts";
 import { GatehouseError } from "../errors.ts";
-import { writeJsonAtomic } from "../fs/atomic.ts";
+import { displayPath, writeJsonAtomic } from "../fs/atomic.ts";
 import { listProposals, resolveProposal, withState, writeProposal, type ProposalRecord, type SafeTxRecord } from "../records/proposal.ts";
 import { cancelTxBuilderFile } from "../review/tx-builder.ts";
 import { readSafe } from "../safe/kit.ts";
@@ -55,7 +55,7 @@ export async function propose(opts: { setup: Setup; proposal: string; proposer: 
     writeProposal(file, record);
     return { record, safeTx: existing, created: false, approvedNow: false, alreadyScheduled: true, cancelFile, cancel, approvals: status.approvals, threshold: status.threshold };
   }
-  if (op.state !== "Unset") throw new GatehouseError("PROPOSAL_STALE", { file: rel(file), reason: `operation ${record.operationId} is already ${op.state} on chain but was not proposed from this record` });
+  if (op.state !== "Unset") throw new GatehouseError("PROPOSAL_STALE", { file: displayPath(file), reason: `operation ${record.operationId} is already ${op.state} on chain but was not proposed from this record` });
 
   const safe = await readSafe(ctx, record.safe);
   if (!safe.owners.includes(proposer.address)) throw new GatehouseError("NOT_OWNER", { address: proposer.address, safe: record.safe });
@@ -92,10 +92,6 @@ export async function propose(opts: { setup: Setup; proposal: string; proposer: 
     via === "service" ? await submitToService(ctx, setup.deployment, safeTx, proposer, setup.service!) : await approveSafeTx(ctx, setup.deployment, safeTx, proposer);
   const status = await safeTxStatus(ctx, safeTx, setup.service);
   return { record, safeTx, created, approvedNow, alreadyScheduled: false, cancelFile, cancel, approvals: status.approvals, threshold: status.threshold };
-}
-
-function rel(file: string): string {
-  return path.relative(process.cwd(), file) || file;
 }
 
 /**

@@ -1,6 +1,6 @@
-import path from "node:path";
 import { getAddress } from "ethers";
 import { GatehouseError } from "../errors.ts";
+import { displayPath } from "../fs/atomic.ts";
 import { bytecodeHash } from "../plan/bytecode.ts";
 import type { ProposalRecord } from "../records/proposal.ts";
 import { hashOperationBatch, type Batch } from "../timelock/calls.ts";
@@ -19,7 +19,7 @@ export function batchOf(record: Pick<ProposalRecord, "operations" | "predecessor
  * hash of its calls, and every new implementation must hold the bytecode the record says it does.
  */
 export async function checkProposalAgainstChain(setup: Setup, file: string, record: ProposalRecord): Promise<void> {
-  const rel = path.relative(process.cwd(), file) || file;
+  const rel = displayPath(file);
   const stale = (reason: string) => new GatehouseError("PROPOSAL_STALE", { file: rel, reason });
   if (BigInt(record.chainId) !== setup.ctx.chainId) {
     throw new GatehouseError("CHAIN_MISMATCH", { file: rel, expected: record.chainId, network: setup.ctx.network, actual: setup.ctx.chainId });

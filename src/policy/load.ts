@@ -4,6 +4,7 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import type { z } from "zod";
 import { GatehouseError } from "../errors.ts";
 import { Policy } from "./schema.ts";
+import { displayPath } from "../fs/atomic.ts";
 
 /** `contracts.0.name` style path, as users see it in error messages. */
 export function formatIssuePath(p: PropertyKey[]): string {
@@ -146,7 +147,7 @@ export function policyPath(root: string, network: string): string {
 /** Load and validate policies/<network>.yaml. Bad YAML or a schema violation is exit 2 with file and field. */
 export function loadPolicy(root: string, network: string): Policy {
   const file = policyPath(root, network);
-  const rel = path.relative(process.cwd(), file) || file;
+  const rel = displayPath(file);
   if (!existsSync(file)) throw new GatehouseError("POLICY_NOT_FOUND", { file: rel });
   return parsePolicy(readFileSync(file, "utf8"), rel, network);
 }

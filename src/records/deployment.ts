@@ -2,7 +2,7 @@ import path from "node:path";
 import { z } from "zod";
 import { Address } from "../policy/schema.ts";
 import { parseWith } from "../policy/load.ts";
-import { readJsonIfExists, writeJsonAtomic } from "../fs/atomic.ts";
+import { displayPath, readJsonIfExists, writeJsonAtomic } from "../fs/atomic.ts";
 
 /** deployments/<network>.json: every address `deploy` created or adopted on one network (committed). */
 export const SafeInfra = z
@@ -69,7 +69,7 @@ export function deploymentPath(root: string, network: string): string {
 export function readDeployment(root: string, network: string): DeploymentRecord | undefined {
   const file = deploymentPath(root, network);
   const data = readJsonIfExists(file);
-  return data === undefined ? undefined : parseWith(DeploymentRecord, data, path.relative(process.cwd(), file) || file);
+  return data === undefined ? undefined : parseWith(DeploymentRecord, data, displayPath(file));
 }
 
 export function writeDeployment(root: string, record: DeploymentRecord): void {

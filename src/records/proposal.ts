@@ -3,7 +3,7 @@ import path from "node:path";
 import { z } from "zod";
 import { Address } from "../policy/schema.ts";
 import { parseWith } from "../policy/load.ts";
-import { readJsonIfExists, writeJsonAtomic } from "../fs/atomic.ts";
+import { displayPath, readJsonIfExists, writeJsonAtomic } from "../fs/atomic.ts";
 import { GatehouseError } from "../errors.ts";
 
 /** proposals/<network>/<id>.json: one staged upgrade, from stage to execution (committed by the stage workflow). */
@@ -107,7 +107,7 @@ export function proposalFile(root: string, network: string, id: string): string 
 
 export function readProposalFile(file: string): ProposalRecord {
   const data = readJsonIfExists(file);
-  const rel = path.relative(process.cwd(), file) || file;
+  const rel = displayPath(file);
   if (data === undefined) throw new GatehouseError("FILE_NOT_FOUND", { file: rel, what: "proposal record" });
   return parseWith(ProposalRecord, data, rel);
 }
@@ -120,7 +120,7 @@ export function resolveProposal(root: string, network: string, ref: string): { f
   }
   const id = /^0x[0-9a-fA-F]{64}$/.test(ref) ? ref.slice(2, 14).toLowerCase() : ref.toLowerCase();
   const file = proposalFile(root, network, id);
-  if (!existsSync(file)) throw new GatehouseError("FILE_NOT_FOUND", { file: path.relative(process.cwd(), file), what: `proposal '${ref}' on '${network}'` });
+  if (!existsSync(file)) throw new GatehouseError("FILE_NOT_FOUND", { file: displayPath(file), what: `proposal '${ref}' on '${network}'` });
   return { file, record: readProposalFile(file) };
 }
 

@@ -3,7 +3,7 @@ import { actorFor, withChain } from "../chain.ts";
 import { loadPolicy } from "../../policy/load.ts";
 import { deployGovernance } from "../../../deploy/governance.ts";
 import { deploymentPath } from "../../records/deployment.ts";
-import path from "node:path";
+import { displayPath } from "../../fs/atomic.ts";
 
 const command: Command = {
   summary: "deploy the Safe, the TimelockController and the governed proxies (idempotent)",
@@ -15,7 +15,7 @@ const command: Command = {
       const deployer = await actorFor(c, ctx, "deployer", "account:0");
       const result = await deployGovernance({ ctx, root: c.root, policy, deployer, log: (l) => c.out.log(l) });
       c.out.result({ ok: true, steps: result.steps, deployment: result.record });
-      c.out.print(`deployment record: ${path.relative(process.cwd(), deploymentPath(c.root, c.network))}`);
+      c.out.print(`deployment record: ${displayPath(deploymentPath(c.root, c.network))}`);
       return 0;
     }),
 };
