@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { getAddress } from "ethers";
 import type { Actor } from "../chain/context.ts";
 import { GatehouseError } from "../errors.ts";
-import { bytecodeHash, runtimeMatches } from "../plan/bytecode.ts";
+import { bytecodeHash, runtimeMatches, type RuntimeArtifact } from "../plan/bytecode.ts";
 import { planUpgrade, proposalId, type Plan, type PlannedOperation, type ProxyChange } from "../plan/plan.ts";
 import { listProposals, proposalFile, readProposalFile, writeProposal, type OperationRecord, type ProposalRecord } from "../records/proposal.ts";
 import { runCheck, type CheckResult } from "./check.ts";
@@ -51,9 +51,10 @@ export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?
   const deployed: StageResult["deployed"] = [];
   const changes: ProxyChange[] = [];
   const artifacts: ProposalRecord["artifacts"] = {};
+  const candidates = await candidateImplementations(setup);
   for (const p of changed) {
     const artifact = await ctx.readArtifact(p.target);
-    const { address, reused } = await implementationFor(setup, deployer, p.target, p.kind);
+    const { address, reused } = await implementationFor(setup, deployer, p.target, p.kind, artifact, candidates);
     const code = await ctx.ethers.provider.getCode(address);
     if (!runtimeMatches(code, artifact)) {
       throw new GatehouseError("VERIFY_FAILED", { count: 1, what: `the implementation deployed for ${p.target} at ${address} (its code is not the build's)` });
@@ -176,10 +177,16 @@ async function candidateImplementations(setup: Setup): Promise<string[]> {
  * An implementation of `contract` on chain: one already on its way (above) whose code is this build,
  * else a fresh deployment through hardhat-upgrades (which also reuses what its manifest knows).
  */
-async function implementationFor(setup: Setup, deployer: Actor, contract: string, kind: "uups" | "transparent"): Promise<{ address: string; reused: boolean }> {
+async function implementationFor(
+  setup: Setup,
+  deployer: Actor,
+  contract: string,
+  kind: "uups" | "transparent",
+  artifact: RuntimeArtifact,
+  candidates: string[],
+): Promise<{ address: string; reused: boolean }> {
   const { ctx } = setup;
-  const artifact = await ctx.readArtifact(contract);
-  for (const address of await candidateImplementations(setup)) {
+  for (const address of candidates) {
     if (runtimeMatches(await ctx.ethers.provider.getCode(address), artifact)) return { address, reused: true };
   }
   const factory = await ctx.ethers.getContractFactory(contract, deployer.signer);
