@@ -31,6 +31,15 @@ function stdio() {
   return { out: (s: string) => void process.stdout.write(s), err: (s: string) => void process.stderr.write(s) };
 }
 
+/**
+ * A command whose JSON result already went out (ok: false) ends with a finding: the error's line on
+ * stderr and its exit code, without a second JSON document.
+ */
+export function finding(e: GatehouseError, writeErr: (s: string) => void = (s) => void process.stderr.write(s)): number {
+  writeErr(`error ${e.code}: ${e.message}\n`);
+  return e.exitCode;
+}
+
 /** Exit code and words for a failure; unexpected errors are exit 1 with their message, never a key or a stack unless asked. */
 export function reportError(e: unknown, out: Output, writeErr: (s: string) => void = (s) => void process.stderr.write(s)): number {
   if (e instanceof GatehouseError) {

@@ -1,4 +1,5 @@
 import type { Command } from "../main.ts";
+import { finding } from "../output.ts";
 import { withSetup } from "../chain.ts";
 import { runCheck } from "../../pipeline/check.ts";
 import { gitCommit } from "../../pipeline/stage.ts";
@@ -17,9 +18,7 @@ const command: Command = {
       c.out.print(result.markdown);
       c.out.result(result.json);
       if (result.findings.length === 0) return 0;
-      const e = new GatehouseError("CHECK_FAILED", { count: result.findings.length });
-      process.stderr.write(`error ${e.code}: ${e.message}\n`);
-      return e.exitCode;
+      return finding(new GatehouseError("CHECK_FAILED", { count: result.findings.length }));
     }),
 };
 export default command;

@@ -1,4 +1,5 @@
 import type { Command } from "../main.ts";
+import { finding } from "../output.ts";
 import { withSetup } from "../chain.ts";
 import { doctor } from "../../pipeline/doctor.ts";
 import { GatehouseError } from "../../errors.ts";
@@ -13,9 +14,7 @@ const command: Command = {
       if (drifts.length === 0) c.out.print(`governance on '${c.network}' matches the policy`);
       c.out.result({ ok: drifts.length === 0, drifts });
       if (drifts.length === 0) return 0;
-      const e = new GatehouseError("DRIFT", { count: drifts.length, network: c.network });
-      process.stderr.write(`error ${e.code}: ${e.message}\n`);
-      return e.exitCode;
+      return finding(new GatehouseError("DRIFT", { count: drifts.length, network: c.network }));
     }),
 };
 export default command;

@@ -1,4 +1,5 @@
 import type { Command } from "../main.ts";
+import { finding } from "../output.ts";
 import { requireArg } from "../main.ts";
 import { withSetup } from "../chain.ts";
 import { verify } from "../../pipeline/verify.ts";
@@ -17,9 +18,7 @@ const command: Command = {
       const failed = r.checks.filter((k) => !k.ok);
       c.out.result({ ok: failed.length === 0, proposal: r.record.id, checks: r.checks });
       if (failed.length === 0) return 0;
-      const e = new GatehouseError("VERIFY_FAILED", { count: failed.length, what: `proposal ${r.record.id}` });
-      process.stderr.write(`error ${e.code}: ${e.message}\n`);
-      return e.exitCode;
+      return finding(new GatehouseError("VERIFY_FAILED", { count: failed.length, what: `proposal ${r.record.id}` }));
     }),
 };
 export default command;
