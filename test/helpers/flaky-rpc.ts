@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./loopback.ts";
 
 /**
  * A JSON-RPC endpoint on loopback in front of an EIP-1193 provider (the in-process Hardhat chain) that
@@ -93,15 +93,10 @@ export async function startFlakyRpc(opts: FlakyOptions): Promise<FlakyRpc> {
       if (!res.destroyed) reply({ jsonrpc: "2.0", id: call.id, error: { code: err.code ?? -32603, message: err.message ?? String(e) } });
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const loopback = await listenOnLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: loopback.origin,
     stats,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: loopback.close,
   };
 }

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./loopback.ts";
 
 /**
  * A local stand-in for api.github.com covering every REST call the workflows make: issue comments (the
@@ -197,9 +197,8 @@ export async function startGitHubStandIn(opts: { token?: string } = {}): Promise
     return send(404, { message: "Not Found", documentation_url: "https://docs.github.com/rest" });
   });
 
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  base = `http://127.0.0.1:${port}`;
+  const loopback = await listenOnLoopback(server);
+  base = loopback.origin;
   return {
     url: base,
     token,
@@ -211,10 +210,6 @@ export async function startGitHubStandIn(opts: { token?: string } = {}): Promise
     resetLog: () => {
       requests.length = 0;
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((e) => (e ? reject(e) : resolve()));
-      }),
+    close: loopback.close,
   };
 }

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./loopback.ts";
 
 /**
  * A local stand-in for the GitHub REST API (issues only), because api.github.com cannot be reached from
@@ -94,20 +94,15 @@ export async function startGithubStandin(opts: { owner: string; repo: string; to
     }
     return send(404, { message: `stand-in: no route for ${req.method} ${url.pathname}` });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const loopback = await listenOnLoopback(server);
   return {
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl: loopback.origin,
     calls,
     issues,
     writes: () => calls.filter((c) => c.method !== "GET").map((c) => `${c.method} ${c.path}`),
     failNext: (n, status) => {
       failures = { n, status };
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: loopback.close,
   };
 }

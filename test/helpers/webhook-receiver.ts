@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./loopback.ts";
 
 /** A loopback webhook endpoint that records every delivery (body and idempotency key). */
 export interface Delivery {
@@ -32,18 +32,13 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
     });
     res.writeHead(200).end("ok");
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const loopback = await listenOnLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}/hooks/gatehouse`,
+    url: `${loopback.origin}/hooks/gatehouse`,
     deliveries,
     failNext: (n, status) => {
       failures = { n, status };
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: loopback.close,
   };
 }
