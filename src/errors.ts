@@ -56,6 +56,12 @@ export const ERRORS = {
     "{env}: expected a 32-byte hex private key (0x followed by 64 hex digits); the value is not shown",
     "A malformed key is refused before any library sees it, so that no error message can echo it.",
   ),
+  COMMIT_INVALID: d(
+    190,
+    2,
+    "{where}: {commit} is not a full 40-digit lowercase hex commit SHA",
+    "A build is only ever checked against a fixed commit: a branch name, tag or short SHA can be moved. A record staged from a dirty or unknown tree has no commit and cannot be verified.",
+  ),
 
   // 2xx: findings and refusals (exit 1)
   CHECK_FAILED: d(200, 1, "{count} finding(s) in the upgrade check", "`check` found storage-layout, upgrade-safety or policy violations; `stage` refuses to stage them."),
@@ -69,6 +75,25 @@ export const ERRORS = {
   PROPOSAL_STALE: d(209, 1, "{file}: {reason}", "The chain no longer matches what the proposal expects."),
   NOT_CANCELLER: d(210, 1, "{address} does not hold CANCELLER_ROLE on the timelock {timelock}", "Only the guardian may cancel."),
   NOT_PENDING: d(211, 1, "operation {operationId} is not pending (state: {state})", "Only a Waiting or Ready operation can be cancelled."),
+
+  COMMIT_NOT_PROTECTED: d(
+    290,
+    1,
+    "commit {commit} is not on the protected branch '{branch}': {reason}",
+    "Only code that reached the protected branch (through review and the required checks) is accepted as the source of a governed implementation. Fetch the branch, or stage from a merged commit.",
+  ),
+  BUILD_NOT_PINNED: d(
+    291,
+    1,
+    "the build at commit {commit} does not use the policy's pinned compiler: {reason}",
+    "The policy pins the solc version and settings; a commit whose config builds differently cannot be compared with what the policy approved.",
+  ),
+  BUILD_AT_COMMIT_FAILED: d(
+    292,
+    1,
+    "building commit {commit} failed: {reason}",
+    "The commit is built from `git archive` with the installed packages and an environment without secrets or network settings. A config that needs a secret, a download or the network fails here by design.",
+  ),
 
   // 3xx: internal or environment failures (exit 1)
   CHAIN_CALL_FAILED: d(300, 1, "{action} failed: {reason}", "A transaction or RPC call failed."),
