@@ -99,6 +99,11 @@ export const Policy = z
         evmVersion: z.string().min(1),
       })
       .strict(),
+    /**
+     * The branch that holds reviewed code: a governed implementation must be the build of a commit
+     * reachable from it (verify, sign and the watcher build that commit themselves).
+     */
+    protectedBranch: z.string().regex(/^[\w./-]+$/, { message: "a git branch name" }).default("main"),
     contracts: z.array(GovernedContract).min(1, { message: "at least one governed contract" }),
     watcher: z
       .object({
