@@ -8,11 +8,12 @@ import { topologyOf, watchedAddresses } from "../src/watch/decide.ts";
 import { WATCH_TOPICS, decodeLog } from "../src/watch/events.ts";
 import { Ledger } from "../src/watch/ledger.ts";
 import { getLogs, rangeState, syncToHead } from "../src/watch/indexer.ts";
-import { eip1193Rpc, httpRpc, type Rpc } from "../src/watch/rpc.ts";
+import { eip1193Rpc, type Rpc } from "../src/watch/rpc.ts";
+import { batchingHttpRpc } from "../src/watch/rpc-batch.ts";
 import { watcherOptions } from "../src/watch/setup.ts";
 import { filesSink } from "../src/watch/sinks/files.ts";
 import { follow, runOnce } from "../src/watch/watcher.ts";
-import { startLatencyProxy, type LatencyProxy } from "./latency-proxy.ts";
+import { startLatencyProxy, type LatencyProxy } from "../test/helpers/latency-rpc.ts";
 import type { Table } from "./table.ts";
 
 /**
@@ -144,7 +145,7 @@ async function rpcAt(d: Deployed, latencyMs: number): Promise<{ rpc: Rpc; proxy?
   const provider = d.ctx.connection.provider as never;
   if (latencyMs === 0) return { rpc: eip1193Rpc(provider) };
   const proxy = await startLatencyProxy(provider, latencyMs);
-  return { rpc: httpRpc(proxy.url, { timeoutMs: 60_000 }), proxy };
+  return { rpc: batchingHttpRpc(proxy.url, { timeoutMs: 60_000 }), proxy };
 }
 
 export async function measureLatency(opts: { operations: number; pollMs: number; latencyMs: number; log: (l: string) => void }): Promise<LatencyResult> {

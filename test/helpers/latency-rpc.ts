@@ -5,7 +5,8 @@ import type { AddressInfo } from "node:net";
  * A JSON-RPC endpoint on loopback in front of the in-process chain that answers each HTTP request only
  * after `delayMs`, the way a hosted RPC tens of milliseconds away does. It stands in for the public
  * RPC this machine cannot reach. A JSON-RPC batch (an array) is one request and pays the delay once,
- * as it does over a real network; requests are served concurrently, as a real node does.
+ * as it does over a real network; requests are served concurrently, as a real node does. `refuseBatches`
+ * and `status` make it behave like a node that takes no batches, or one that is failing.
  */
 export interface LatencyProxy {
   url: string;
@@ -26,7 +27,7 @@ async function answer(provider: Provider, call: Call): Promise<unknown> {
   }
 }
 
-export async function startLatencyProxy(provider: Provider, delayMs: number): Promise<LatencyProxy> {
+export async function startLatencyProxy(provider: Provider, delayMs: number, opts: { refuseBatches?: boolean; status?: number } = {}): Promise<LatencyProxy> {
   const stats = { requests: 0, calls: 0 };
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
@@ -35,6 +36,9 @@ export async function startLatencyProxy(provider: Provider, delayMs: number): Pr
     stats.requests++;
     stats.calls += Array.isArray(body) ? body.length : 1;
     await new Promise((r) => setTimeout(r, delayMs));
+    if (opts.status) return void res.writeHead(opts.status, { "content-type": "text/plain" }).end("busy");
+    // Some hosted tiers refuse batches with one error object.
+    if (opts.refuseBatches && Array.isArray(body)) return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32600, message: "batch requests are not supported" } }));
     const out = Array.isArray(body) ? await Promise.all(body.map((c) => answer(provider, c))) : await answer(provider, body);
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(out, (_k, v) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v)));
   });
