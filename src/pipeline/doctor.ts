@@ -69,7 +69,8 @@ export interface TopologyView {
   roles: Map<string, Set<string>>;
   /** Accounts holding DEFAULT_ADMIN_ROLE or PROPOSER_ROLE that have no code (EOAs). */
   eoas: Set<string>;
-  safe: SafeConfig;
+  /** Undefined when only the timelock is compared (deploy adopting a timelock). */
+  safe?: SafeConfig;
   proxies: {
     name: string;
     kind: "uups" | "transparent";
@@ -236,7 +237,7 @@ export function diagnose(want: TopologyExpectation, view: TopologyView): Drift[]
     add("delay-below-minimum", timelock, `the timelock's delay is ${view.minDelay}s, below the policy minimum of ${want.minDelaySeconds}s`, `updateDelay: ${viaTimelock}`);
   }
 
-  drifts.push(...compareSafeConfig(view.safe, { owners: want.safe.owners, threshold: want.safe.threshold, minThreshold: want.minThreshold, fallbackHandlers: want.safe.fallbackHandlers }));
+  if (view.safe) drifts.push(...compareSafeConfig(view.safe, { owners: want.safe.owners, threshold: want.safe.threshold, minThreshold: want.minThreshold, fallbackHandlers: want.safe.fallbackHandlers }));
 
   for (const p of view.proxies) {
     if (!p.address) {
