@@ -96,6 +96,19 @@ describe("doctor: on-chain governance vs the policy", function () {
     expect([...holders.get(ROLES.CANCELLER_ROLE)!]).to.deep.equal([d.actors.guardian.address]);
   });
 
+  it("does not let a deployment record hide role grants behind a later deployment block", async () => {
+    d = await deployed();
+    const eoa = d.actors.outsider.address;
+    await (await (await asTimelock(d)).grantRole(ROLES.DEFAULT_ADMIN_ROLE, eoa)).wait();
+    const later = (await d.ctx.ethers.provider.getBlockNumber()) + 1;
+    await d.ctx.connection.provider.request({ method: "hardhat_mine", params: ["0x2"] });
+    const tampered = { ...d.setup, deployment: { ...d.setup.deployment, timelock: { ...d.setup.deployment.timelock, deployedAtBlock: later } } };
+    expect(pairsOf(await doctor(tampered))).to.deep.equal([
+      ["record-deployment-block", getAddress(d.setup.deployment.timelock.address)],
+      ["eoa-admin", eoa],
+    ]);
+  });
+
   it("reports an EOA holding DEFAULT_ADMIN_ROLE (eoa-admin)", async () => {
     d = await deployed();
     const eoa = d.actors.outsider.address;

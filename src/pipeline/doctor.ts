@@ -69,6 +69,8 @@ export interface TopologyView {
   roles: Map<string, Set<string>>;
   /** Accounts holding DEFAULT_ADMIN_ROLE or PROPOSER_ROLE that have no code (EOAs). */
   eoas: Set<string>;
+  /** Set when the record's timelock deployment block is after the timelock existed (roles were replayed from genesis instead). */
+  recordedDeploymentBlock?: number;
   /** Undefined when only the timelock is compared (deploy adopting a timelock). */
   safe?: SafeConfig;
   proxies: {
@@ -101,7 +103,17 @@ export async function readTopology(setup: Setup): Promise<TopologyView> {
   const { ctx, policy, deployment, timelock } = setup;
   const provider = ctx.ethers.provider;
   const timelockAddress = getAddress(deployment.timelock.address);
-  const from = scanFrom(setup);
+  // The record's deployment block is a claim: a later one would hide earlier role grants from the replay.
+  // Scan from genesis unless the chain shows the timelock had no code just before it (needs an archive node).
+  let from = scanFrom(setup);
+  let scanStartWrong = false;
+  if (from > 0) {
+    const before = await provider.getCode(timelockAddress, from - 1).catch(() => undefined);
+    if (before !== "0x") {
+      scanStartWrong = before !== undefined;
+      from = 0;
+    }
+  }
   const [roles, upgrades, minDelay, safe, timelockCode, artifact] = await Promise.all([
     roleHolders(timelock, from),
     executedUpgrades(timelock, from),
@@ -151,6 +163,7 @@ export async function readTopology(setup: Setup): Promise<TopologyView> {
     eoas,
     safe,
     proxies,
+    ...(scanStartWrong ? { recordedDeploymentBlock: scanFrom(setup) } : {}),
   };
 }
 
@@ -185,6 +198,10 @@ export function diagnose(want: TopologyExpectation, view: TopologyView): Drift[]
   }
   if (view.timelockArtifactCodeHash && view.timelockCodeHash !== view.timelockArtifactCodeHash) {
     add("timelock-code", timelock, `the code at the timelock ${timelock} is not this project's TimelockController (code hash ${view.timelockCodeHash})`, "point deployments/<network>.json at the real timelock, or redeploy the governance with `gatehouse deploy`");
+  }
+
+  if (view.recordedDeploymentBlock !== undefined) {
+    add("record-deployment-block", timelock, `deployments/<network>.json says the timelock was deployed at block ${view.recordedDeploymentBlock}, but it had code before; role history was read from block 0`, "correct timelock.deployedAtBlock in the deployment record (the block of the timelock's deployment)");
   }
 
   // Roles: exactly the policy's holders, nobody else.
