@@ -75,6 +75,18 @@ export const ERRORS = {
   PROPOSAL_STALE: d(209, 1, "{file}: {reason}", "The chain no longer matches what the proposal expects."),
   NOT_CANCELLER: d(210, 1, "{address} does not hold CANCELLER_ROLE on the timelock {timelock}", "Only the guardian may cancel."),
   NOT_PENDING: d(211, 1, "operation {operationId} is not pending (state: {state})", "Only a Waiting or Ready operation can be cancelled."),
+  ADOPTED_DIFFERS: d(
+    240,
+    1,
+    "{what} {address} does not match the policy: {findings}",
+    "`deploy` adopts an existing Safe or timelock only when the chain holds what the policy says (owners, threshold, modules, guards, fallback handler and singleton code; delay and role holders). Fix the contract through its own governance, or correct the policy.",
+  ),
+  SAFE_CODE_UNKNOWN: d(
+    241,
+    1,
+    "{what}: not the Safe {version} contracts ({keys})",
+    "Gatehouse recognises Safe contracts by their runtime code hash (from @safe-global/safe-deployments and the @safe-global/safe-smart-account artifacts), never by an address or by the presence of code. A record that points at other code is refused.",
+  ),
 
   COMMIT_NOT_PROTECTED: d(
     290,

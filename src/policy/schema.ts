@@ -69,6 +69,11 @@ export const Policy = z
             threshold: z.number().int().positive(),
             /** The Safe's address where it already exists; otherwise `deploy` creates it and records it. */
             address: Address.optional(),
+            /**
+             * Fallback handlers `doctor` accepts besides the canonical CompatibilityFallbackHandler of the Safe
+             * version (recognised by code hash); list 0x0000000000000000000000000000000000000000 to allow none.
+             */
+            fallbackHandlers: z.array(Address).optional(),
           })
           .strict(),
         /** The guardian: the addresses that hold CANCELLER_ROLE (a guardian Safe's address or EOAs). */
