@@ -5,6 +5,7 @@ import { checkProposal, computeSafeTxHash, decideProposal, decideSignatures, par
 import { parseConfirmation, parseJson, parseProposal } from "../src/service/request.ts";
 import { paginated, pageParams } from "../src/service/serialize.ts";
 import { parseOrdering, parseTxFilter } from "../src/service/handlers.ts";
+import { ClientBudget, hostAllowlist } from "../src/service/server.ts";
 
 /** The pure core of the tx-service: no chain, no HTTP, no file. */
 describe("tx-service core (pure): hashes, signatures, request fields", function () {
@@ -107,6 +108,33 @@ describe("tx-service core (pure): hashes, signatures, request fields", function 
     expect(parseConfirmation({ signature: "0xzz" })).to.deep.equal({ ok: false, errors: { signature: ["0xzz is not a hexadecimal value."] } });
     // Integers beyond 2^53 keep their exact text through JSON parsing.
     expect(parseJson('{"value": 123456789012345678901234567890}')).to.deep.equal({ value: "123456789012345678901234567890" });
+  });
+
+  it("answers only Host values on the allowlist: loopback names on the service's port, plus --allowed-host entries", () => {
+    const hosts = hostAllowlist(8000, ["gatehouse.internal", "10.0.0.5:9000", "fd00::1"]);
+    for (const ok of ["localhost:8000", "127.0.0.1:8000", "[::1]:8000", "LocalHost:8000", "localhost.:8000", "gatehouse.internal", "gatehouse.internal:8000", "10.0.0.5:9000", "[fd00::1]:8000"]) {
+      expect(hosts.allows(ok), ok).to.equal(true);
+    }
+    for (const bad of [undefined, "", "localhost", "localhost:8001", "evil.example:8000", "127.0.0.1.nip.io:8000", "localhost.evil.example:8000", "10.0.0.5:8000", "gatehouse.internal.evil:8000", "a b:8000"]) {
+      expect(hosts.allows(bad), String(bad)).to.equal(false);
+    }
+    expect(hosts.entries).to.deep.equal(["localhost:8000", "127.0.0.1:8000", "[::1]:8000", "gatehouse.internal", "10.0.0.5:9000", "[fd00::1]"]);
+    expect(() => hostAllowlist(8000, ["http://x/"])).to.throw(/--allowed-host: expected a host name or address, optionally with :port, got 'http:\/\/x\/'/);
+  });
+
+  it("lets one client run a bounded number of requests at once, queue a bounded number more, and refuses the rest", async () => {
+    const budget = new ClientBudget(2, 1);
+    const [r1, r2] = await Promise.all([budget.acquire("a"), budget.acquire("a")]);
+    let third: (() => void) | undefined;
+    const queued = budget.acquire("a").then((r) => (third = r));
+    expect(await budget.acquire("a")).to.equal(undefined); // 2 running + 1 waiting: over budget
+    expect(await budget.acquire("b")).to.be.a("function"); // another client is not held up
+    r1!();
+    await queued;
+    expect(third).to.be.a("function");
+    r2!();
+    third!();
+    expect(await budget.acquire("a")).to.be.a("function");
   });
 
   it("query parameters and pagination follow django-filter and DRF", () => {

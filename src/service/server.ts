@@ -58,6 +58,8 @@ export interface TxService {
   host: string;
   chainId: bigint;
   store: Store;
+  /** The Host header values answered (others get 400). */
+  allowedHosts: string[];
   close(): Promise<void>;
 }
 
@@ -65,6 +67,10 @@ export async function startTxService(options: TxServiceOptions): Promise<TxServi
   const provider = options.provider ?? (options.ctx ? (options.ctx.connection.provider as unknown as Eip1193) : options.rpcUrl ? httpProvider(options.rpcUrl) : undefined);
   if (!provider) throw new GatehouseError("USAGE", { message: "tx-service needs a chain: ctx, provider or rpcUrl" });
   const network = options.network ?? options.ctx?.network ?? "(provider)";
+  // A specific non-loopback bind address is a name clients use; a wildcard one is not. Validated before anything starts.
+  const bindHost = options.host ?? "127.0.0.1";
+  const extraHosts = [...(isWildcard(bindHost) || ["127.0.0.1", "::1", "localhost"].includes(bindHost) ? [] : [bindHost]), ...(options.allowedHosts ?? [])];
+  hostAllowlist(0, extraHosts);
   const chain: ChainReader = chainReader(provider);
   const [chainId, genesisHash] = await Promise.all([chain.chainId(), chain.genesisHash()]);
   if (options.chainId !== undefined && options.chainId !== chainId) {
@@ -83,7 +89,7 @@ export async function startTxService(options: TxServiceOptions): Promise<TxServi
   const log = options.log ?? ((line: string) => void process.stderr.write(line + "\n"));
   const inflight = new Set<Promise<void>>();
 
-  const host = options.host ?? "127.0.0.1";
+  const host = bindHost;
   let hosts: HostAllowlist | undefined;
   const budget = new ClientBudget(MAX_ACTIVE_PER_CLIENT, MAX_QUEUED_PER_CLIENT);
   const server = createServer({ requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
@@ -99,7 +105,7 @@ export async function startTxService(options: TxServiceOptions): Promise<TxServi
     });
   });
   const port = (server.address() as AddressInfo).port;
-  hosts = hostAllowlist(port, [...(isWildcard(host) ? [] : [host]), ...(options.allowedHosts ?? [])]);
+  hosts = hostAllowlist(port, extraHosts);
   const urlHost = host.includes(":") ? `[${host}]` : host;
   let closing: Promise<void> | undefined;
   return {
@@ -108,6 +114,7 @@ export async function startTxService(options: TxServiceOptions): Promise<TxServi
     host,
     chainId,
     store,
+    allowedHosts: hosts.entries,
     close() {
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
