@@ -173,3 +173,9 @@ export function requireArg(c: CommandContext, index: number, what: string, usage
   if (!value) throw new GatehouseError("USAGE", { message: `missing ${what} (usage: gatehouse ${usage})` });
   return value;
 }
+
+/** A 32-byte hash argument (safeTxHash, operation id), checked before anything connects. */
+export function requireHash(value: string, what: string): string {
+  if (!/^0x[0-9a-fA-F]{64}$/.test(value)) throw new GatehouseError("HASH_INVALID", { what, value: value.length > 80 ? value.slice(0, 80) + "..." : value });
+  return value;
+}

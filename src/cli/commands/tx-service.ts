@@ -23,6 +23,7 @@ const command: Command = {
   summary: "run the Safe Transaction Service-compatible local service (api-kit txServiceUrl) until Ctrl-C",
   usage: "tx-service [--network NAME] [--port N] [--db FILE] [--host ADDR] [--allowed-host NAME[:PORT]]... [--json]",
   options: { port: { type: "string" }, db: { type: "string" }, host: { type: "string" }, "allowed-host": { type: "string", multiple: true } },
+  flags: { port: { value: "N", help: "TCP port; 0 picks a free one", default: "8000" }, db: { value: "FILE", help: "SQLite file of the service", default: ".gatehouse/tx-service/<network>.sqlite" }, host: { value: "ADDR", help: "address to bind", default: "127.0.0.1 (loopback only)" }, "allowed-host": { value: "NAME[:PORT]", help: "also answer requests whose Host header names this host (loopback names on the service's port are always answered; others get 400)", default: "none" } },
   async run(c) {
     const portFlag = (c.flags.port as string | undefined) ?? "8000";
     if (!/^\d+$/.test(portFlag) || Number(portFlag) > 65535) throw new GatehouseError("USAGE", { message: `--port: expected 0-65535, got '${portFlag}'` });
