@@ -63,6 +63,51 @@ export const ERRORS = {
     "A build is only ever checked against a fixed commit: a branch name, tag or short SHA can be moved. A record staged from a dirty or unknown tree has no commit and cannot be verified.",
   ),
 
+  // 15x: set-up and bad input on the command line or in the environment (exit 2)
+  NODE_TOO_OLD: d(
+    150,
+    2,
+    "gatehouse needs Node.js >= {required}; this is {actual}",
+    "Gatehouse runs its TypeScript sources with Node's built-in type stripping, which needs Node.js 22.18 or later (`.nvmrc` says 24). `.ci/run` fetches Node 24 from the npm registry when the machine's Node is older.",
+  ),
+  ACCOUNT_INVALID: d(
+    151,
+    2,
+    "{source} '{value}': expected account:N (an account the network holds) or a 0x-prefixed 20-byte address",
+    "Accounts are named by their index on the network (`account:0`) or by address; keys come only from GATEHOUSE_SIGNER_KEY.",
+  ),
+  RPC_URL_INVALID: d(
+    152,
+    2,
+    "{source}: expected an http:// or https:// URL (the value is not shown: it may hold an API key)",
+    "The network's RPC URL could not be parsed. Check the environment variable that hardhat.config.ts reads it from.",
+  ),
+  RPC_URL_MISSING: d(
+    153,
+    2,
+    "the network '{network}' reads its RPC URL from the environment variable {env}, which is not set",
+    "Set the variable to the RPC endpoint of that network (in CI, from a secret); hardhat.config.ts names it.",
+  ),
+  RPC_CHAIN_MISMATCH: d(
+    154,
+    2,
+    "the RPC of the network '{network}' ({origin}) serves chain {actual}, but hardhat.config.ts expects chain {expected}",
+    "The RPC URL points at another chain than the network is configured for: a wrong URL, or a wrong --network.",
+  ),
+  RPC_UNREACHABLE: d(
+    155,
+    2,
+    "cannot reach the RPC of the network '{network}' at {origin}: {reason}",
+    "Nothing answered JSON-RPC at that address. Start the node (`npx hardhat node` for localhost) or check the URL; only its origin is shown, since the rest may hold an API key.",
+  ),
+  HASH_INVALID: d(156, 2, "{what} '{value}': expected 0x followed by 64 hex digits (a 32-byte hash)", "Safe transaction hashes and timelock operation ids are 32-byte hex values."),
+  OPERATION_UNKNOWN: d(
+    157,
+    2,
+    "{detail}",
+    "No CallScheduled event of this operation id exists on the network's timelock in the blocks searched: a typo, another network, or an older --from-block is needed.",
+  ),
+
   // 2xx: findings and refusals (exit 1)
   CHECK_FAILED: d(200, 1, "{count} finding(s) in the upgrade check", "`check` found storage-layout, upgrade-safety or policy violations; `stage` refuses to stage them."),
   DELAY_BELOW_POLICY: d(201, 1, "delay {delay}s is below the policy minimum of {min}s", "Operations must wait at least the policy's minimum delay."),

@@ -10,6 +10,7 @@ const command: Command = {
   summary: "compile and audit every governed contract against what is deployed (exit 1 on any finding)",
   usage: "check [--network NAME] [--json] [--report FILE]",
   options: { report: { type: "string" } },
+  flags: { report: { value: "FILE", help: "also write the Markdown report to FILE", default: "stdout only" } },
   run: (c) =>
     withSetup(c, async (setup) => {
       const result = await runCheck(setup, { commit: gitCommit(c.root) });

@@ -28,6 +28,7 @@ const command: Command = {
     interval: { type: "string" },
     "metrics-port": { type: "string" },
   },
+  flags: { once: { help: "process the confirmed blocks once and exit (a scheduled job)", default: "on unless --follow" }, follow: { help: "run as a service, polling every --interval", default: "off" }, db: { value: "FILE", help: "the watcher's ledger (SQLite)", default: ".gatehouse/watch-<network>.sqlite" }, "from-block": { value: "N", help: "first block to read on a fresh ledger", default: "the timelock's creation block" }, "max-range": { value: "N", help: "most blocks per log query", default: "2000" }, interval: { value: "MS", help: "poll interval in --follow mode", default: "2000" }, "metrics-port": { value: "N", help: "Prometheus metrics and /health port in --follow mode", default: "9464" } },
   run: async (c) => {
     if (c.flags.once && c.flags.follow) throw new GatehouseError("USAGE", { message: `--once and --follow exclude each other (usage: gatehouse ${usage})` });
     const fromBlock = intFlag(c.flags["from-block"], "from-block");
