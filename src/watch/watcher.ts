@@ -382,6 +382,8 @@ export interface FollowOptions extends WatcherOptions {
   staleAfterMs?: number;
   onStep?: (r: StepResult) => void;
   onListening?: (server: MetricsServer) => void;
+  /** Hands out the health function when the caller serves /healthz itself (it started before the watcher). */
+  onHealth?: (health: () => Health) => void;
 }
 
 /** `gatehouse watch --follow`: step, sleep, repeat, until the signal aborts. Failed steps are retried. */
@@ -396,6 +398,7 @@ export async function follow(o: FollowOptions): Promise<void> {
   };
   const server = o.metricsPort !== undefined ? await startMetricsServer({ metrics: w.metrics, health, port: o.metricsPort, host: o.metricsHost }) : undefined;
   if (server) o.onListening?.(server);
+  o.onHealth?.(health);
   let failures = 0;
   try {
     while (!o.signal?.aborted) {
@@ -420,5 +423,33 @@ export async function follow(o: FollowOptions): Promise<void> {
   } finally {
     await server?.close();
     w.close();
+  }
+}
+
+/**
+ * Run `start` (connecting to the chain and everything a watcher needs before its first step) until it
+ * succeeds, with exponential backoff: a service must survive an RPC that fails while it starts as it
+ * survives one that fails later. `fatal` errors (bad configuration) end it at once; `attempts` bounds it
+ * (--once); every failure is counted and reported (`onFailure`, for /healthz and the logs).
+ */
+export async function startWithRetry<T>(
+  start: () => Promise<T>,
+  o: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number; signal?: AbortSignal; fatal: (e: unknown) => boolean; onFailure?: (e: unknown, attempt: number, waitMs: number) => void },
+): Promise<T> {
+  const base = o.baseDelayMs ?? 1000;
+  const max = o.maxDelayMs ?? 60_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (e) {
+      if (o.fatal(e) || (o.attempts !== undefined && attempt >= o.attempts) || o.signal?.aborted) throw Object.assign(e as object, { attempts: attempt });
+      const wait = Math.min(max, base * 2 ** (attempt - 1));
+      o.onFailure?.(e, attempt, wait);
+      try {
+        await delay(wait, undefined, { signal: o.signal });
+      } catch {
+        throw Object.assign(e as object, { attempts: attempt });
+      }
+    }
   }
 }
