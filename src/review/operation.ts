@@ -1,6 +1,6 @@
 import { encodeCancel, formatDuration } from "../timelock/calls.ts";
 import { cancelTxBuilderFile, type TxBuilderFile } from "./tx-builder.ts";
-import { untag, untrusted, untrustedCode } from "./untrusted.ts";
+import { escapePlain, untag, untrusted, untrustedCode } from "./untrusted.ts";
 
 /**
  * The community review of one timelock operation (pure): what it does in plain words, where it comes
@@ -146,7 +146,8 @@ export function cancelPath(input: { network: string; chainId: number; timelock: 
       operationId: input.operationId,
       calldata,
       guardianSafe: input.guardianSafe,
-      description: `Cancel timelock operation ${input.operationId} (${untag(input.what)}) before it is executed.`,
+      // Data for the Safe app, shown in the review inside a code block; it names proxies and contracts (claims): no marks, nothing that pings or links.
+      description: `Cancel timelock operation ${input.operationId} (${escapePlain(untag(input.what))}) before it is executed.`,
       createdAt: input.createdAt,
     }),
   };

@@ -66,6 +66,11 @@ export function escapeMarkdown(s: string): string {
   return inert(oneLine(s)).replace(/[\\`*_{}[\]()#+\-.!|<>~&]/g, "\\$&");
 }
 
+/** Inside a link's text on one table row (the files index): only what could end the link, the cell or the line. */
+export function escapeMarkdownLinkText(s: string): string {
+  return inert(oneLine(s)).replace(/[\\`*_[\]|<>~&]/g, "\\$&");
+}
+
 /** Discord's Markdown subset, whose escapes differ (`\:` stops emoji and `<t:…>`, `\-` would show). */
 export function escapeDiscord(s: string): string {
   return inert(oneLine(s)).replace(/[\\`*_~|[\]()<>#:]/g, "\\$&");
@@ -88,7 +93,8 @@ export function escapePlain(s: string): string {
  * cells on it even inside code). Mentions, links, HTML and emphasis are not parsed in code spans.
  */
 function codeSpan(s: string, pipe: boolean): string {
-  const inner = oneLine(s).replace(/`/g, "\u02CB") || " ";
+  // GitHub parses nothing in a code span; the mention and link breaks are kept anyway for readers that would.
+  const inner = inert(oneLine(s)).replace(/`/g, "\u02CB") || " ";
   return `\`${pipe ? inner.replace(/\|/g, "\\|") : inner}\``;
 }
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { removeStaleTempFiles, writeFileAtomic } from "../../fs/atomic.ts";
-import { escapeMarkdown, renderText, untagData } from "../../review/untrusted.ts";
+import { escapeMarkdownLinkText, renderText, untagData } from "../../review/untrusted.ts";
 import { fileKey, marker, type FoundPost, type Sink, type SinkPost } from "./sink.ts";
 
 /**
@@ -78,7 +78,7 @@ export function indexMarkdown(abs: string): string {
   for (const e of entries) {
     const block = (e.state === "executed" ? e.executed?.block : e.state === "cancelled" ? e.cancelled?.block : undefined) ?? e.scheduled?.block ?? e.event?.block ?? "";
     // The title is plain text (names in it are claims): escaped whole, it cannot link, ping or break the table.
-    lines.push(`| ${e.state} | ${e.severity === "alert" ? "**alert**" : e.severity} | [${escapeMarkdown(e.title)}](${e.name}.md) | ${e.eta?.iso ?? ""} | ${block} |`);
+    lines.push(`| ${e.state} | ${e.severity === "alert" ? "**alert**" : e.severity} | [${escapeMarkdownLinkText(e.title)}](${e.name}.md) | ${e.eta?.iso ?? ""} | ${block} |`);
   }
   return lines.join("\n") + "\n";
 }
