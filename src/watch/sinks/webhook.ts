@@ -26,8 +26,8 @@ export function webhookPayload(post: SinkPost, format: WebhookFormat): Record<st
     return {
       text: clip(`${icon} ${verb}: ${title}\n${summary}`, 3000),
       blocks: [
-        // plain_text: Slack parses no markup there, so the title is shown as plain text, not entity-escaped.
-        { type: "header", text: { type: "plain_text", text: clip(`${verb}: ${renderText(post.title, "plain")}`, 150), emoji: true } },
+        // Slack asks for &, <, > as entities in every text field, plain_text included.
+        { type: "header", text: { type: "plain_text", text: clip(`${verb}: ${title}`, 150), emoji: true } },
         { type: "section", text: { type: "mrkdwn", text: clip(summary, 3000) } },
         { type: "context", elements: [{ type: "mrkdwn", text: clip(`gatehouse · ${post.network} · \`${post.key}\``, 300) }] },
       ],
