@@ -1,17 +1,18 @@
 /**
  * Every user-facing failure of Gatehouse is a GatehouseError built from a descriptor below: a stable
  * number (GH<number>), a short message template, a longer explanation, and the exit code the CLI uses.
- * Exit codes follow the SPEC: 1 = a finding, violation or refusal; 2 = bad usage, config or input.
+ * Exit codes follow the SPEC: 1 = a finding, violation or refusal; 2 = bad usage, config or input;
+ * 3 = the command could not run to the end in its environment (no finding either way).
  */
 
 export interface ErrorDescriptor {
   number: number;
-  exitCode: 1 | 2;
+  exitCode: 1 | 2 | 3;
   messageTemplate: string;
   explanation: string;
 }
 
-const d = (number: number, exitCode: 1 | 2, messageTemplate: string, explanation: string): ErrorDescriptor => ({
+const d = (number: number, exitCode: 1 | 2 | 3, messageTemplate: string, explanation: string): ErrorDescriptor => ({
   number,
   exitCode,
   messageTemplate,
@@ -154,6 +155,12 @@ export const ERRORS = {
 
   // 3xx: internal or environment failures (exit 1)
   CHAIN_CALL_FAILED: d(300, 1, "{action} failed: {reason}", "A transaction or RPC call failed."),
+  WATCH_INCOMPLETE: d(
+    320,
+    3,
+    "watch could not run to the end after {attempts} attempt(s): {reason}",
+    "The chain's RPC kept failing (every call is retried with backoff first). Nothing was decided about blocks not read, and the next run resumes from the checkpoint. Exit 3, not 1: for a scheduled job, exit 1 means an alert was found.",
+  ),
 } as const satisfies Record<string, ErrorDescriptor>;
 
 export type ErrorName = keyof typeof ERRORS;
@@ -166,7 +173,7 @@ function render(template: string, params: Record<string, unknown>): string {
 export class GatehouseError extends Error {
   readonly code: string;
   readonly number: number;
-  readonly exitCode: 1 | 2;
+  readonly exitCode: 1 | 2 | 3;
   readonly errorName: ErrorName;
   readonly explanation: string;
   readonly details: Record<string, unknown>;

@@ -11,11 +11,13 @@ import {
   timeLeft,
   type Alert,
   type AlertKind,
+  type Guardian,
   type OperationReview,
   type OperationStatus,
   type ReviewCall,
   type VerificationCheck,
 } from "../review/operation.ts";
+import { untrusted } from "../review/untrusted.ts";
 import { ROLES, decodeUpgradeCall, formatDuration, hashOperationBatch, timelockInterface, type Call } from "../timelock/calls.ts";
 import { OPERATION_EVENTS, compareEvents, type WatchedEvent } from "./events.ts";
 
@@ -40,6 +42,8 @@ export interface Topology {
   minDelay: number;
   cancellers: string[];
   proxies: { name: string; address: string; kind: "uups" | "transparent"; proxyAdmin?: string; initialImplementation: string }[];
+  /** The cancellers as read on chain by the shell (whether each is a Safe, whether it holds the role); shown in reviews. */
+  guardians?: Guardian[];
 }
 
 export function topologyOf(deployment: DeploymentRecord, network: string): Topology {
@@ -272,9 +276,9 @@ const extraTimelock = new Interface(["function updateDelay(uint256 newDelay)"]);
 function contractName(address: string, t: Topology): string {
   if (sameAddress(address, t.timelock)) return "the timelock";
   const proxy = t.proxies.find((p) => sameAddress(p.address, address));
-  if (proxy) return `proxy ${proxy.name}`;
+  if (proxy) return `proxy ${untrusted(proxy.name)}`;
   const admin = t.proxies.find((p) => sameAddress(p.proxyAdmin, address));
-  if (admin) return `the ProxyAdmin of ${admin.name}`;
+  if (admin) return `the ProxyAdmin of ${untrusted(admin.name)}`;
   return address;
 }
 
@@ -334,10 +338,10 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
       ...(expected ? { expectedBytecodeHash: expected } : {}),
     };
     const via = up.kind === "transparent" ? ` through its ProxyAdmin \`${getAddress(c.target)}\`` : "";
-    const from = upgrade.oldImplementation ? ` from \`${upgrade.oldImplementation}\`${upgrade.oldContract ? ` (${upgrade.oldContract})` : ""}` : "";
+    const from = upgrade.oldImplementation ? ` from \`${upgrade.oldImplementation}\`${upgrade.oldContract ? ` (${untrusted(upgrade.oldContract)})` : ""}` : "";
     const init = up.initializer === "0x" ? ", without calling an initializer" : `, then call \`${up.initializer.slice(0, 10)}\` on it (initializer, ${(up.initializer.length - 2) / 2} bytes: \`${up.initializer}\`)`;
-    const who = name ? `**${name}** (${up.kind === "uups" ? "UUPS" : "Transparent"} proxy \`${upgrade.proxy}\`)` : `the ${up.kind === "uups" ? "UUPS" : "Transparent"} proxy \`${upgrade.proxy}\` (**not a governed proxy of this deployment**)`;
-    return { index, ...c, upgrade, description: `Upgrade ${who}${via}${from} to \`${upgrade.newImplementation}\`${op ? ` (${op.contract})` : ""}${init}.` };
+    const who = name ? `**${untrusted(name)}** (${up.kind === "uups" ? "UUPS" : "Transparent"} proxy \`${upgrade.proxy}\`)` : `the ${up.kind === "uups" ? "UUPS" : "Transparent"} proxy \`${upgrade.proxy}\` (**not a governed proxy of this deployment**)`;
+    return { index, ...c, upgrade, description: `Upgrade ${who}${via}${from} to \`${upgrade.newImplementation}\`${op ? ` (${untrusted(op.contract)})` : ""}${init}.` };
   });
 
   // Verification: the scheduled calls hash to the id; the record's calls hash to it; each new implementation holds the recorded bytecode.
@@ -355,19 +359,19 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
       const u = c.upgrade;
       if (!u) continue;
       if (!u.expectedBytecodeHash) {
-        checks.push({ name: `bytecode of ${u.proxyName ?? u.proxy}`, ok: false, detail: `the record has no bytecode hash for the implementation ${u.newImplementation}` });
-        alert("bytecode-mismatch", `the implementation ${u.newImplementation} of ${u.proxyName ?? u.proxy} is not described by proposal ${record.id}.`);
+        checks.push({ name: `bytecode of ${untrusted(u.proxyName ?? u.proxy)}`, ok: false, detail: `the record has no bytecode hash for the implementation ${u.newImplementation}` });
+        alert("bytecode-mismatch", `the implementation ${u.newImplementation} of ${untrusted(u.proxyName ?? u.proxy)} is not described by proposal ${record.id}.`);
         continue;
       }
       const ok = u.bytecodeHash === u.expectedBytecodeHash;
       checks.push({
-        name: `bytecode of ${u.proxyName ?? u.proxy}`,
+        name: `bytecode of ${untrusted(u.proxyName ?? u.proxy)}`,
         ok,
         detail: ok
-          ? `on-chain code of ${u.newImplementation} hashes to ${u.bytecodeHash} as recorded${u.contract ? ` for ${u.contract}` : ""}`
+          ? `on-chain code of ${u.newImplementation} hashes to ${u.bytecodeHash} as recorded${u.contract ? ` for ${untrusted(u.contract)}` : ""}`
           : `on-chain code of ${u.newImplementation} hashes to ${u.bytecodeHash ?? "nothing (no code)"}, the record says ${u.expectedBytecodeHash}`,
       });
-      if (!ok) alert("bytecode-mismatch", `the new implementation ${u.newImplementation} of ${u.proxyName ?? u.proxy} does not hold the bytecode of proposal ${record.id} (${u.bytecodeHash ?? "no code"} instead of ${u.expectedBytecodeHash}).`);
+      if (!ok) alert("bytecode-mismatch", `the new implementation ${u.newImplementation} of ${untrusted(u.proxyName ?? u.proxy)} does not hold the bytecode of proposal ${record.id} (${u.bytecodeHash ?? "no code"} instead of ${u.expectedBytecodeHash}).`);
     }
   } else {
     alert(
@@ -434,6 +438,7 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
       timelock: t.timelock,
       operationId: occ.operationId,
       guardianSafe,
+      ...(t.guardians ? { guardians: t.guardians } : {}),
       createdAt: (scheduledAt ?? 0) * 1000,
       what: calls.map((c) => (c.upgrade ? `${c.upgrade.proxyName ?? c.upgrade.proxy} -> ${c.upgrade.contract ?? c.upgrade.newImplementation}` : c.target)).join(", "),
     }),
@@ -513,7 +518,7 @@ export function decideTransaction(txHash: string, txEvents: WatchedEvent[], ctx:
         if (!viaTimelock && !deployment) {
           verdict = {
             kind: "upgrade-outside-timelock",
-            title: `Upgrade outside the timelock: ${proxy ? proxy.name : e.address} now runs ${impl}`,
+            title: `Upgrade outside the timelock: ${proxy ? untrusted(proxy.name) : e.address} now runs ${impl}`,
             message: `${where} was upgraded to ${impl}${from ? ` in a transaction sent by ${from}` : ""}, and no timelock operation executed that upgrade: the upgrade bypassed governance.`,
             remedy: "treat the upgrade authority as compromised: check who controls the proxy's admin or owner and what the new implementation does.",
           };

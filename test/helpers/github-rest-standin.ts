@@ -107,6 +107,9 @@ export async function startGitHubStandIn(opts: { token?: string } = {}): Promise
     const match = (re: RegExp) => re.exec(url.pathname);
     let r: RegExpExecArray | null;
 
+    // An installation token (GITHUB_TOKEN) may not read /user; GraphQL's viewer names the app.
+    if (url.pathname === "/user" && req.method === "GET") return send(403, { message: "Resource not accessible by integration" });
+    if (url.pathname === "/graphql" && req.method === "POST" && /viewer\s*\{\s*login/.test(String(b.query))) return send(200, { data: { viewer: { login: BOT.login.replace(/\[bot\]$/, "") } } });
     if ((r = match(/^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/comments$/))) {
       const [, owner, repo, n] = r;
       if (req.method === "GET") {
