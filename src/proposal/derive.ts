@@ -2,6 +2,7 @@ import { getAddress } from "ethers";
 import type { ProposalRecord } from "../records/proposal.ts";
 import { safeCall, safeTxHashes, type SafeTxHashes } from "../safe/hash.ts";
 import { cancelTxBuilderFile, type TxBuilderFile } from "../review/tx-builder.ts";
+import { escapePlain, untag } from "../review/untrusted.ts";
 import { encodeCancel, encodeExecuteBatch, encodeScheduleBatch, formatDuration, hashOperationBatch, type Batch, type OperationState } from "../timelock/calls.ts";
 
 /**
@@ -74,7 +75,8 @@ export function cancelArtifact(input: {
   const g = input.guardianSafe;
   const guardianSafeTx = g ? { safe: getAddress(g.safe), nonce: g.nonce, ...safeTxHashes(BigInt(input.chainId), g.safe, safeCall(timelock, calldata, g.nonce)) } : undefined;
   const description =
-    `Cancel timelock operation ${input.operationId}${input.what ? ` (${input.what})` : ""} before it executes.` +
+    // `what` names proxies and contracts from a record (claims): one line, nothing that pings or links.
+    `Cancel timelock operation ${input.operationId}${input.what ? ` (${escapePlain(untag(input.what))})` : ""} before it is executed.` +
     (guardianSafeTx ? ` At guardian Safe nonce ${guardianSafeTx.nonce}: safeTxHash ${guardianSafeTx.safeTxHash}, domain hash ${guardianSafeTx.domainHash}, message hash ${guardianSafeTx.messageHash}.` : "");
   const txBuilder = cancelTxBuilderFile({
     chainId: BigInt(input.chainId),
