@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { expect } from "chai";
+import { createRequire } from "node:module";
 import { solcInputOutputDecoder } from "@openzeppelin/upgrades-core";
 import { isGatehouseError } from "../src/errors.ts";
 import type { Policy, PolicyRules } from "../src/policy/schema.ts";
@@ -17,9 +18,14 @@ import {
   sourceFileOf,
   type AstNode,
   type Build,
+  type CompilationUnit,
 } from "../src/check/build.ts";
+import { checkProxy, describeBuild, type ProxyCheck, type ProxyFacts } from "../src/pipeline/check.ts";
 import { auditUpgrade, storageLayoutOf, type AuditInput, type AuditResult, type Finding } from "../src/check/audit.ts";
 import { checkReportJson, renderCheckMarkdown } from "../src/check/report.ts";
+
+// The npm solc wrapper (the compiler hardhat.config.ts uses), for the one in-test compile of an edited contract.
+const solc = createRequire(import.meta.url)("solc") as { compile(input: string): string };
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const BUILD_INFO = `${root}artifacts/build-info`;
@@ -385,3 +391,86 @@ function findNode(root: AstNode, match: (n: AstNode) => boolean): AstNode {
   }
   throw new Error("node not found");
 }
+
+describe("check: stale builds", () => {
+  const VAULT_V1 = "project/contracts/VaultV1.sol";
+  const POLICY = { rules: RULES, compiler: COMPILER };
+  let stale: CompilationUnit;
+  let edited: CompilationUnit;
+  let liveCode: string;
+
+  // What Hardhat does after an in-place edit of VaultV1.sol: it compiles only that file into a new build unit
+  // and keeps the old unit (still named by the other artifacts), which holds the live VaultV1 too.
+  before(() => {
+    stale = loadBuild(BUILD_INFO).units.find((u) => u.output.contracts[VAULT_V1])!;
+    const closure = new Set<string>();
+    const visit = (name: string): void => {
+      if (closure.has(name)) return;
+      closure.add(name);
+      for (const n of stale.output.sources[name].ast.nodes as AstNode[]) if (n.nodeType === "ImportDirective") visit(n.absolutePath as string);
+    };
+    visit(VAULT_V1);
+    const sources = Object.fromEntries([...closure].map((n) => [n, { content: stale.input.sources[n].content! }]));
+    sources[VAULT_V1].content = sources[VAULT_V1].content.replace("    mapping(address account", "    uint256 public inserted;\n    mapping(address account");
+    const input = { ...stale.input, sources };
+    const output = JSON.parse(solc.compile(JSON.stringify(input)));
+    expect((output.errors ?? []).filter((e: { severity: string }) => e.severity === "error")).to.deep.equal([]);
+    edited = { ...stale, id: "solc-0_8_28-edited", input, output, roots: [VAULT_V1] };
+    // On chain, UUPSUpgradeable's immutable __self holds the implementation's address.
+    const deployed = stale.output.contracts[VAULT_V1].VaultV1.evm.deployedBytecode;
+    const chars = deployed.object.split("");
+    for (const { start, length } of Object.values(deployed.immutableReferences ?? {}).flat()) for (let i = 0; i < length * 2; i++) chars[start * 2 + i] = "ab"[i % 2];
+    liveCode = `0x${chars.join("")}`;
+  });
+
+  function facts(unit: CompilationUnit): ProxyFacts {
+    const out = unit.output.contracts[VAULT_V1].VaultV1.evm.deployedBytecode;
+    return {
+      name: "vault",
+      kind: "uups",
+      proxy: "0x" + "11".repeat(20),
+      liveImplementation: "0x" + "22".repeat(20),
+      liveCode,
+      artifact: { contractName: "VaultV1", sourceName: "contracts/VaultV1.sol", inputSourceName: VAULT_V1, buildInfoId: unit.id, deployedBytecode: `0x${out.object}`, immutableReferences: out.immutableReferences },
+      target: "VaultV1",
+      policyFile: "policies/default.yaml",
+    };
+  }
+
+  it("the attack: resolving by name, the edited VaultV1 is compared with itself and passes", () => {
+    const both: Build = { dir: BUILD_INFO, units: [stale, edited] };
+    expect(auditUpgrade({ proxy: "vault", kind: "uups", reference: { contract: "VaultV1" }, target: "VaultV1", rules: RULES, compiler: COMPILER, build: both }).findings).to.deep.equal([]);
+  });
+
+  it("refused: the target comes from the artifact's build unit and the reference from the unit of the live code", () => {
+    for (const units of [[stale, edited], [edited, stale]]) {
+      const r = checkProxy({ dir: BUILD_INFO, units }, facts(edited), POLICY);
+      expect(r).to.deep.include({ upToDate: false, build: edited.id, liveBuild: stale.id, liveContract: "VaultV1" });
+      expect(r.audit!.findings.map((f) => [f.rule, f.file, f.message.includes("`inserted`")])).to.deep.equal([["storage-layout", "contracts/VaultV1.sol", true]]);
+    }
+    // Unedited, the same live code is up to date.
+    expect(checkProxy({ dir: BUILD_INFO, units: [stale, edited] }, facts(stale), POLICY)).to.deep.include({ upToDate: true });
+  });
+
+  it("refused with a remedy when the build of the live code or of the artifact is not in artifacts/", () => {
+    const onlyEdited = checkProxy({ dir: BUILD_INFO, units: [edited] }, facts(edited), POLICY);
+    expect(onlyEdited.audit!.findings.map((f) => [f.rule, f.file, f.line])).to.deep.equal([["build-unit-missing", "policies/default.yaml", 1]]);
+    expect(onlyEdited.audit!.findings[0].remedy).to.contain("unchanged").and.contain("npx hardhat clean");
+
+    const noArtifactBuild = checkProxy({ dir: BUILD_INFO, units: [stale] }, facts(edited), POLICY);
+    expect(noArtifactBuild.audit!.findings.map((f) => f.rule)).to.deep.equal(["build-unit-missing"]);
+    expect(noArtifactBuild.audit!.findings[0].message).to.contain(edited.id);
+  });
+});
+
+describe("check: what it compiled", () => {
+  it("names the sources compiled and the build each proxy was audited from", () => {
+    const proxies = [{ name: "vault", target: "VaultV2", build: "solc-b", liveBuild: "solc-a" }] as ProxyCheck[];
+    expect(describeBuild({ compiled: true, seconds: 5.25, units: [{ id: "solc-b", sources: ["contracts/VaultV2.sol"] }] }, proxies)).to.deep.equal([
+      "Build: compiled in 5.3 s: contracts/VaultV2.sol -> solc-b",
+      "Audited: vault: VaultV2 from build solc-b, live code from build solc-a",
+    ]);
+    expect(describeBuild({ compiled: true, seconds: 1, units: [] }, [])).to.deep.equal(["Build: compiled in 1.0 s, nothing changed since the last build"]);
+    expect(describeBuild({ compiled: false, units: [] }, [])[0]).to.contain("not compiled");
+  });
+});

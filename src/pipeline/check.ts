@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from "node:fs";
 import { getAddress } from "ethers";
 import { loadBuild, findContractRefByRuntimeCode, findContract, projectFile, type Build, type ContractRef } from "../check/build.ts";
 import { auditUpgrade, type AuditResult, type Finding } from "../check/audit.ts";
@@ -33,7 +34,10 @@ export interface CheckResult {
   proxies: ProxyCheck[];
   findings: Finding[];
   markdown: string;
-  json: ReturnType<typeof checkReportJson> & { upToDate: string[] };
+  json: ReturnType<typeof checkReportJson> & {
+    upToDate: string[];
+    build: CompileSummary & { proxies: { name: string; build: string | null; liveBuild: string | null }[] };
+  };
 }
 
 /** What the effectful edge read for one governed proxy: its live code and the Hardhat artifact of its target. */
@@ -91,10 +95,39 @@ export function checkProxy(build: Build, f: ProxyFacts, policy: Pick<Policy, "ru
   return { ...base, liveContract: live.ref.name, upToDate: false, audit, build: unit.id, liveBuild: live.ref.unit.id };
 }
 
-export async function runCheck(setup: Setup, opts: { compile?: boolean; commit?: string | null } = {}): Promise<CheckResult> {
+/** What `check` compiled: the build units this run wrote (empty when the sources had not changed). */
+export interface CompileSummary {
+  compiled: boolean;
+  seconds?: number;
+  units: { id: string; sources: string[] }[];
+}
+
+/** One line for people: what was compiled and which build each proxy was audited from. */
+export function describeBuild(summary: CompileSummary, proxies: ProxyCheck[]): string[] {
+  const compiled = !summary.compiled
+    ? "Build: not compiled by this run (existing artifacts used)"
+    : summary.units.length === 0
+      ? `Build: compiled in ${summary.seconds?.toFixed(1)} s, nothing changed since the last build`
+      : `Build: compiled in ${summary.seconds?.toFixed(1)} s: ${summary.units.map((u) => `${u.sources.join(", ")} -> ${u.id}`).join("; ")}`;
+  const audited = proxies.map((p) => `${p.name}: ${p.target} from build ${p.build ?? "(not found)"}${p.liveBuild ? `, live code from build ${p.liveBuild}` : ""}`);
+  return [compiled, ...(audited.length ? [`Audited: ${audited.join("; ")}`] : [])];
+}
+
+export async function runCheck(
+  setup: Setup,
+  opts: { compile?: boolean; commit?: string | null; progress?: (line: string) => void } = {},
+): Promise<CheckResult> {
   const { ctx, policy, deployment } = setup;
-  if (opts.compile !== false) await ctx.build();
+  const compile: CompileSummary = { compiled: opts.compile !== false, units: [] };
+  const before = new Set(existsSync(ctx.buildInfoDir) ? readdirSync(ctx.buildInfoDir) : []);
+  if (compile.compiled) {
+    opts.progress?.("check: compiling the contracts (hardhat build)...");
+    const started = performance.now();
+    await ctx.build();
+    compile.seconds = (performance.now() - started) / 1000;
+  }
   const build: Build = loadBuild(ctx.buildInfoDir);
+  if (compile.compiled) compile.units = build.units.filter((u) => !before.has(`${u.id}.json`)).map((u) => ({ id: u.id, sources: u.roots.map(projectFile) }));
   const proxies: ProxyCheck[] = [];
   for (const [i, c] of policy.contracts.entries()) {
     const policyFile = `policies/${policy.network}.yaml`;
@@ -110,11 +143,13 @@ export async function runCheck(setup: Setup, opts: { compile?: boolean; commit?:
   const results = proxies.flatMap((p) => (p.audit ? [p.audit] : []));
   const meta = { network: ctx.network, commit: opts.commit ?? undefined };
   const upToDate = proxies.filter((p) => p.upToDate).map((p) => `${p.name} (${p.target})`);
-  const header = upToDate.length ? `Up to date: ${upToDate.join(", ")}\n\n` : "";
+  const buildLines = describeBuild(compile, proxies);
+  for (const line of buildLines) opts.progress?.(`check: ${line}`);
+  const header = [...buildLines, ...(upToDate.length ? [`Up to date: ${upToDate.join(", ")}`] : [])].join("\n") + "\n\n";
   return {
     proxies,
     findings: results.flatMap((r) => r.findings),
     markdown: header + (results.length ? renderCheckMarkdown(results, meta) : `# Gatehouse upgrade check: ${ctx.network}\n\nPASS: nothing to upgrade.\n`),
-    json: { ...checkReportJson(results, meta), upToDate },
+    json: { ...checkReportJson(results, meta), upToDate, build: { ...compile, proxies: proxies.map((p) => ({ name: p.name, build: p.build ?? null, liveBuild: p.liveBuild ?? null })) } },
   };
 }
