@@ -56,6 +56,13 @@ export const ERRORS = {
     "{env}: expected a 32-byte hex private key (0x followed by 64 hex digits); the value is not shown",
     "A malformed key is refused before any library sees it, so that no error message can echo it.",
   ),
+  // 160-169: the GitHub Actions glue (exit 2)
+  CI_REPORT_INVALID: d(
+    160,
+    2,
+    "{file}: {path}: {expected}",
+    "A file the workflows pass between jobs or runs (the PR audit report artifact) does not match its schema; it is refused rather than trusted.",
+  ),
 
   // 2xx: findings and refusals (exit 1)
   CHECK_FAILED: d(200, 1, "{count} finding(s) in the upgrade check", "`check` found storage-layout, upgrade-safety or policy violations; `stage` refuses to stage them."),
@@ -69,6 +76,19 @@ export const ERRORS = {
   PROPOSAL_STALE: d(209, 1, "{file}: {reason}", "The chain no longer matches what the proposal expects."),
   NOT_CANCELLER: d(210, 1, "{address} does not hold CANCELLER_ROLE on the timelock {timelock}", "Only the guardian may cancel."),
   NOT_PENDING: d(211, 1, "operation {operationId} is not pending (state: {state})", "Only a Waiting or Ready operation can be cancelled."),
+  // 260-269: the GitHub Actions glue (exit 1)
+  REF_NOT_PROTECTED: d(
+    260,
+    1,
+    "{action} refused on '{ref}': only the protected branch '{branch}' may {action}",
+    "Jobs that stage, propose, sign or execute run only from the protected branch (.github/gatehouse.json `protectedBranch`, default main). A dispatch from any other branch would run unreviewed code next to the signing key; the network's GitHub environment refuses such a branch too.",
+  ),
+  PR_AUDIT_FAILED: d(
+    261,
+    1,
+    "PR audit: {summary}",
+    "The PR check (base-branch tooling and policy against the PR's contracts) found something a human must decide: a policy relaxation, a change to the records, or a failed upgrade check. See the job summary and the PR comment.",
+  ),
 
   // 3xx: internal or environment failures (exit 1)
   CHAIN_CALL_FAILED: d(300, 1, "{action} failed: {reason}", "A transaction or RPC call failed."),
