@@ -328,7 +328,9 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
     expect(sign.code, sign.stderr).to.equal(0);
     const r = await run("execute.yml", "schedule", { sha: repo.head(), branch: "main", payload: { schedule: "7,37 * * * *" } });
     expect(r.result, explain(r)).to.equal("success");
-    expect(r.job("networks").outputs).to.deep.equal({ networks: '["localhost"]' });
+    expect(r.job("networks").outputs).to.deep.equal({ networks: '["localhost"]', "protected-branch": "main" });
+    expect(r.job("execute", { network: "localhost" }).environment?.name).to.equal("localhost");
+    expect(secretHolders(r)).to.deep.equal(["execute@localhost: localhost/GATEHOUSE_SIGNER_KEY", "execute@localhost: localhost/RPC_URL_LOCALHOST"]);
     const step = stepOf(r, "execute", "Execute what is due", { network: "localhost" });
     expect(step.outputs).to.include({ scheduled: "1", executed: "0" });
     expect(step.summary).to.include(`| \`${proposal.id}\` |`).and.include("| scheduled |");
@@ -401,7 +403,8 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
     expect(r.job("testnet").environment?.name).to.equal("localhost");
     const mainnet = r.job("mainnet");
     expect(mainnet.result).to.equal("success");
-    expect(mainnet.environment?.name).to.equal("mainnet");
+    // The environment named after the rollout's mainnet network (`localhost` in this scratch repository).
+    expect(mainnet.environment?.name).to.equal("localhost");
     expect(mainnet.concurrency).to.deep.equal({ group: "gatehouse-propose-mainnet", cancelInProgress: false });
     expect(stepOf(r, "mainnet", "Stage and propose").outputs).to.include({ "up-to-date": "true", staged: "false" });
     expect(stepOf(r, "mainnet", "Commit the proposal record").skipped).to.equal("if: steps.propose.outputs.staged == 'true'");
