@@ -108,6 +108,13 @@ export const ERRORS = {
     "{detail}",
     "No CallScheduled event of this operation id exists on the network's timelock in the blocks searched: a typo, another network, or an older --from-block is needed.",
   ),
+  // 160-169: the GitHub Actions glue (exit 2)
+  CI_REPORT_INVALID: d(
+    160,
+    2,
+    "{file}: {path}: {expected}",
+    "A file the workflows pass between jobs or runs (the PR audit report artifact) does not match its schema; it is refused rather than trusted.",
+  ),
 
   // 2xx: findings and refusals (exit 1)
   CHECK_FAILED: d(200, 1, "{count} finding(s) in the upgrade check", "`check` found storage-layout, upgrade-safety or policy violations; `stage` refuses to stage them."),
@@ -151,6 +158,19 @@ export const ERRORS = {
     1,
     "building commit {commit} failed: {reason}",
     "The commit is built from `git archive` with the installed packages and an environment without secrets or network settings. A config that needs a secret, a download or the network fails here by design.",
+  ),
+  // 260-269: the GitHub Actions glue (exit 1)
+  REF_NOT_PROTECTED: d(
+    260,
+    1,
+    "{action} refused on '{ref}': only the protected branch '{branch}' may {action}",
+    "Jobs that stage, propose, sign or execute run only from the protected branch (.github/gatehouse.json `protectedBranch`, default main). A dispatch from any other branch would run unreviewed code next to the signing key; the network's GitHub environment refuses such a branch too.",
+  ),
+  PR_AUDIT_FAILED: d(
+    261,
+    1,
+    "PR audit: {summary}",
+    "The PR check (base-branch tooling and policy against the PR's contracts) found something a human must decide: a policy relaxation, a change to the records, or a failed upgrade check. See the job summary and the PR comment.",
   ),
 
   // 3xx: internal or environment failures (exit 1)
