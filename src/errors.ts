@@ -62,6 +62,12 @@ export const ERRORS = {
     "{where}: {commit} is not a full 40-digit lowercase hex commit SHA",
     "A build is only ever checked against a fixed commit: a branch name, tag or short SHA can be moved. A record staged from a dirty or unknown tree has no commit and cannot be verified.",
   ),
+  TREE_DIRTY: d(
+    130,
+    2,
+    "{root}: uncommitted changes to {files}: commit them first, or pass --allow-dirty",
+    "A proposal records the commit its implementations were built from. Staged from a working tree with uncommitted sources, policies or config, that commit would be a lie. With --allow-dirty the record is marked dirty (no commit), and `verify` and `sign` refuse it.",
+  ),
 
   // 2xx: findings and refusals (exit 1)
   CHECK_FAILED: d(200, 1, "{count} finding(s) in the upgrade check", "`check` found storage-layout, upgrade-safety or policy violations; `stage` refuses to stage them."),
@@ -74,6 +80,18 @@ export const ERRORS = {
   VERIFY_FAILED: d(207, 1, "{count} mismatch(es) while verifying {what}", "What the proposal says does not match what was recomputed."),
   PROPOSAL_STALE: d(209, 1, "{file}: {reason}", "The chain no longer matches what the proposal expects."),
   NOT_CANCELLER: d(210, 1, "{address} does not hold CANCELLER_ROLE on the timelock {timelock}", "Only the guardian may cancel."),
+  SAFE_TX_SHAPE: d(
+    230,
+    1,
+    "Safe transaction {safeTxHash}: {violations}",
+    "Gatehouse builds exactly one Safe transaction shape: a call to the timelock with value 0, operation 0 (never delegatecall) and every gas and refund field zero. Any other value could make the Safe delegatecall or pay a refund to someone, so it is refused before it is verified, signed or executed.",
+  ),
+  SIGN_REFUSED: d(
+    231,
+    1,
+    "refusing to sign {safeTxHash}: {count} verification failure(s): {failures}",
+    "`sign` runs the whole of `gatehouse verify` (record against the chain and the policy, hashes, the build at the proposal's commit) before approving, and approves nothing that failed. Run `gatehouse verify` for the full list.",
+  ),
   NOT_PENDING: d(211, 1, "operation {operationId} is not pending (state: {state})", "Only a Waiting or Ready operation can be cancelled."),
 
   COMMIT_NOT_PROTECTED: d(
