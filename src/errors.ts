@@ -80,6 +80,7 @@ export const ERRORS = {
   VERIFY_FAILED: d(207, 1, "{count} mismatch(es) while verifying {what}", "What the proposal says does not match what was recomputed."),
   PROPOSAL_STALE: d(209, 1, "{file}: {reason}", "The chain no longer matches what the proposal expects."),
   NOT_CANCELLER: d(210, 1, "{address} does not hold CANCELLER_ROLE on the timelock {timelock}", "Only the guardian may cancel."),
+  NOT_PENDING: d(211, 1, "operation {operationId} is not pending (state: {state})", "Only a Waiting or Ready operation can be cancelled."),
   SAFE_TX_SHAPE: d(
     230,
     1,
@@ -92,7 +93,6 @@ export const ERRORS = {
     "refusing to sign {safeTxHash}: {count} verification failure(s): {failures}",
     "`sign` runs the whole of `gatehouse verify` (record against the chain and the policy, hashes, the build at the proposal's commit) before approving, and approves nothing that failed. Run `gatehouse verify` for the full list.",
   ),
-  NOT_PENDING: d(211, 1, "operation {operationId} is not pending (state: {state})", "Only a Waiting or Ready operation can be cancelled."),
 
   COMMIT_NOT_PROTECTED: d(
     290,
