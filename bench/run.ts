@@ -12,6 +12,7 @@ import hre from "hardhat";
 import { measureScheduleGas, scheduleGasTables } from "./gas-schedule.ts";
 import { benchService, serviceBenchTables } from "./service.ts";
 import { watchBenchmark } from "./watch.ts";
+import { verifyBenchmark } from "./verify.ts";
 import { renderTable, type Table } from "./table.ts";
 
 interface Benchmark {
@@ -41,6 +42,7 @@ const benchmarks: Benchmark[] = [
     name: "watcher: detection latency in --follow and catch-up over 100,000 blocks",
     run: (log) => watchBenchmark(log),
   },
+  { name: "verify: at a commit, beside a bare hardhat build of it", run: (log) => verifyBenchmark(log) },
 ];
 
 const log = (line: string) => console.error(line);

@@ -63,6 +63,12 @@ export const ERRORS = {
     "{where}: {commit} is not a full 40-digit lowercase hex commit SHA",
     "A build is only ever checked against a fixed commit: a branch name, tag or short SHA can be moved. A record staged from a dirty or unknown tree has no commit and cannot be verified.",
   ),
+  TREE_DIRTY: d(
+    130,
+    2,
+    "{root}: uncommitted changes to {files}: commit them first, or pass --allow-dirty",
+    "A proposal records the commit its implementations were built from. Staged from a working tree with uncommitted sources, policies or config, that commit would be a lie. With --allow-dirty the record is marked dirty (no commit), and `verify` and `sign` refuse it.",
+  ),
 
   // 15x: set-up and bad input on the command line or in the environment (exit 2)
   NODE_TOO_OLD: d(
@@ -139,6 +145,18 @@ export const ERRORS = {
     1,
     "{what}: not the Safe {version} contracts ({keys})",
     "Gatehouse recognises Safe contracts by their runtime code hash (from @safe-global/safe-deployments and the @safe-global/safe-smart-account artifacts), never by an address or by the presence of code. A record that points at other code is refused.",
+  ),
+  SAFE_TX_SHAPE: d(
+    230,
+    1,
+    "Safe transaction {safeTxHash}: {violations}",
+    "Gatehouse builds exactly one Safe transaction shape: a call to the timelock with value 0, operation 0 (never delegatecall) and every gas and refund field zero. Any other value could make the Safe delegatecall or pay a refund to someone, so it is refused before it is verified, signed or executed.",
+  ),
+  SIGN_REFUSED: d(
+    231,
+    1,
+    "refusing to sign {safeTxHash}: {count} verification failure(s): {failures}",
+    "`sign` runs the whole of `gatehouse verify` (record against the chain and the policy, hashes, the build at the proposal's commit) before approving, and approves nothing that failed. Run `gatehouse verify` for the full list.",
   ),
 
   COMMIT_NOT_PROTECTED: d(

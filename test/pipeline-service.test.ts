@@ -23,7 +23,7 @@ describe("pipeline through the Safe Transaction Service (--via service)", functi
     d = await deployed();
     service = await startTxService({ ctx: d.ctx, dbFile: ":memory:", log: () => {} });
     api = apiKitFor(d.ctx.chainId, { url: service.url });
-    setup = loadSetup(d.ctx, d.root, d.policy, api);
+    setup = { ...loadSetup(d.ctx, d.root, d.policy, api), source: d.setup.source };
   });
   afterEach(async () => {
     await service.close();

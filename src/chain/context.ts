@@ -39,12 +39,13 @@ export function knownNetworks(): string[] {
   return ["default", ...Object.keys(hre.config.networks).filter((n) => n !== "default")];
 }
 
-export async function connect(network: string): Promise<ChainContext> {
+/** `url`: another RPC URL for an http network than its config's (tests point `localhost` at a node on a free port). */
+export async function connect(network: string, opts: { url?: string } = {}): Promise<ChainContext> {
   const known = knownNetworks();
   if (!known.includes(network)) throw new GatehouseError("NETWORK_UNKNOWN", { network, known: known.join(", ") });
   let connection: Connection;
   try {
-    connection = await hre.network.create<"generic">(network);
+    connection = await hre.network.create<"generic">(opts.url ? { network, override: { url: opts.url } } : network);
   } catch (e) {
     throw connectionError(network, undefined, e, `connecting to '${network}'`);
   }

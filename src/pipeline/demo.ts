@@ -98,11 +98,12 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
 
       if (round === "executed") {
         step("a signer verifies the proposal independently (gatehouse verify)");
-        const v = await verify({ setup, proposal: proposal.record.id, atCommit: false });
+        const v = await verify({ setup, proposal: proposal.record.id, build: "current" });
         expect("verify recomputes calldata, salt, operation id, Safe hashes and bytecode", v.checks.every((c) => c.ok), `${v.checks.length} checks against the current build`);
       }
       step(`second owner ${owner2!.address} signs (a confirmation on the service)`);
-      const s = await sign({ setup, safeTxHash: p.safeTx.safeTxHash, signer: owner2! });
+      // The demo's scratch workspace has no commit: it compares with the current build (dev chains only).
+      const s = await sign({ setup, safeTxHash: p.safeTx.safeTxHash, signer: owner2!, build: "current" });
       expect("threshold met", s.approvals.length >= s.threshold, `${s.approvals.length} of ${s.threshold} approvals`);
 
       step("execute the Safe transaction: the timelock schedules the operation");

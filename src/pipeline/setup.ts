@@ -16,6 +16,17 @@ export interface Setup {
   timelock: Contract;
   /** The Safe Transaction Service for `--via service` proposals (api-kit), when one is configured. */
   service?: ApiKit;
+  /**
+   * Where proposals' commits come from and are built. Default: the git repository at `root`, the
+   * policy's protectedBranch, and the commit stage reads from that working tree. Tests set it to the
+   * project's own checkout; a CI job may name the commit it checked out.
+   */
+  source?: { repoRoot?: string; protectedBranch?: string; commit?: string };
+}
+
+/** The git repository and protected branch that verify and sign build a proposal's commit from. */
+export function sourceOf(setup: Pick<Setup, "root" | "policy" | "source">): { repoRoot: string; protectedBranch: string } {
+  return { repoRoot: setup.source?.repoRoot ?? setup.root, protectedBranch: setup.source?.protectedBranch ?? setup.policy.protectedBranch };
 }
 
 export function loadSetup(ctx: ChainContext, root: string, policy: Policy = loadPolicy(root, ctx.network), service?: ApiKit): Setup {

@@ -5,11 +5,15 @@ import { approveSafeTx, safeTxStatus } from "../safe/transactions.ts";
 import { safeTxHashes } from "../safe/hash.ts";
 import { safeTxData } from "../safe/transactions.ts";
 import type { Setup } from "./setup.ts";
+import { assertSafeTxShape } from "./verify-record.ts";
+import { verify, type VerifyCheck } from "./verify.ts";
 
 /**
- * `gatehouse sign <safeTxHash>`: another owner approves a proposed Safe transaction on chain
- * (approveHash). The hash is recomputed from the recorded fields first, so an owner never approves a
- * hash that does not belong to the transaction it is shown as.
+ * `gatehouse sign <safeTxHash>`: another owner approves a proposed Safe transaction (approveHash on
+ * chain, or a signature on the service). Nothing is approved before the whole of `gatehouse verify`
+ * passes for its proposal: Gatehouse's one Safe transaction shape, the hash recomputed from the recorded
+ * fields, the record against the chain and the policy, and the implementations against the build at
+ * the proposal's commit. An owner never approves what verify would not call verified.
  */
 export interface SignResult {
   record: ProposalRecord;
@@ -18,6 +22,8 @@ export interface SignResult {
   approvals: string[];
   threshold: number;
   executed: boolean;
+  /** The verification that ran before approving (every check passed). */
+  checks: VerifyCheck[];
 }
 
 export function findSafeTx(setup: Setup, safeTxHash: string): { file: string; record: ProposalRecord; safeTx: SafeTxRecord } {
@@ -29,14 +35,29 @@ export function findSafeTx(setup: Setup, safeTxHash: string): { file: string; re
   throw new GatehouseError("FILE_NOT_FOUND", { file: `proposals/${setup.ctx.network}/`, what: `no proposal has Safe transaction ${safeTxHash}` });
 }
 
-export async function sign(opts: { setup: Setup; safeTxHash: string; signer: Actor }): Promise<SignResult> {
+/**
+ * `build: "current"` compares with the working tree's build instead of the commit's: only for the
+ * in-process demo on a Hardhat dev chain, refused anywhere else.
+ */
+export async function sign(opts: { setup: Setup; safeTxHash: string; signer: Actor; build?: "commit" | "current" }): Promise<SignResult> {
   const { setup, signer } = opts;
   const { record, safeTx } = findSafeTx(setup, opts.safeTxHash);
+  assertSafeTxShape(safeTx, record.timelock);
   const recomputed = safeTxHashes(setup.ctx.chainId, safeTx.safe, safeTxData(safeTx));
   if (recomputed.safeTxHash !== safeTx.safeTxHash) {
     throw new GatehouseError("VERIFY_FAILED", { count: 1, what: `Safe transaction ${safeTx.safeTxHash} (its fields hash to ${recomputed.safeTxHash})` });
   }
+  if (opts.build === "current" && !setup.ctx.isDevNetwork) throw new GatehouseError("USAGE", { message: "signing against the current build is only for Hardhat dev networks (the demo)" });
+  const v = await verify({ setup, proposal: { record }, build: opts.build ?? "commit" });
+  const failed = v.checks.filter((c) => !c.ok);
+  if (failed.length > 0) {
+    throw new GatehouseError(
+      "SIGN_REFUSED",
+      { safeTxHash: safeTx.safeTxHash, count: failed.length, failures: failed.map((c) => `${c.name} (${c.detail})`).join("; ") },
+      { details: { checks: v.checks } },
+    );
+  }
   const approvedNow = await approveSafeTx(setup.ctx, setup.deployment, safeTx, signer, setup.service);
   const status = await safeTxStatus(setup.ctx, safeTx, setup.service);
-  return { record, safeTx, approvedNow, approvals: status.approvals, threshold: status.threshold, executed: status.executed };
+  return { record, safeTx, approvedNow, approvals: status.approvals, threshold: status.threshold, executed: status.executed, checks: v.checks };
 }

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { getAddress } from "ethers";
 import type { Actor } from "../chain/context.ts";
 import { GatehouseError } from "../errors.ts";
+import { displayPath } from "../fs/atomic.ts";
 import { bytecodeHash, runtimeMatches, type RuntimeArtifact } from "../plan/bytecode.ts";
 import { planUpgrade, proposalId, type Plan, type PlannedOperation, type ProxyChange } from "../plan/plan.ts";
 import { listProposals, proposalFile, readProposalFile, writeProposal, type OperationRecord, type ProposalRecord } from "../records/proposal.ts";
@@ -30,11 +31,47 @@ export function gitCommit(root: string): string | null {
   }
 }
 
-export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?: number; commit?: string | null; log?: (line: string) => void }): Promise<StageResult> {
+/** What a build reads besides node_modules: a change to any of these changes what `stage` deploys. */
+export const BUILD_INPUTS = [/^contracts\//, /^policies\//, /^hardhat\.config\.[cm]?[jt]s$/, /^package(-lock)?\.json$/, /^tsconfig\.json$/];
+
+/**
+ * The build inputs changed in a working tree, from `git status --porcelain=v1 -z --no-renames
+ * --untracked-files=all` run at the repository's top level (pure). Untracked files count: Hardhat
+ * compiles every file under contracts/.
+ */
+export function changedBuildInputs(porcelainZ: string, prefix = ""): string[] {
+  const files = porcelainZ
+    .split("\0")
+    .filter((e) => e.length > 3)
+    .map((e) => e.slice(3))
+    .filter((f) => f.startsWith(prefix))
+    .map((f) => f.slice(prefix.length));
+  return [...new Set(files.filter((f) => BUILD_INPUTS.some((re) => re.test(f))))].sort();
+}
+
+/**
+ * The commit a stage records: HEAD of the working tree at `root`, refused when the tree has uncommitted
+ * build inputs (the deployed code would not be that commit's), or marked dirty with `allowDirty`.
+ * Outside a git repository there is no commit (and verify will say so).
+ */
+export function workingTreeCommit(root: string, allowDirty = false): { commit: string | null; dirty?: { base: string | null; files: string[] } } {
+  const head = gitCommit(root);
+  if (head === null) return { commit: null };
+  const git = (...args: string[]) => execFileSync("git", args, { cwd: root, stdio: ["ignore", "pipe", "ignore"], maxBuffer: 64 << 20 }).toString();
+  const files = changedBuildInputs(git("status", "--porcelain=v1", "-z", "--no-renames", "--untracked-files=all"), git("rev-parse", "--show-prefix").trim());
+  if (files.length === 0) return { commit: head };
+  if (!allowDirty) throw new GatehouseError("TREE_DIRTY", { root: displayPath(root) || ".", files: files.join(", ") }, { details: { files } });
+  return { commit: null, dirty: { base: head, files } };
+}
+
+export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?: number; commit?: string | null; allowDirty?: boolean; log?: (line: string) => void }): Promise<StageResult> {
   const { setup, deployer } = opts;
   const { ctx, policy, root, timelock } = setup;
   const log = opts.log ?? (() => {});
-  const commit = opts.commit === undefined ? gitCommit(root) : opts.commit;
+  // Before anything is deployed: which commit this stage is the build of (refused from a dirty tree).
+  const source = opts.commit !== undefined ? { commit: opts.commit } : setup.source?.commit ? { commit: setup.source.commit } : workingTreeCommit(setup.source?.repoRoot ?? root, opts.allowDirty);
+  const { commit } = source;
+  if (source.dirty) log(`--allow-dirty: uncommitted changes to ${source.dirty.files.join(", ")}; the record is marked dirty and cannot be verified`);
 
   const delay = BigInt(opts.delaySeconds ?? policy.governance.delaySeconds);
   if (delay < BigInt(policy.rules.minDelaySeconds)) throw new GatehouseError("DELAY_BELOW_POLICY", { delay, min: policy.rules.minDelaySeconds });
@@ -77,6 +114,8 @@ export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?
       sourceName: artifact.sourceName,
       artifactHash: bytecodeHash(artifact.deployedBytecode, artifact.immutableReferences),
       bytecodeHash: bytecodeHash(code, artifact.immutableReferences),
+      // Kept so that execute and the watcher recompute the hash from the record, not from a later build.
+      ...(artifact.immutableReferences && Object.keys(artifact.immutableReferences).length > 0 ? { immutableReferences: artifact.immutableReferences } : {}),
     };
   }
 
@@ -101,6 +140,7 @@ export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?
     chainId: Number(ctx.chainId),
     createdAt: now,
     commit,
+    ...(source.dirty ? { dirty: source.dirty } : {}),
     timelock: getAddress(timelock.target as string),
     safe: getAddress(setup.deployment.safe.address),
     operations: plan.operations.map(toRecord),

@@ -2,7 +2,10 @@ import { getAddress } from "ethers";
 import { GatehouseError } from "../errors.ts";
 import { displayPath } from "../fs/atomic.ts";
 import { bytecodeHash } from "../plan/bytecode.ts";
-import type { ProposalRecord } from "../records/proposal.ts";
+import type { ProposalRecord, SafeTxRecord } from "../records/proposal.ts";
+import { safeTxHashes } from "../safe/hash.ts";
+import { describeShapeViolations, safeTxShapeViolations } from "../safe/shape.ts";
+import { safeTxData } from "../safe/transactions.ts";
 import { hashOperationBatch, type Batch } from "../timelock/calls.ts";
 import type { Setup } from "./setup.ts";
 
@@ -14,9 +17,18 @@ export function batchOf(record: Pick<ProposalRecord, "operations" | "predecessor
   };
 }
 
+/** Refuse a Safe transaction that is not Gatehouse's one shape, naming each field (SAFE_TX_SHAPE). */
+export function assertSafeTxShape(tx: SafeTxRecord, timelock: string): void {
+  const violations = safeTxShapeViolations(tx, timelock);
+  if (violations.length > 0) throw new GatehouseError("SAFE_TX_SHAPE", { safeTxHash: tx.safeTxHash, violations: describeShapeViolations(violations) }, { details: { violations } });
+}
+
 /**
  * Before anything is signed or sent: the record must describe this chain, its operation id must be the
- * hash of its calls, and every new implementation must hold the bytecode the record says it does.
+ * hash of its calls, its Safe transactions must have Gatehouse's shape and their hashes, and every new
+ * implementation must hold the bytecode the record says it does. That bytecode hash is recomputed with
+ * the immutable ranges recorded at stage time, never from today's build: a later edit of the contract
+ * must not make a legitimate pending proposal look stale.
  */
 export async function checkProposalAgainstChain(setup: Setup, file: string, record: ProposalRecord): Promise<void> {
   const rel = displayPath(file);
@@ -28,12 +40,19 @@ export async function checkProposalAgainstChain(setup: Setup, file: string, reco
   if (getAddress(record.safe) !== getAddress(setup.deployment.safe.address)) throw stale(`Safe ${record.safe} is not the deployed one (${setup.deployment.safe.address})`);
   const recomputed = hashOperationBatch(batchOf(record));
   if (recomputed !== record.operationId) throw stale(`operationId ${record.operationId} is not the hash of its calls (${recomputed})`);
+  for (const tx of record.safeTransactions) {
+    assertSafeTxShape(tx, record.timelock);
+    const hashes = safeTxHashes(BigInt(record.chainId), tx.safe, safeTxData(tx));
+    if (hashes.safeTxHash !== tx.safeTxHash) throw stale(`Safe transaction ${tx.safeTxHash} (nonce ${tx.nonce}): its fields hash to ${hashes.safeTxHash}`);
+  }
   for (const op of record.operations) {
     const code = await setup.ctx.ethers.provider.getCode(op.newImplementation);
     const expected = record.artifacts[op.proxy];
     if (code === "0x") throw stale(`new implementation ${op.newImplementation} of '${op.proxy}' has no code`);
-    const artifact = await setup.ctx.readArtifact(op.contract).catch(() => undefined);
-    const hash = bytecodeHash(code, artifact?.immutableReferences);
-    if (expected && hash !== expected.bytecodeHash) throw stale(`new implementation of '${op.proxy}' has bytecode hash ${hash}, the record says ${expected.bytecodeHash}`);
+    if (!expected) throw stale(`the record has no build entry (artifacts.${op.proxy}) for the new implementation of '${op.proxy}'`);
+    // Records older than `immutableReferences` fall back to the current build's ranges (the old rule).
+    const refs = expected?.immutableReferences ?? (await setup.ctx.readArtifact(op.contract).catch(() => undefined))?.immutableReferences;
+    const hash = bytecodeHash(code, refs);
+    if (hash !== expected.bytecodeHash) throw stale(`new implementation of '${op.proxy}' has bytecode hash ${hash}, the record says ${expected.bytecodeHash}`);
   }
 }

@@ -1,33 +1,49 @@
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { getAddress } from "ethers";
+import { getAddress, zeroPadValue } from "ethers";
+import { buildAtCommit, commitBuildDir } from "../build/at-commit.ts";
+import { PROJECT_SOURCES, type BuiltArtifact } from "../build/target.ts";
 import { GatehouseError } from "../errors.ts";
 import { deriveSalt, upgradeCall } from "../plan/plan.ts";
-import { runtimeMatches, type RuntimeArtifact } from "../plan/bytecode.ts";
+import { runtimeMatches, type ImmutableReferences } from "../plan/bytecode.ts";
+import type { Policy } from "../policy/schema.ts";
+import type { DeploymentRecord } from "../records/deployment.ts";
 import { resolveProposal, type ProposalRecord } from "../records/proposal.ts";
 import { safeCall, safeTxHashes } from "../safe/hash.ts";
+import { describeShapeViolations, safeTxShapeViolations } from "../safe/shape.ts";
 import { safeTxData } from "../safe/transactions.ts";
-import { decodeSchedule, decodeUpgradeCall, encodeCancel, hashOperationBatch } from "../timelock/calls.ts";
+import { decodeSchedule, decodeUpgradeCall, encodeCancel, encodeExecuteBatch, hashOperationBatch } from "../timelock/calls.ts";
 import { batchOf } from "./verify-record.ts";
-import type { Setup } from "./setup.ts";
+import { sourceOf, type Setup } from "./setup.ts";
 
 /**
  * `gatehouse verify <proposal|operationId>`: recompute everything a signer must trust, without trusting
  * the record: the calldata from the operations in words, the salt and operation id, every Safe
- * transaction's three hashes and decoded inner call, and that each new implementation's on-chain
- * bytecode is the build of its contract at the proposal's commit.
+ * transaction's shape, three hashes and decoded inner call, that each operation upgrades a proxy of the
+ * policy to the policy's target contract, and that each new implementation's on-chain bytecode is the
+ * build of that contract at the proposal's commit (a full SHA on the protected branch, built by
+ * buildAtCommit without the verifier's secrets). Immutables are checked where their value is known
+ * (UUPSUpgradeable's `__self`), and listed as unchecked otherwise.
  */
 export interface VerifyCheck {
   name: string;
+  /** False: a mismatch. True: proven, or (with `unchecked`) not a mismatch but not proven either. */
   ok: boolean;
   detail: string;
+  /** Not proven: the output says so instead of "ok" (e.g. an immutable whose value cannot be derived). */
+  unchecked?: boolean;
 }
 
-export function verifyRecord(record: ProposalRecord): VerifyCheck[] {
+type Check = (name: string, ok: boolean, detail: string, unchecked?: boolean) => void;
+
+function collector(): { checks: VerifyCheck[]; check: Check } {
   const checks: VerifyCheck[] = [];
-  const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+  return { checks, check: (name, ok, detail, unchecked) => checks.push({ name, ok, detail, ...(unchecked ? { unchecked: true } : {}) }) };
+}
+
+/** What the record says, recomputed from itself (pure): calldata, salt, operation id, cancel path, Safe transactions. */
+export function verifyRecord(record: ProposalRecord): VerifyCheck[] {
+  const { checks, check } = collector();
   for (const op of record.operations) {
     const expected = upgradeCall({ kind: op.kind, proxy: op.proxyAddress, proxyAdmin: op.proxyAdmin }, op.newImplementation, op.initializer);
     const ok = expected.target === getAddress(op.call.target) && expected.data === op.call.data && op.call.value === "0";
@@ -46,16 +62,25 @@ export function verifyRecord(record: ProposalRecord): VerifyCheck[] {
     if (g) {
       const hashes = safeTxHashes(BigInt(record.chainId), g.safe, safeCall(record.timelock, record.cancel.calldata, g.nonce));
       const same = hashes.safeTxHash === g.safeTxHash && hashes.domainHash === g.domainHash && hashes.messageHash === g.messageHash;
-      check("guardian Safe cancel hashes", same, same ? `safeTxHash ${g.safeTxHash} at nonce ${g.nonce}` : `recomputed safeTxHash ${hashes.safeTxHash}`);
+      check("guardian Safe cancel hashes", same, same ? `safeTxHash ${g.safeTxHash} (domain hash ${g.domainHash}, message hash ${g.messageHash}) at nonce ${g.nonce}` : `recomputed safeTxHash ${hashes.safeTxHash}`);
     }
   }
   for (const tx of record.safeTransactions) {
+    const label = `Safe transaction ${tx.purpose} (nonce ${tx.nonce})`;
+    const violations = safeTxShapeViolations(tx, record.timelock);
+    check(`${label} shape`, violations.length === 0, violations.length === 0 ? "a call to the timelock, value 0, operation 0, no gas refund" : describeShapeViolations(violations));
     const hashes = safeTxHashes(BigInt(record.chainId), tx.safe, safeTxData(tx));
     const hashesOk = hashes.safeTxHash === tx.safeTxHash && hashes.domainHash === tx.domainHash && hashes.messageHash === tx.messageHash;
-    check(`Safe transaction ${tx.purpose} (nonce ${tx.nonce}) hashes`, hashesOk, hashesOk ? `safeTxHash ${tx.safeTxHash}` : `recomputed safeTxHash ${hashes.safeTxHash}, domain ${hashes.domainHash}, message ${hashes.messageHash}`);
+    check(
+      `${label} hashes`,
+      hashesOk,
+      hashesOk
+        ? `safeTxHash ${tx.safeTxHash}, domain hash ${tx.domainHash}, message hash ${tx.messageHash}`
+        : `recomputed safeTxHash ${hashes.safeTxHash}, domain hash ${hashes.domainHash}, message hash ${hashes.messageHash}`,
+    );
+    let ok = false;
+    let detail: string;
     if (tx.purpose === "schedule") {
-      let detail: string;
-      let ok = false;
       try {
         const decoded = decodeSchedule(tx.data);
         ok = getAddress(tx.to) === getAddress(record.timelock) && decoded.operationId === record.operationId && decoded.delay.toString() === record.delay;
@@ -63,52 +88,104 @@ export function verifyRecord(record: ProposalRecord): VerifyCheck[] {
       } catch (e) {
         detail = (e as Error).message;
       }
-      check(`Safe transaction ${tx.purpose} (nonce ${tx.nonce}) call`, ok, detail);
+    } else {
+      ok = getAddress(tx.to) === getAddress(record.timelock) && tx.data === encodeExecuteBatch(batch);
+      detail = ok ? `executeBatch of operation ${record.operationId} on the timelock` : `its data is not executeBatch of operation ${record.operationId} on the timelock`;
     }
+    check(`${label} call`, ok, detail);
   }
   return checks;
 }
 
-/** Build the project as it was at `commit` in a scratch git worktree, and read artifacts from there. */
-export function artifactsAtCommit(root: string, commit: string): { read(contract: string): RuntimeArtifact | undefined; dispose(): void } {
-  const dir = mkdtempSync(path.join(tmpdir(), "gatehouse-verify-"));
-  try {
-    execFileSync("git", ["worktree", "add", "--detach", dir, commit], { cwd: root, stdio: "ignore" });
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
-    throw new GatehouseError("USAGE", { message: `cannot check out commit ${commit} in ${root}: ${(e as Error).message.split("\n")[0]}` });
+/**
+ * Every operation upgrades a proxy the policy governs, with the policy's kind, at the deployment's
+ * address, to the policy's target contract, built from the project's sources (pure). The record's
+ * `contract` is a claim; the policy says what the proxy must run.
+ */
+export function verifyAgainstPolicy(record: ProposalRecord, policy: Pick<Policy, "contracts">, deployment: Pick<DeploymentRecord, "proxies">): VerifyCheck[] {
+  const { checks, check } = collector();
+  for (const op of record.operations) {
+    const entry = policy.contracts.find((c) => c.name === op.proxy);
+    const address = entry?.proxy ?? deployment.proxies[op.proxy]?.address;
+    const problems: string[] = [];
+    if (!entry) problems.push(`the policy governs no proxy named '${op.proxy}'`);
+    else {
+      if (entry.contract !== op.contract) problems.push(`the record upgrades to ${op.contract}, the policy's target is ${entry.contract}`);
+      if (entry.kind !== op.kind) problems.push(`the record says ${op.kind}, the policy ${entry.kind}`);
+      if (!address || getAddress(address) !== getAddress(op.proxyAddress)) problems.push(`the record's proxy ${op.proxyAddress} is not the governed one (${address ?? "none recorded"})`);
+    }
+    const built = record.artifacts[op.proxy];
+    if (!built) problems.push("the record has no build entry for it");
+    else if (built.contract !== op.contract) problems.push(`its build entry is for ${built.contract}`);
+    else if (!PROJECT_SOURCES.some((s) => built.sourceName.startsWith(s))) problems.push(`its source ${built.sourceName} is not under ${PROJECT_SOURCES.join(", ")}`);
+    check(`policy target of '${op.proxy}'`, problems.length === 0, problems.length === 0 ? `${op.contract} (${built!.sourceName}), the policy's target for ${op.kind} proxy ${op.proxyAddress}` : problems.join("; "));
   }
-  const dispose = () => {
-    execFileSync("git", ["worktree", "remove", "--force", dir], { cwd: root, stdio: "ignore" });
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"), "dir");
-    // A parent Hardhat process (tests, tasks) exports HARDHAT_CONFIG etc.; the worktree must use its own config.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("HARDHAT_")));
-    execFileSync(process.execPath, [path.join(root, "node_modules/hardhat/dist/src/cli.js"), "build", "--quiet", "--no-tests"], { cwd: dir, stdio: "ignore", env });
-  } catch (e) {
-    dispose();
-    throw new GatehouseError("CHAIN_CALL_FAILED", { action: `building commit ${commit}`, reason: (e as Error).message.split("\n")[0] });
-  }
-  return { read: (contract) => findArtifact(path.join(dir, "artifacts"), contract), dispose };
+  return checks;
 }
 
-function findArtifact(dir: string, contract: string): RuntimeArtifact | undefined {
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile() && entry.name === `${contract}.json` && !entry.parentPath.includes("build-info")) {
-      return JSON.parse(readFileSync(path.join(entry.parentPath, entry.name), "utf8")) as RuntimeArtifact;
+/** The immutables of a build, by AST id: the declared name and its source file, read from the build-info output. */
+export function immutableDeclarations(buildInfoOutput: unknown, ids: string[]): Map<string, { name: string; source: string }> {
+  const wanted = new Set(ids.map(Number));
+  const found = new Map<string, { name: string; source: string }>();
+  const sources = ((buildInfoOutput as { output?: { sources?: Record<string, { ast?: unknown }> } })?.output?.sources ?? {}) as Record<string, { ast?: unknown }>;
+  const walk = (node: unknown, source: string): void => {
+    if (!node || typeof node !== "object" || found.size === wanted.size) return;
+    const n = node as { id?: number; nodeType?: string; name?: string };
+    if (n.nodeType === "VariableDeclaration" && typeof n.id === "number" && wanted.has(n.id)) found.set(String(n.id), { name: n.name ?? "?", source });
+    for (const v of Object.values(node)) if (v && typeof v === "object") walk(v, source);
+  };
+  for (const [source, s] of Object.entries(sources)) walk(s.ast, source);
+  return found;
+}
+
+const UUPS_SOURCE = /(^|\/)@openzeppelin\/contracts(-upgradeable)?(@[^/]+)?\/proxy\/utils\/UUPSUpgradeable\.sol$/;
+
+/**
+ * Each immutable of an implementation, against what it must be (pure). UUPSUpgradeable's `__self` must
+ * be the implementation's own address (its `onlyProxy` guard depends on it); any other immutable is set
+ * by a constructor whose arguments the record does not hold, so it is reported as unchecked, with its value.
+ */
+export function checkImmutables(code: string, refs: ImmutableReferences | undefined, names: Map<string, { name: string; source: string }>, implementation: string, label: string): VerifyCheck[] {
+  const { checks, check } = collector();
+  const hex = code.startsWith("0x") ? code.slice(2) : code;
+  for (const [id, ranges] of Object.entries(refs ?? {})) {
+    const values = [...new Set(ranges.map(({ start, length }) => "0x" + hex.slice(start * 2, (start + length) * 2).toLowerCase()))];
+    const decl = names.get(id);
+    const name = decl ? `${decl.name} (${path.basename(decl.source)})` : `#${id}`;
+    if (values.length !== 1) {
+      check(`${label} immutable ${name}`, false, `its ${ranges.length} copies in the code differ: ${values.join(", ")}`);
+      continue;
+    }
+    if (decl?.name === "__self" && UUPS_SOURCE.test(decl.source)) {
+      const expected = zeroPadValue(getAddress(implementation), 32).toLowerCase();
+      check(`${label} immutable ${name}`, values[0] === expected, values[0] === expected ? `the implementation's own address ${getAddress(implementation)}` : `${values[0]}, expected the implementation's own address ${getAddress(implementation)}`);
+    } else {
+      check(`${label} immutable ${name}`, true, `UNCHECKED: value ${values[0]} is set at deployment and is not derived here`, true);
     }
   }
-  return undefined;
+  if (Object.keys(refs ?? {}).length === 0) check(`${label} immutables`, true, "none");
+  return checks;
 }
 
-export async function verify(opts: { setup: Setup; proposal: string; atCommit?: boolean; repoRoot?: string }): Promise<{ record: ProposalRecord; checks: VerifyCheck[] }> {
+export interface VerifyResult {
+  record: ProposalRecord;
+  checks: VerifyCheck[];
+  /** What the bytecode was compared with: the build at the record's commit, or (developer option) the current build. */
+  build: { kind: "commit"; commit: string } | { kind: "current" } | { kind: "none"; reason: string };
+  /** Every check passed against the build at a protected commit. Never true with the current build. */
+  verified: boolean;
+}
+
+/**
+ * `build: "current"` is a developer option: the bytecode is compared with the working tree's build, and
+ * the result is never `verified`.
+ */
+export async function verify(opts: { setup: Setup; proposal: string | { record: ProposalRecord }; build?: "commit" | "current" }): Promise<VerifyResult> {
   const { setup } = opts;
   const { ctx } = setup;
-  const { record } = resolveProposal(setup.root, ctx.network, opts.proposal);
-  const checks = verifyRecord(record);
-  const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+  const record = typeof opts.proposal === "string" ? resolveProposal(setup.root, ctx.network, opts.proposal).record : opts.proposal.record;
+  const checks = [...verifyRecord(record), ...verifyAgainstPolicy(record, setup.policy, setup.deployment)];
+  const check: Check = (name, ok, detail, unchecked) => checks.push({ name, ok, detail, ...(unchecked ? { unchecked: true } : {}) });
   check("chain", BigInt(record.chainId) === ctx.chainId, `record chain ${record.chainId}, network '${ctx.network}' chain ${ctx.chainId}`);
   check("timelock", getAddress(record.timelock) === getAddress(setup.deployment.timelock.address), `record ${record.timelock}, deployment ${setup.deployment.timelock.address}`);
   check("Safe", getAddress(record.safe) === getAddress(setup.deployment.safe.address), `record ${record.safe}, deployment ${setup.deployment.safe.address}`);
@@ -119,19 +196,72 @@ export async function verify(opts: { setup: Setup; proposal: string; atCommit?: 
     }
   }
 
-  // Bytecode: against the build at the proposal's commit when it can be checked out, else the current build.
-  const repoRoot = opts.repoRoot ?? setup.root;
-  const useCommit = opts.atCommit !== false && record.commit !== null && existsSync(path.join(repoRoot, ".git"));
-  const build = useCommit ? artifactsAtCommit(repoRoot, record.commit!) : undefined;
-  try {
+  // The build to compare with: the record's commit, built afresh; no commit is a failure, never a fallback.
+  let build: VerifyResult["build"];
+  let lookup: (contract: string) => { artifact?: BuiltArtifact; reason?: string; buildInfoOutput?: string };
+  if (opts.build === "current") {
+    build = { kind: "current" };
+    const artifacts = new Map<string, BuiltArtifact>();
     for (const op of record.operations) {
-      const code = await ctx.ethers.provider.getCode(op.newImplementation);
-      const artifact = build ? build.read(op.contract) : await ctx.readArtifact(op.contract).catch(() => undefined);
-      const source = build ? `the build of ${op.contract} at commit ${record.commit!.slice(0, 12)}` : `the current build of ${op.contract}`;
-      check(`bytecode of '${op.proxy}' implementation`, !!artifact && code !== "0x" && runtimeMatches(code, artifact), artifact ? `${op.newImplementation} vs ${source}` : `no contract ${op.contract} in ${source}`);
+      const target = setup.policy.contracts.find((c) => c.name === op.proxy)?.contract ?? op.contract;
+      const a = (await ctx.readArtifact(target).catch(() => undefined)) as BuiltArtifact | undefined;
+      if (a) artifacts.set(target, a);
     }
-  } finally {
-    build?.dispose();
+    lookup = (contract) => {
+      const a = artifacts.get(contract);
+      if (!a) return { reason: `no contract ${contract} in the current build` };
+      if (!PROJECT_SOURCES.some((s) => a.sourceName.startsWith(s))) return { reason: `${contract} in the current build comes from ${a.sourceName}, not ${PROJECT_SOURCES.join(", ")}` };
+      return { artifact: a, buildInfoOutput: a.buildInfoId ? path.join(ctx.buildInfoDir, `${a.buildInfoId}.output.json`) : undefined };
+    };
+    check("build", true, "UNCHECKED: compared with the current build of this working tree (--current-build), not with the build of a commit", true);
+  } else if (record.dirty) {
+    build = { kind: "none", reason: "staged from a dirty working tree" };
+    check("commit", false, `the record was staged with --allow-dirty from uncommitted changes to ${record.dirty.files.join(", ") || "(unknown files)"} (based on ${record.dirty.base ?? "no commit"}): no commit holds its source`);
+    lookup = () => ({ reason: "no commit to build" });
+  } else {
+    const { repoRoot, protectedBranch } = sourceOf(setup);
+    try {
+      const b = await buildAtCommit({ repoRoot, commit: record.commit as string, protectedBranch, pinned: setup.policy.compiler });
+      build = { kind: "commit", commit: b.commit };
+      check("commit", true, `${b.commit} is on the protected branch '${protectedBranch}'; built with the policy's solc ${setup.policy.compiler.version} and no secrets`);
+      lookup = (contract) => {
+        const t = b.target(contract);
+        if (!t.ok) return { reason: t.reason };
+        const id = t.artifact.buildInfoId;
+        return { artifact: t.artifact, buildInfoOutput: id ? path.join(commitBuildDir({ repoRoot }, b.commit), "artifacts", "build-info", `${id}.output.json`) : undefined };
+      };
+    } catch (e) {
+      if (!(e instanceof GatehouseError)) throw e;
+      build = { kind: "none", reason: e.message };
+      check("commit", false, `${e.code}: ${e.message}`);
+      lookup = () => ({ reason: "the proposal's commit was not built" });
+    }
   }
-  return { record, checks };
+
+  for (const op of record.operations) {
+    // The policy's target, not the record's claim (verifyAgainstPolicy reports when they differ).
+    const target = setup.policy.contracts.find((c) => c.name === op.proxy)?.contract ?? op.contract;
+    const label = `'${op.proxy}' implementation`;
+    const code = await ctx.ethers.provider.getCode(op.newImplementation);
+    const { artifact, reason, buildInfoOutput } = lookup(target);
+    const source = build.kind === "commit" ? `the build of ${target} at commit ${build.commit.slice(0, 12)}` : `the current build of ${target}`;
+    if (!artifact) {
+      check(`bytecode of ${label}`, false, reason ?? `no ${target}`);
+      continue;
+    }
+    const same = code !== "0x" && runtimeMatches(code, artifact);
+    check(`bytecode of ${label}`, same, same ? `${op.newImplementation} is ${source} (${artifact.sourceName}), immutables aside` : code === "0x" ? `${op.newImplementation} has no code` : `${op.newImplementation} is not ${source}`);
+    if (!same) continue;
+    const ids = Object.keys(artifact.immutableReferences ?? {});
+    let names = new Map<string, { name: string; source: string }>();
+    if (ids.length > 0 && buildInfoOutput && existsSync(buildInfoOutput)) names = immutableDeclarations(JSON.parse(readFileSync(buildInfoOutput, "utf8")), ids);
+    checks.push(...checkImmutables(code, artifact.immutableReferences, names, op.newImplementation, label));
+  }
+  const failed = checks.some((c) => !c.ok);
+  return { record, checks, build, verified: !failed && build.kind === "commit" };
+}
+
+/** One line per check, as the CLI prints them: "ok", "FAIL" or "UNCHECKED", never "ok" for what was not proven. */
+export function renderChecks(checks: VerifyCheck[]): string {
+  return checks.map((k) => `${!k.ok ? "FAIL     " : k.unchecked ? "UNCHECKED" : "ok       "} ${k.name}: ${k.detail.replace(/^UNCHECKED: /, "")}`).join("\n");
 }

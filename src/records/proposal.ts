@@ -63,6 +63,11 @@ export const ProposalRecord = z
     chainId: z.number().int(),
     createdAt: z.string(),
     commit: z.string().nullable(),
+    /**
+     * Staged with --allow-dirty from a working tree with uncommitted changes (then `commit` is null):
+     * the commit it was based on and the changed files. `verify` and `sign` refuse such a record.
+     */
+    dirty: z.object({ base: z.string().nullable(), files: z.array(z.string()) }).strict().optional(),
     timelock: Address,
     safe: Address,
     operations: z.array(OperationRecord).min(1),
@@ -71,7 +76,23 @@ export const ProposalRecord = z
     round: z.number().int().nonnegative(),
     delay: Uint,
     operationId: Bytes32,
-    artifacts: z.record(z.string(), z.object({ contract: z.string(), sourceName: z.string(), artifactHash: Bytes32, bytecodeHash: Bytes32 }).strict()),
+    /**
+     * The build each implementation was staged from. `immutableReferences` (optional: older records lack
+     * it) are the byte ranges masked in `bytecodeHash`, so the hash is recomputed from the record alone,
+     * never from today's build, which may have moved on.
+     */
+    artifacts: z.record(
+      z.string(),
+      z
+        .object({
+          contract: z.string(),
+          sourceName: z.string(),
+          artifactHash: Bytes32,
+          bytecodeHash: Bytes32,
+          immutableReferences: z.record(z.string(), z.array(z.object({ start: z.number().int().nonnegative(), length: z.number().int().positive() }).strict())).optional(),
+        })
+        .strict(),
+    ),
     storageLayoutDiff: z.record(z.string(), z.array(z.record(z.string(), z.unknown()))),
     rollback: z.object({ operations: z.array(OperationRecord), salt: Bytes32, predecessor: Bytes32, operationId: Bytes32 }).strict(),
     /** Every Safe transaction proposed for this record, oldest first (a cancelled round keeps its own). */

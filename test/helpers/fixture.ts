@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -8,6 +9,17 @@ import { loadSetup, type Setup } from "../../src/pipeline/setup.ts";
 import { deployGovernance } from "../../deploy/governance.ts";
 
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, "../..");
+
+const git = (...args: string[]) => execFileSync("git", args, { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+/** The commit under test: records are staged from it, and verify and sign build it. */
+export const HEAD = git("rev-parse", "HEAD");
+/**
+ * The branch this checkout is on stands in for the protected branch (main in CI; a helper's branch in
+ * its worktree). The product's default stays `main`; only tests point it here.
+ */
+export const TEST_PROTECTED_BRANCH = ((b) => (b === "HEAD" ? "main" : b))(git("rev-parse", "--abbrev-ref", "HEAD"));
+/** What `deployed()` sets as `setup.source`: the project's checkout, its branch, its HEAD. */
+export const TEST_SOURCE = { repoRoot: PROJECT_ROOT, protectedBranch: TEST_PROTECTED_BRANCH, commit: HEAD };
 
 /** A scratch workspace (policies/, deployments/, proposals/) so tests never touch the repository's records. */
 export function workspace(policyEdit?: (yaml: string) => string): string {
@@ -46,7 +58,7 @@ export async function deployed(policyEdit?: (yaml: string) => string): Promise<D
   const policy = loadPolicy(root, "default");
   const a = await Promise.all([0, 1, 2, 3, 4, 5, 6].map((i) => actor(ctx, `account:${i}`, `account ${i}`)));
   await deployGovernance({ ctx, root, policy, deployer: a[0]! });
-  const setup = loadSetup(ctx, root, policy);
+  const setup: Setup = { ...loadSetup(ctx, root, policy), source: TEST_SOURCE };
   return {
     ctx,
     root,

@@ -1,5 +1,5 @@
 import { Contract, ZeroHash, id, parseEther } from "ethers";
-import type { Deployed } from "./fixture.ts";
+import { HEAD, type Deployed } from "./fixture.ts";
 import { stage } from "../../src/pipeline/stage.ts";
 import { propose } from "../../src/pipeline/propose.ts";
 import { sign } from "../../src/pipeline/sign.ts";
@@ -10,7 +10,8 @@ import { TIMELOCK_ABI, UPGRADE_ABI, upgradeInterface } from "../../src/timelock/
 /** Chain actions the watcher tests play: the governed path, and the ways around it a watcher must flag. */
 
 /** stage → propose → sign → execute the Safe transaction: the operation is queued on the timelock. */
-export const TEST_COMMIT = "5a1e0f9c3b2d4e6f8a7b9c0d1e2f3a4b5c6d7e8f";
+// The commit under test: sign verifies the implementations against its build before approving.
+export const TEST_COMMIT = HEAD;
 
 export async function scheduleThroughPipeline(d: Deployed, commit: string | null = TEST_COMMIT): Promise<ProposalRecord> {
   const staged = await stage({ setup: d.setup, deployer: d.actors.deployer, commit });
