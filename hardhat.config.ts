@@ -20,6 +20,10 @@ export default defineConfig({
     path: require.resolve("solc/soljson.js"),
     settings: SOLC_SETTINGS,
     npmFilesToBuild: ["@openzeppelin/contracts/governance/TimelockController.sol"],
+    // Each source file is compiled on its own (as Hardhat's production profile does), so a contract's
+    // bytecode depends only on its own sources: the build of a commit that stage deploys, verify and the
+    // watcher rebuild, and check finds again at a later commit, is the same whatever else the project holds.
+    isolated: true,
   },
   paths: {
     // test/fixtures/contracts holds deliberately unsafe V2s that the tests feed to `check` and `stage`.

@@ -26,6 +26,11 @@ export interface CommitBuildOptions {
   commit: string;
   /** The branch every buildable commit must be reachable from (default `main`). */
   protectedBranch?: string;
+  /**
+   * False only for `stage`, which deploys the build of the commit it stands on (a feature branch on a dev
+   * chain, too): verify, sign and the watcher always require the protected branch.
+   */
+  requireProtected?: boolean;
   pinned: PinnedCompiler;
   /** Where finished builds are kept; default `<repoRoot>/.gatehouse/builds`. */
   cacheDir?: string;
@@ -51,7 +56,7 @@ const loaded = new Map<string, Promise<LoadedBuild>>();
 
 export async function buildAtCommit(opts: CommitBuildOptions): Promise<CommitBuild> {
   const commit = checkCommitRef(opts.commit);
-  const key = `${path.resolve(opts.repoRoot)}\0${commit}`;
+  const key = `${path.resolve(opts.repoRoot)}\0${commit}\0${opts.requireProtected === false ? "any" : (opts.protectedBranch ?? "main")}`;
   let p = loaded.get(key);
   if (!p) {
     p = load(opts, commit);
@@ -71,7 +76,7 @@ export function commitBuildDir(opts: Pick<CommitBuildOptions, "repoRoot" | "cach
 }
 
 async function load(opts: CommitBuildOptions, commit: string): Promise<LoadedBuild> {
-  await assertReachable(opts.repoRoot, commit, opts.protectedBranch ?? "main");
+  if (opts.requireProtected !== false) await assertReachable(opts.repoRoot, commit, opts.protectedBranch ?? "main");
   const done = commitBuildDir(opts, commit);
   if (!existsSync(path.join(done, "complete"))) await buildInto(opts, commit, done);
   return { artifacts: readArtifacts(path.join(done, "artifacts")), units: readBuildInfos(path.join(done, "artifacts", "build-info")) };

@@ -1,14 +1,16 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { getAddress } from "ethers";
+import { ContractFactory, getAddress } from "ethers";
+import { buildAtCommit } from "../build/at-commit.ts";
+import type { BuiltArtifact, TargetLookup } from "../build/target.ts";
 import type { Actor } from "../chain/context.ts";
 import { GatehouseError } from "../errors.ts";
 import { displayPath } from "../fs/atomic.ts";
-import { bytecodeHash, runtimeMatches, type RuntimeArtifact } from "../plan/bytecode.ts";
+import { bytecodeHash, runtimeMatches } from "../plan/bytecode.ts";
 import { planUpgrade, proposalId, type Plan, type PlannedOperation, type ProxyChange } from "../plan/plan.ts";
 import { listProposals, proposalFile, readProposalFile, writeProposal, type OperationRecord, type ProposalRecord } from "../records/proposal.ts";
 import { runCheck, type CheckResult } from "./check.ts";
-import { operationState, scanFrom, type Setup } from "./setup.ts";
+import { operationState, scanFrom, sourceOf, type Setup } from "./setup.ts";
 import { decodeSchedule, decodeUpgradeCall } from "../timelock/calls.ts";
 
 /**
@@ -89,9 +91,13 @@ export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?
   const changes: ProxyChange[] = [];
   const artifacts: ProposalRecord["artifacts"] = {};
   const candidates = await candidateImplementations(setup);
+  // What gets deployed is the build of the recorded commit, made the way verify and the watcher make it
+  // (git archive, fresh, pinned compiler): an incremental build of the working tree can compile the same
+  // source to other bytecode, which no verifier could then reproduce. Without a commit: the working build.
+  const commitBuild = commit ? await buildAtCommit({ ...sourceOf(setup), commit, requireProtected: false, pinned: policy.compiler }) : undefined;
   for (const p of changed) {
-    const artifact = await ctx.readArtifact(p.target);
-    const { address, reused } = await implementationFor(setup, deployer, p.target, p.kind, artifact, candidates);
+    const artifact = commitBuild ? targetOrThrow(commitBuild.target(p.target), commit!) : await ctx.readArtifact(p.target);
+    const { address, reused } = await implementationFor(setup, deployer, p.target, p.kind, artifact, candidates, commitBuild?.commit);
     const code = await ctx.ethers.provider.getCode(address);
     if (!runtimeMatches(code, artifact)) {
       throw new GatehouseError("VERIFY_FAILED", { count: 1, what: `the implementation deployed for ${p.target} at ${address} (its code is not the build's)` });
@@ -166,6 +172,11 @@ export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?
   return { check, proposal: { file, record, created: true }, deployed };
 }
 
+function targetOrThrow(t: TargetLookup, commit: string): BuiltArtifact {
+  if (!t.ok) throw new GatehouseError("BUILD_AT_COMMIT_FAILED", { commit, reason: t.reason });
+  return t.artifact;
+}
+
 function toRecord(op: PlannedOperation): OperationRecord {
   return {
     proxy: op.name,
@@ -222,12 +233,24 @@ async function implementationFor(
   deployer: Actor,
   contract: string,
   kind: "uups" | "transparent",
-  artifact: RuntimeArtifact,
+  artifact: BuiltArtifact,
   candidates: string[],
+  fromCommitBuild: string | undefined,
 ): Promise<{ address: string; reused: boolean }> {
   const { ctx } = setup;
   for (const address of candidates) {
     if (runtimeMatches(await ctx.ethers.provider.getCode(address), artifact)) return { address, reused: true };
+  }
+  if (fromCommitBuild) {
+    // check has already audited this contract; hardhat-upgrades would look its validations up in the
+    // working build, which is not where these bytes come from, so deploy them as they are.
+    if (!artifact.bytecode || !artifact.abi) throw new GatehouseError("BUILD_AT_COMMIT_FAILED", { commit: fromCommitBuild, reason: `the artifact of ${contract} has no creation code` });
+    if (Object.keys((artifact as { linkReferences?: object }).linkReferences ?? {}).length > 0) {
+      throw new GatehouseError("BUILD_AT_COMMIT_FAILED", { commit: fromCommitBuild, reason: `${contract} needs linked libraries, which Gatehouse does not deploy` });
+    }
+    const deployedContract = await new ContractFactory(artifact.abi as never, artifact.bytecode, deployer.signer).deploy();
+    await deployedContract.waitForDeployment();
+    return { address: getAddress(await deployedContract.getAddress()), reused: false };
   }
   const factory = await ctx.ethers.getContractFactory(contract, deployer.signer);
   const address = await ctx.up.deployImplementation(factory, { kind, unsafeAllow: setup.policy.rules.unsafeAllow });

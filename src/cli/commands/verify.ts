@@ -11,7 +11,7 @@ const command: Command = {
     "recompute calldata, salt, operation id, Safe hashes and shape, check the policy's targets, and compare each new implementation with the build at the proposal's commit (--current-build: the working tree's build instead, a developer option that never verifies)",
   usage,
   options: { "current-build": { type: "boolean" } },
-  flags: { "current-build": { help: "compare with the current build instead of the build at the proposal's commit", default: "off" } },
+  flags: { "current-build": { help: "compare with the current build instead of the build at the proposal's commit (never reports verified)", default: "off" } },
   run: (c) =>
     withSetup(c, async (setup) => {
       const ref = requireArg(c, 0, "the proposal (id, operation id or file)", usage);
