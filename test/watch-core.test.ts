@@ -26,7 +26,20 @@ describe("watch core: operations and severity (pure)", () => {
     const d = decideOperation(occs[0]!, { topology, records: [r], facts: facts() });
     expect(d).to.include({ severity: "review", state: "scheduled", eta: 1_003_600, group: `op:${r.operationId.toLowerCase()}`, key: `op:${r.operationId.toLowerCase()}:${TX.schedule}` });
     expect(d.review!.verification.status).to.equal("verified");
-    expect(d.review!.verification.checks.map((c) => c.ok)).to.deep.equal([true, true, true, true]);
+    expect(d.review!.verification.checks.filter((c) => !c.ok)).to.deep.equal([]);
+    expect(d.review!.verification.checks.map((c) => c.name)).to.deep.equal([
+      "scheduled calls",
+      "proposal record",
+      "call 1: governed upgrade",
+      "call 1: upgrade path",
+      "call 1: implementation build",
+      "call 2: governed upgrade",
+      "call 2: upgrade path",
+      "call 2: implementation build",
+      "scheduled by the Safe",
+      "recorded Safe transaction",
+      "signed by owners",
+    ]);
     expect(d.review!.calls.map((c) => [c.upgrade!.proxyName, c.upgrade!.contract])).to.deep.equal([["registry", "RegistryV2"], ["vault", "VaultV2"]]);
     expect(d.review!.calls[0]!.upgrade!.proxyAdmin).to.equal(A.registryAdmin);
     expect(d.review!.proposal).to.deep.include({ id: r.id, commit: r.commit });
@@ -37,20 +50,21 @@ describe("watch core: operations and severity (pure)", () => {
     const occ = operationOccurrences(scheduled(opId, [calls.vault], { block: 10, tx: TX.schedule }), A.timelock)[0]!;
     const d = decideOperation(occ, { topology, records: [r], facts: facts() });
     expect(d.severity).to.equal("alert");
-    expect(d.alerts.map((a) => a.kind)).to.deep.equal(["unknown-operation"]);
+    // The Safe transaction of that block scheduled another operation: this one came from elsewhere too.
+    expect(d.alerts.map((a) => a.kind)).to.deep.equal(["unknown-operation", "not-scheduled-by-safe"]);
     expect(d.review!.verification.status).to.equal("unverified");
     expect(d.review!.cancel.calldata).to.equal(encodeCancel(opId));
     expect(d.review!.cancel.command).to.equal(`npx gatehouse cancel ${opId} --network default`);
-    expect(d.title).to.equal(`ALERT (unknown-operation): Queued: upgrade vault to ${A.vaultV2.slice(0, 6)}…${A.vaultV2.slice(-4)} (op ${opId.slice(0, 10)}…)`);
+    expect(d.title).to.equal(`ALERT (unknown-operation, not-scheduled-by-safe): Queued: upgrade vault to ${A.vaultV2.slice(0, 6)}…${A.vaultV2.slice(-4)} (op ${opId.slice(0, 10)}…)`);
   });
 
-  it("an implementation whose bytecode differs from the record's is an alert (bytecode-mismatch)", () => {
+  it("an implementation whose bytecode differs from the watcher's own build is an alert (bytecode-mismatch)", () => {
     const occ = operationOccurrences(scheduled(r.operationId, [calls.registry, calls.vault], { block: 10, tx: TX.schedule }), A.timelock)[0]!;
-    const d = decideOperation(occ, { topology, records: [r], facts: facts({ codeHashes: { [A.vaultV2.toLowerCase()]: id("metamorphic"), [A.registryV2.toLowerCase()]: null } }) });
+    const d = decideOperation(occ, { topology, records: [r], facts: facts({ code: { [A.vaultV2.toLowerCase()]: "0x6666", [A.registryV2.toLowerCase()]: null } }) });
     expect(d.severity).to.equal("alert");
     expect(d.alerts.map((a) => a.kind)).to.deep.equal(["bytecode-mismatch", "bytecode-mismatch"]);
     expect(d.review!.verification.status).to.equal("failed");
-    expect(renderDecision(d, 1_000_100).markdown).to.contain("hashes to nothing (no code), the record says");
+    expect(renderDecision(d, 1_000_100).markdown).to.contain(`hashes to nothing (no code), the build of RegistryV2 at commit ${r.commit} to`);
   });
 
   it("a record whose calls no longer hash to its id is an alert (operation-mismatch)", () => {
@@ -133,8 +147,8 @@ describe("watch core: governance events outside operations (pure)", () => {
     expect(kinds([event("Upgraded", { implementation: A.vaultV1 }, { block: 7, tx: TX.other, address: A.vault })])).to.deep.equal(["upgrade-outside-timelock"]);
   });
 
-  it("watches the timelock, the proxies and the ProxyAdmins, and decodes raw logs", () => {
-    expect(watchedAddresses(topology)).to.deep.equal([A.timelock, A.registry, A.registryAdmin, A.vault]);
+  it("watches the timelock, the Safe, the proxies and the ProxyAdmins, and decodes raw logs", () => {
+    expect(watchedAddresses(topology)).to.deep.equal([A.timelock, A.safe, A.registry, A.registryAdmin, A.vault]);
     const fragment = watchInterface.getEvent("Cancelled")!;
     const opId = id("op");
     const decoded = decodeLog({ address: A.timelock.toLowerCase(), topics: [fragment.topicHash, opId], data: "0x", blockNumber: "0x10", blockHash: id("b"), transactionHash: id("t"), transactionIndex: "0x0", logIndex: "0x3" });

@@ -1,36 +1,47 @@
-import { getAddress } from "ethers";
-import { bytecodeHash, type ImmutableReferences } from "../plan/bytecode.ts";
-import type { ChainFacts, FactsNeeded, TxFacts } from "./decide.ts";
+import { Interface, getAddress } from "ethers";
+import type { TargetLookup } from "../build/target.ts";
+import { bytecodeHash } from "../plan/bytecode.ts";
+import { emptyFacts, type BuildFact, type ChainFacts, type FactsNeeded, type TxFacts } from "./decide.ts";
 import { header } from "./indexer.ts";
 import { classifyRpcError, type Rpc } from "./rpc.ts";
 import { safeExecutionOf } from "./safe-signers.ts";
 
 /**
- * Reads the chain facts the core decides with (imperative shell). Facts that cannot change for a given
- * block or transaction hash are cached; the cache is dropped on a reorg.
+ * Reads the chain facts the core decides with (imperative shell), and builds the policy's targets at the
+ * records' commits. Facts that cannot change for a given block or transaction hash are cached; the cache
+ * is dropped on a reorg.
  */
 export const ERC1967_IMPLEMENTATION_SLOT = "0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc";
+
+export const ERC1967_ADMIN_SLOT = "0xb53127684a568b3173ae13b9f8a6016e243e63b6e8ee1178d6a717850b5d6103";
+
+const safeReads = new Interface(["function getOwners() view returns (address[])", "function getThreshold() view returns (uint256)", "function isOperation(bytes32 id) view returns (bool)"]);
+
+/** The policy's target built at a commit of the protected branch (see src/build/at-commit.ts), or why not. */
+export type BuildTarget = (commit: string, contract: string) => Promise<TargetLookup>;
 
 export interface FactsReader {
   gather(need: FactsNeeded): Promise<ChainFacts>;
   clear(): void;
 }
 
+const hexBlock = (n: number) => "0x" + Math.max(0, n).toString(16);
+
 export function factsReader(input: {
   rpc: Rpc;
   safe: string;
-  /** Immutable references of a compiled contract (for bytecode hashes comparable with the record's). */
-  immutableReferences?: (contract: string) => Promise<ImmutableReferences | undefined>;
+  timelock?: string;
+  /** Builds the policy's target at a protected commit; without it no implementation is proven. */
+  buildTarget?: BuildTarget;
 }): FactsReader {
   const { rpc } = input;
   let timestamps = new Map<string, number>();
   let txs = new Map<string, TxFacts>();
   let impls = new Map<string, string>();
-  const refs = new Map<string, Promise<ImmutableReferences | undefined>>();
-  const refsOf = (contract: string) => {
-    if (!refs.has(contract)) refs.set(contract, (input.immutableReferences?.(contract) ?? Promise.resolve(undefined)).catch(() => undefined));
-    return refs.get(contract)!;
-  };
+  let admins = new Map<string, string>();
+  let owners = new Map<number, { owners: string[]; threshold: number }>();
+  // A build depends on the commit only, never on the chain: kept across reorgs.
+  const builds = new Map<string, Promise<BuildFact>>();
 
   async function tx(hash: string): Promise<TxFacts | undefined> {
     const cached = txs.get(hash);
@@ -46,15 +57,51 @@ export function factsReader(input: {
     return facts;
   }
 
+  /**
+   * State at a past block; a node that pruned it (not an archive node) answers for the head instead,
+   * which is what the state is unless an alert-raising event changed it since.
+   */
+  async function historical<T>(method: string, params: (tag: string) => unknown[], block: number): Promise<T> {
+    try {
+      return await rpc.request<T>(method, params(hexBlock(block)));
+    } catch (e) {
+      if (classifyRpcError(e, method) !== "fatal") throw e;
+      return rpc.request<T>(method, params("latest"));
+    }
+  }
+
+  function build(commit: string, contract: string): Promise<BuildFact> {
+    const key = `${commit}:${contract}`;
+    let p = builds.get(key);
+    if (!p) {
+      p = (async (): Promise<BuildFact> => {
+        if (!input.buildTarget) return { ok: false, reason: "this watcher was started without a build of the protected branch" };
+        try {
+          const t = await input.buildTarget(commit, contract);
+          if (!t.ok) return { ok: false, reason: t.reason };
+          return { ok: true, bytecodeHash: bytecodeHash(t.artifact.deployedBytecode, t.artifact.immutableReferences), ...(t.artifact.immutableReferences ? { immutableReferences: t.artifact.immutableReferences } : {}), ...(t.artifact.abi ? { abi: t.artifact.abi } : {}) };
+        } catch (e) {
+          return { ok: false, reason: (e as Error).message };
+        }
+      })();
+      builds.set(key, p);
+    }
+    return p;
+  }
+
   return {
     clear() {
       timestamps = new Map();
       txs = new Map();
       impls = new Map();
+      admins = new Map();
+      owners = new Map();
     },
     async gather(need) {
       const latest = await header(rpc, "latest");
-      const facts: ChainFacts = { now: latest?.timestamp ?? 0, blockTimestamps: {}, txs: {}, codeHashes: {}, implementations: {} };
+      const facts = emptyFacts(latest?.timestamp ?? 0);
+      // Builds run beside the chain reads (a first build takes seconds; later ones come from the cache).
+      const built = Promise.all((need.builds ?? []).map(async (b) => [`${b.commit}:${b.contract}`, await build(b.commit, b.contract)] as const));
       for (const b of need.blocks) {
         let ts = timestamps.get(b.hash);
         if (ts === undefined) {
@@ -72,16 +119,16 @@ export function factsReader(input: {
         if (t) facts.txs[hash] = t;
       }
       for (const c of need.code) {
-        if (c.address in facts.codeHashes && !c.contract) continue;
+        if (c.address in facts.code) continue;
         const code = await rpc.request<string>("eth_getCode", [c.address, "latest"]);
-        facts.codeHashes[c.address] = code === "0x" ? null : bytecodeHash(code, c.contract ? await refsOf(c.contract) : undefined);
+        facts.code[c.address] = code === "0x" ? null : code;
       }
       for (const i of need.implementations) {
         const key = `${i.proxy}@${i.block}`;
         let impl = impls.get(key);
         if (impl === undefined) {
           try {
-            const word = await rpc.request<string>("eth_getStorageAt", [i.proxy, ERC1967_IMPLEMENTATION_SLOT, "0x" + i.block.toString(16)]);
+            const word = await rpc.request<string>("eth_getStorageAt", [i.proxy, ERC1967_IMPLEMENTATION_SLOT, hexBlock(i.block)]);
             impl = getAddress("0x" + word.slice(-40));
             impls.set(key, impl);
           } catch (e) {
@@ -91,6 +138,42 @@ export function factsReader(input: {
         }
         if (impl !== undefined) facts.implementations[key] = impl;
       }
+      for (const a of need.admins ?? []) {
+        const key = `${a.proxy}@${a.block}`;
+        let admin = admins.get(key);
+        if (admin === undefined) {
+          const word = await historical<string>("eth_getStorageAt", (tag) => [a.proxy, ERC1967_ADMIN_SLOT, tag], a.block);
+          admin = getAddress("0x" + word.slice(-40));
+          admins.set(key, admin);
+        }
+        facts.admins[key] = admin;
+      }
+      for (const { block } of need.safeOwners ?? []) {
+        let o = owners.get(block);
+        if (o === undefined) {
+          // The owners as the block began: a change in the same block is an alert of its own.
+          const call = (fn: "getOwners" | "getThreshold") => historical<string>("eth_call", (tag) => [{ to: input.safe, data: safeReads.encodeFunctionData(fn) }, tag], block - 1);
+          try {
+            const [list, threshold] = await Promise.all([call("getOwners"), call("getThreshold")]);
+            o = { owners: (safeReads.decodeFunctionResult("getOwners", list)[0] as string[]).map((x) => getAddress(x)), threshold: Number(safeReads.decodeFunctionResult("getThreshold", threshold)[0]) };
+            owners.set(block, o);
+          } catch (e) {
+            // Not a Safe (reverts, or returns nothing): the check fails and says so.
+            if (classifyRpcError(e, "eth_call") !== "fatal" && !(e instanceof Error && /could not decode|BAD_DATA/i.test(e.message))) throw e;
+          }
+        }
+        if (o) facts.safeOwners[String(block)] = o;
+      }
+      for (const p of need.operations ?? []) {
+        if (!input.timelock) break;
+        try {
+          const r = await historical<string>("eth_call", (tag) => [{ to: input.timelock, data: safeReads.encodeFunctionData("isOperation", [p.id]) }, tag], p.block);
+          facts.operations[`${p.id}@${p.block}`] = Boolean(safeReads.decodeFunctionResult("isOperation", r)[0]);
+        } catch (e) {
+          if (classifyRpcError(e, "eth_call") !== "fatal") throw e;
+        }
+      }
+      for (const [key, b] of await built) facts.builds[key] = b;
       return facts;
     },
   };
