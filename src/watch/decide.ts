@@ -320,6 +320,12 @@ const ROLE_NAMES: Record<string, string> = Object.fromEntries(Object.entries(ROL
 const roleName = (role: string) => ROLE_NAMES[role.toLowerCase()] ?? role;
 const extraTimelock = new Interface(["function updateDelay(uint256 newDelay)"]);
 
+/** How people know a contract: "the timelock", "proxy vault", … ; an unknown one as `0x…`. */
+function knownAs(address: string, t: Topology): string {
+  const name = contractName(address, t);
+  return name === address ? `\`${getAddress(address)}\`` : `${name} \`${getAddress(address)}\``;
+}
+
 function contractName(address: string, t: Topology): string {
   if (sameAddress(address, t.timelock)) return "the timelock";
   if (sameAddress(address, t.safe)) return "the Safe";
@@ -347,9 +353,9 @@ export function describeOtherCall(c: { target: string; value: string; data: stri
       // fall through
     }
   }
-  if (c.data === "0x") return `**Send ${ethAmount(c.value)}** to ${contractName(c.target, t)} \`${getAddress(c.target)}\`, with no calldata.`;
+  if (c.data === "0x") return `**Send ${ethAmount(c.value)}** to ${knownAs(c.target, t)}, with no calldata.`;
   const bytes = (c.data.length - 2) / 2;
-  return `Call ${contractName(c.target, t)} \`${getAddress(c.target)}\` with selector \`${c.data.slice(0, 10)}\` (${bytes} bytes of calldata)${value}. Not a proxy upgrade: read the calldata before the ETA.`;
+  return `Call ${knownAs(c.target, t)} with selector \`${c.data.slice(0, 10)}\` (${bytes} bytes of calldata)${value}. Not a proxy upgrade: read the calldata before the ETA.`;
 }
 
 /** `transferOwnership(newOwner=0x…)` from the build's ABI, or undefined when the selector is not in it. */
@@ -493,7 +499,7 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
         codeOk = onchainHash === build.bytecodeHash;
         detail = codeOk
           ? `the code of \`${getAddress(up.implementation)}\` is the build of ${target.contract} at protected commit ${record.commit} (${build.bytecodeHash})`
-          : `the code of \`${getAddress(up.implementation)}\` hashes to ${onchainHash ?? "nothing (no code)"}, the build of ${target.contract} at commit ${record.commit} to ${build.bytecodeHash}${op && record.artifacts[op.proxy]?.bytecodeHash === onchainHash ? " (the record's own bytecodeHash matches the deployed code, but the record is not the reference)" : ""}.`;
+          : `the code of \`${getAddress(up.implementation)}\` hashes to ${onchainHash ?? "nothing (no code)"}, the build of ${target.contract} at commit ${record.commit} to ${build.bytecodeHash}${op && code && [onchainHash, bytecodeHash(code)].includes(record.artifacts[op.proxy]?.bytecodeHash ?? "") ? " (the record's own bytecodeHash matches the deployed code, but the record is not the reference)" : ""}.`;
       }
       check(`${n}: implementation build`, codeOk, detail, "bytecode-mismatch");
     }
