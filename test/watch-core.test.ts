@@ -2,8 +2,9 @@ import { expect } from "chai";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Wallet, ZeroAddress, getBytes, hexlify, id, concat, toBeHex, zeroPadValue, Signature } from "ethers";
-import { A, ROLES, TX, calls, event, facts, record, scheduled, topology } from "./helpers/watch-fixtures.ts";
+import { Interface, Wallet, ZeroAddress, ZeroHash, getBytes, hexlify, id, concat, toBeHex, zeroPadValue, Signature } from "ethers";
+import { A, ROLES, SALT, TX, calls, event, facts, record, safeExecuted, scheduleBatchData, scheduled, topology } from "./helpers/watch-fixtures.ts";
+import { hashOperationBatch, upgradeInterface } from "../src/timelock/calls.ts";
 import { decideOperation, decideTransaction, operationOccurrences, renderDecision, retractDecision, watchedAddresses } from "../src/watch/decide.ts";
 import { WATCH_TOPICS, decodeLog, watchInterface } from "../src/watch/events.ts";
 import { Ledger } from "../src/watch/ledger.ts";
@@ -89,11 +90,45 @@ describe("watch core: operations and severity (pure)", () => {
     ]);
     const [first, second] = occs.map((o) => decideOperation(o, { topology, records: [r], facts: facts() }));
     expect([first!.state, second!.state]).to.deep.equal(["cancelled", "executed"]);
+    // Scheduled again after a cancel: still a review, and it says so with the history.
+    expect(second!.severity).to.equal("review");
+    expect(first!.review!.history).to.equal(undefined);
+    expect(second!.review!.history!.map((h) => [h.scheduled.txHash, h.cancelled?.txHash])).to.deep.equal([[TX.schedule, TX.cancel]]);
+    expect(renderDecision(second!, 1_000_100).markdown).to.contain("> **Scheduled again.** This operation id was scheduled 1 time before:").and.to.contain(`cancelled in block 11 (tx \`${TX.cancel}\`)`);
     expect(first!.key).to.not.equal(second!.key);
     const retracted = retractDecision(second!);
     expect(retracted.state).to.equal("retracted");
     expect(retracted.title).to.match(/^Retracted: /);
     expect(retracted.contentHash).to.not.equal(second!.contentHash);
+  });
+
+  it("signatures that do not reach the threshold of owners, and an unknown predecessor, are alerts naming the check", () => {
+    const occ = operationOccurrences(scheduled(r.operationId, [calls.registry, calls.vault], { block: 10, tx: TX.schedule }), A.timelock)[0]!;
+    const lone = facts({ txs: { [TX.schedule]: safeExecuted(scheduleBatchData([calls.registry, calls.vault]), { signers: [A.owner1, A.attacker] }) } });
+    const d = decideOperation(occ, { topology, records: [r], facts: lone });
+    expect(d.alerts.map((a) => [a.kind, a.check])).to.deep.equal([["signers-not-owners", "signed by owners"]]);
+    expect(d.alerts[0]!.message).to.contain(`(not owners: ${A.attacker})`);
+
+    const pred = id("nobody's operation");
+    const chained = operationOccurrences(scheduled(r.operationId, [calls.registry, calls.vault], { block: 10, tx: TX.schedule }).map((e) => (e.name === "CallScheduled" ? { ...e, args: { ...e.args, predecessor: pred } } : e)), A.timelock)[0]!;
+    const unknown = decideOperation(chained, { topology, records: [r], facts: facts({ operations: { [`${pred}@10`]: false } }) });
+    expect(unknown.alerts.map((a) => a.kind)).to.include("unknown-predecessor");
+    const known = decideOperation(chained, { topology, records: [r], facts: facts({ operations: { [`${pred}@10`]: true } }) });
+    expect(known.review!.verification.checks.find((c) => c.name === "predecessor")).to.include({ ok: true });
+  });
+
+  it("an initializer the policy allows is shown decoded and passes; a delegatecall Safe transaction does not schedule as the Safe", () => {
+    const init = new Interface(["function initializeV2(uint256 cap)"]).encodeFunctionData("initializeV2", [5n]);
+    const vault = { target: A.vault, value: "0", data: upgradeInterface.encodeFunctionData("upgradeToAndCall", [A.vaultV2, init]) };
+    const rec = { ...r, operations: [{ ...r.operations[1]!, call: vault }] };
+    rec.operationId = hashOperationBatch({ calls: [{ ...vault, value: 0n }], predecessor: ZeroHash, salt: SALT });
+    const occ = operationOccurrences(scheduled(rec.operationId, [vault], { block: 10, tx: TX.schedule }), A.timelock)[0]!;
+    const ok = decideOperation(occ, { topology, records: [rec], facts: facts({ txs: { [TX.schedule]: safeExecuted(scheduleBatchData([vault])) } }) });
+    expect(ok.severity, JSON.stringify(ok.alerts)).to.equal("review");
+    expect(ok.review!.calls[0]!.description).to.contain("then call **initializeV2(cap=5)** on it");
+    const viaDelegate = decideOperation(occ, { topology, records: [rec], facts: facts({ txs: { [TX.schedule]: safeExecuted(scheduleBatchData([vault]), { call: { to: A.attacker, value: "0", data: "0x", operation: 1 } }) } }) });
+    expect(viaDelegate.alerts.map((a) => [a.kind, a.check])).to.deep.equal([["not-scheduled-by-safe", "scheduled by the Safe"]]);
+    expect(viaDelegate.alerts[0]!.message).to.contain("is a DELEGATECALL");
   });
 
   it("content hashes ignore the clock: the time left changes, the post does not", () => {
