@@ -25,6 +25,30 @@ export interface FactsReader {
   clear(): void;
 }
 
+/** Run at most `n` tasks at once (a failed task rejects its own promise; the others go on). */
+function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  const next = () => {
+    if (active >= n) return;
+    const start = queue.shift();
+    if (start) start();
+  };
+  return (task) =>
+    new Promise((resolve, reject) => {
+      queue.push(() => {
+        active++;
+        task()
+          .then(resolve, reject)
+          .finally(() => {
+            active--;
+            next();
+          });
+      });
+      next();
+    });
+}
+
 const hexBlock = (n: number) => "0x" + Math.max(0, n).toString(16);
 
 export function factsReader(input: {
@@ -33,6 +57,8 @@ export function factsReader(input: {
   timelock?: string;
   /** Builds the policy's target at a protected commit; without it no implementation is proven. */
   buildTarget?: BuildTarget;
+  /** Most fact reads in flight at once (default 8): a real RPC answers in tens of ms, one after another is slow. */
+  concurrency?: number;
 }): FactsReader {
   const { rpc } = input;
   let timestamps = new Map<string, number>();
@@ -98,81 +124,99 @@ export function factsReader(input: {
       owners = new Map();
     },
     async gather(need) {
-      const latest = await header(rpc, "latest");
-      const facts = emptyFacts(latest?.timestamp ?? 0);
+      // Every read below is independent: they run concurrently, at most `concurrency` requests in flight,
+      // each through the same (retrying) rpc. The results are written per key, so order does not matter.
+      const limit = limiter(input.concurrency ?? 8);
+      const latestP = limit(() => header(rpc, "latest"));
+      const facts = emptyFacts(0);
       // Builds run beside the chain reads (a first build takes seconds; later ones come from the cache).
       const built = Promise.all((need.builds ?? []).map(async (b) => [`${b.commit}:${b.contract}`, await build(b.commit, b.contract)] as const));
-      for (const b of need.blocks) {
-        let ts = timestamps.get(b.hash);
-        if (ts === undefined) {
-          const h = await header(rpc, b.number);
-          // Only the block the event came from: if the chain moved, the next reorg check re-decides.
-          if (h && h.hash === b.hash) {
-            ts = h.timestamp;
-            timestamps.set(b.hash, ts);
+      const blocks = need.blocks.map((b) =>
+        limit(async () => {
+          let ts = timestamps.get(b.hash);
+          if (ts === undefined) {
+            const h = await header(rpc, b.number);
+            // Only the block the event came from: if the chain moved, the next reorg check re-decides.
+            if (h && h.hash === b.hash) {
+              ts = h.timestamp;
+              timestamps.set(b.hash, ts);
+            }
           }
-        }
-        if (ts !== undefined) facts.blockTimestamps[b.hash] = ts;
-      }
-      for (const hash of new Set(need.txs)) {
-        const t = await tx(hash);
-        if (t) facts.txs[hash] = t;
-      }
-      for (const c of need.code) {
-        if (c.address in facts.code) continue;
-        const code = await rpc.request<string>("eth_getCode", [c.address, "latest"]);
-        facts.code[c.address] = code === "0x" ? null : code;
-      }
-      for (const i of need.implementations) {
-        const key = `${i.proxy}@${i.block}`;
-        let impl = impls.get(key);
-        if (impl === undefined) {
+          if (ts !== undefined) facts.blockTimestamps[b.hash] = ts;
+        }),
+      );
+      const txReads = [...new Set(need.txs)].map((hash) =>
+        limit(async () => {
+          const t = await tx(hash);
+          if (t) facts.txs[hash] = t;
+        }),
+      );
+      const codeReads = [...new Set(need.code.map((c) => c.address))].map((address) =>
+        limit(async () => {
+          const code = await rpc.request<string>("eth_getCode", [address, "latest"]);
+          facts.code[address] = code === "0x" ? null : code;
+        }),
+      );
+      const implReads = need.implementations.map((i) =>
+        limit(async () => {
+          const key = `${i.proxy}@${i.block}`;
+          let impl = impls.get(key);
+          if (impl === undefined) {
+            try {
+              const word = await rpc.request<string>("eth_getStorageAt", [i.proxy, ERC1967_IMPLEMENTATION_SLOT, hexBlock(i.block)]);
+              impl = getAddress("0x" + word.slice(-40));
+              impls.set(key, impl);
+            } catch (e) {
+              // Historical state may be pruned on a non-archive node: the record's old implementation is shown instead.
+              if (classifyRpcError(e, "eth_getStorageAt") !== "fatal") throw e;
+            }
+          }
+          if (impl !== undefined) facts.implementations[key] = impl;
+        }),
+      );
+      const adminReads = (need.admins ?? []).map((a) =>
+        limit(async () => {
+          const key = `${a.proxy}@${a.block}`;
+          let admin = admins.get(key);
+          if (admin === undefined) {
+            const word = await historical<string>("eth_getStorageAt", (tag) => [a.proxy, ERC1967_ADMIN_SLOT, tag], a.block);
+            admin = getAddress("0x" + word.slice(-40));
+            admins.set(key, admin);
+          }
+          facts.admins[key] = admin;
+        }),
+      );
+      const ownerReads = [...new Set((need.safeOwners ?? []).map((o) => o.block))].map((block) =>
+        limit(async () => {
+          let o = owners.get(block);
+          if (o === undefined) {
+            // The owners as the block began: a change in the same block is an alert of its own.
+            const call = (fn: "getOwners" | "getThreshold") => historical<string>("eth_call", (tag) => [{ to: input.safe, data: safeReads.encodeFunctionData(fn) }, tag], block - 1);
+            try {
+              const [list, threshold] = [await call("getOwners"), await call("getThreshold")];
+              o = { owners: (safeReads.decodeFunctionResult("getOwners", list)[0] as string[]).map((x) => getAddress(x)), threshold: Number(safeReads.decodeFunctionResult("getThreshold", threshold)[0]) };
+              owners.set(block, o);
+            } catch (e) {
+              // Not a Safe (reverts, or returns nothing): the check fails and says so.
+              if (classifyRpcError(e, "eth_call") !== "fatal" && !(e instanceof Error && /could not decode|BAD_DATA/i.test(e.message))) throw e;
+            }
+          }
+          if (o) facts.safeOwners[String(block)] = o;
+        }),
+      );
+      const operationReads = (input.timelock ? (need.operations ?? []) : []).map((p) =>
+        limit(async () => {
           try {
-            const word = await rpc.request<string>("eth_getStorageAt", [i.proxy, ERC1967_IMPLEMENTATION_SLOT, hexBlock(i.block)]);
-            impl = getAddress("0x" + word.slice(-40));
-            impls.set(key, impl);
+            const r = await historical<string>("eth_call", (tag) => [{ to: input.timelock, data: safeReads.encodeFunctionData("isOperation", [p.id]) }, tag], p.block);
+            facts.operations[`${p.id}@${p.block}`] = Boolean(safeReads.decodeFunctionResult("isOperation", r)[0]);
           } catch (e) {
-            // Historical state may be pruned on a non-archive node: the record's old implementation is shown instead.
-            if (classifyRpcError(e, "eth_getStorageAt") !== "fatal") throw e;
+            if (classifyRpcError(e, "eth_call") !== "fatal") throw e;
           }
-        }
-        if (impl !== undefined) facts.implementations[key] = impl;
-      }
-      for (const a of need.admins ?? []) {
-        const key = `${a.proxy}@${a.block}`;
-        let admin = admins.get(key);
-        if (admin === undefined) {
-          const word = await historical<string>("eth_getStorageAt", (tag) => [a.proxy, ERC1967_ADMIN_SLOT, tag], a.block);
-          admin = getAddress("0x" + word.slice(-40));
-          admins.set(key, admin);
-        }
-        facts.admins[key] = admin;
-      }
-      for (const { block } of need.safeOwners ?? []) {
-        let o = owners.get(block);
-        if (o === undefined) {
-          // The owners as the block began: a change in the same block is an alert of its own.
-          const call = (fn: "getOwners" | "getThreshold") => historical<string>("eth_call", (tag) => [{ to: input.safe, data: safeReads.encodeFunctionData(fn) }, tag], block - 1);
-          try {
-            const [list, threshold] = await Promise.all([call("getOwners"), call("getThreshold")]);
-            o = { owners: (safeReads.decodeFunctionResult("getOwners", list)[0] as string[]).map((x) => getAddress(x)), threshold: Number(safeReads.decodeFunctionResult("getThreshold", threshold)[0]) };
-            owners.set(block, o);
-          } catch (e) {
-            // Not a Safe (reverts, or returns nothing): the check fails and says so.
-            if (classifyRpcError(e, "eth_call") !== "fatal" && !(e instanceof Error && /could not decode|BAD_DATA/i.test(e.message))) throw e;
-          }
-        }
-        if (o) facts.safeOwners[String(block)] = o;
-      }
-      for (const p of need.operations ?? []) {
-        if (!input.timelock) break;
-        try {
-          const r = await historical<string>("eth_call", (tag) => [{ to: input.timelock, data: safeReads.encodeFunctionData("isOperation", [p.id]) }, tag], p.block);
-          facts.operations[`${p.id}@${p.block}`] = Boolean(safeReads.decodeFunctionResult("isOperation", r)[0]);
-        } catch (e) {
-          if (classifyRpcError(e, "eth_call") !== "fatal") throw e;
-        }
-      }
+        }),
+      );
+      // latestP is in the same Promise.all so that its failure is never an unhandled rejection.
+      const [latest] = await Promise.all([latestP, ...blocks, ...txReads, ...codeReads, ...implReads, ...adminReads, ...ownerReads, ...operationReads]);
+      facts.now = (latest as Awaited<typeof latestP>)?.timestamp ?? 0;
       for (const [key, b] of await built) facts.builds[key] = b;
       return facts;
     },
