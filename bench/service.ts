@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import { Worker } from "node:worker_threads";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { AbiCoder, getAddress } from "ethers";
 import { safeCall, safeTxHashes, SAFE_TX_TYPES, type SafeTxData } from "../src/safe/hash.ts";
 import { readSafe } from "../src/safe/kit.ts";
-import { startTxService, type TxService } from "../src/service/server.ts";
+import { MAX_BODY_BYTES, startTxService, type TxService } from "../src/service/server.ts";
 import { deployed } from "../test/helpers/fixture.ts";
 import type { Table } from "./table.ts";
 
@@ -35,6 +36,23 @@ export interface ServiceBenchRow {
   baselinePerSecond: number;
   baselineP50Ms: number;
   baselineP99Ms: number;
+}
+
+/** GET /api/v1/about latency from one client while `attackers` other clients send one kind of oversized proposal. */
+export interface AttackBenchRow {
+  attack: string;
+  attackers: number;
+  /** Oversized proposals the attackers got answered while the latency was measured, and their status. */
+  attackRequests: number;
+  attackStatus: string;
+  requests: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export interface ServiceBenchResult {
+  rows: ServiceBenchRow[];
+  attack: AttackBenchRow[];
 }
 
 export interface ServiceBenchOptions {
@@ -84,7 +102,53 @@ async function drive(payloads: Payload[], clients: number, expect: number): Prom
   return { perSecond: payloads.length / seconds, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99) };
 }
 
-export async function benchService(options: ServiceBenchOptions = {}): Promise<ServiceBenchRow[]> {
+/**
+ * `clients` loops, in a worker thread (an attacker is another process, not a share of the service's
+ * event loop), sending `body` as a proposal to `url`, each on a fresh connection (the service closes the
+ * ones it refuses unread), until `stop()`. Counts answers by status ("closed" when the socket closed
+ * before an answer came back).
+ */
+const FLOOD_WORKER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const http = require("node:http");
+const { url, body, clients } = workerData;
+const u = new URL(url);
+const payload = Buffer.from(body);
+const statuses = {};
+let running = true;
+parentPort.on("message", () => (running = false));
+const once = () => new Promise((resolve) => {
+  let settled = false;
+  const done = (status) => { if (settled) return; settled = true; statuses[status] = (statuses[status] || 0) + 1; resolve(); };
+  const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: "POST", agent: false,
+    headers: { "content-type": "application/json", "content-length": String(payload.length) } }, (res) => {
+    res.resume();
+    res.on("end", () => done(String(res.statusCode)));
+    res.on("error", () => done("closed"));
+  });
+  req.on("error", () => done("closed"));
+  req.end(payload);
+});
+Promise.all(Array.from({ length: clients }, async () => { while (running) await once(); })).then(() => parentPort.postMessage(statuses));
+`;
+
+function flood(url: string, body: string, clients: number) {
+  const worker = new Worker(FLOOD_WORKER, { eval: true, workerData: { url, body, clients } });
+  const result = new Promise<Map<string, number>>((resolve, reject) => {
+    worker.once("message", (statuses: Record<string, number>) => resolve(new Map(Object.entries(statuses))));
+    worker.once("error", reject);
+  });
+  return {
+    async stop() {
+      worker.postMessage("stop");
+      const statuses = await result;
+      await worker.terminate();
+      return statuses;
+    },
+  };
+}
+
+export async function benchService(options: ServiceBenchOptions = {}): Promise<ServiceBenchResult> {
   const requests = options.requests ?? 500;
   const levels = options.clients ?? [1, 16];
   const log = options.log ?? (() => {});
@@ -133,13 +197,39 @@ export async function benchService(options: ServiceBenchOptions = {}): Promise<S
       log(`tx-service bench: ${clients} client(s): propose ${proposed.perSecond.toFixed(0)}/s, confirm ${confirmed.perSecond.toFixed(0)}/s, about ${baseline.perSecond.toFixed(0)}/s`);
     }
 
+    // GET /about from one client, idle and while two clients send oversized proposals (issue 8: a 1 MiB
+    // proposal of 8,061 signature parts used to take 10 s of CPU and stall /about for 14 s).
+    const attack: AttackBenchRow[] = [];
+    const probes = Math.max(requests * 2, 1000);
+    const tx: SafeTxData = safeCall(d.actors.user.address, "0x", nonce);
+    const { safeTxHash } = safeTxHashes(d.ctx.chainId, safe, tx);
+    const oversized = (parts: number) => JSON.stringify({ ...tx, contractTransactionHash: safeTxHash, sender: proposer.address, signature: "0x" + ("11".repeat(64) + "1b").repeat(parts), origin: "bench" });
+    const attacks: { attack: string; body?: string }[] = [
+      { attack: "none (idle)" },
+      { attack: "1 MiB proposal, 8,061 signature parts", body: oversized(8061) },
+      { attack: `largest body read (${Math.floor(MAX_BODY_BYTES / 1024)} KiB), ${Math.floor((MAX_BODY_BYTES - 1024) / 130)} signature parts`, body: oversized(Math.floor((MAX_BODY_BYTES - 1024) / 130)) },
+    ];
+    for (const a of attacks) {
+      const attackers = a.body === undefined ? undefined : flood(`${api}/v2/safes/${safe}/multisig-transactions/`, a.body, 2);
+      // Let the attackers get going before measuring.
+      if (attackers) await new Promise((r) => setTimeout(r, 200));
+      const measured = await drive(about(probes), 1, 200);
+      const statuses = (await attackers?.stop()) ?? new Map<string, number>();
+      const attackRequests = [...statuses.values()].reduce((x, y) => x + y, 0);
+      if (a.body !== undefined && attackRequests === 0) throw new Error(`tx-service bench: the ${a.attack} attackers got no answer`);
+      if ([...statuses.keys()].some((k) => k.startsWith("2"))) throw new Error(`tx-service bench: an oversized proposal was accepted (${[...statuses].join(", ")})`);
+      const attackStatus = [...statuses].map(([k, v]) => `${k} x${v}`).join(", ") || "-";
+      attack.push({ attack: a.attack, attackers: a.body === undefined ? 0 : 2, attackRequests, attackStatus, requests: probes, p50Ms: measured.p50Ms, p99Ms: measured.p99Ms });
+      log(`tx-service bench: GET /about with attack '${a.attack}': p99 ${measured.p99Ms.toFixed(2)} ms (${attackStatus})`);
+    }
+
     // The numbers describe working flows only: every proposal stored once, with both confirmations.
     const listed = (await (await fetch(`${api}/v2/safes/${safe}/multisig-transactions/?limit=1&nonce=${nonce}`)).json()) as { count: number; results: { confirmations: unknown[] }[] };
     const expected = 20 + requests * levels.length;
     if (listed.count !== expected || listed.results[0]?.confirmations.length !== 2) {
       throw new Error(`tx-service bench: expected ${expected} proposals with 2 confirmations each, the service lists ${listed.count}`);
     }
-    return rows;
+    return { rows, attack };
   } finally {
     await svc?.close();
     await d.close();
@@ -148,9 +238,10 @@ export async function benchService(options: ServiceBenchOptions = {}): Promise<S
 }
 
 /** The rows as one table for bench/run.ts's renderTable. */
-export function serviceBenchTables(rows: ServiceBenchRow[]): Table[] {
+export function serviceBenchTables({ rows, attack }: ServiceBenchResult): Table[] {
   const ms = (v: number) => v.toFixed(2);
   const rate = (v: number) => v.toFixed(0);
+  const idle = attack.find((r) => r.attackers === 0)?.p99Ms ?? NaN;
   return [
     {
       title: "tx-service: proposals and confirmations per second, latency (in-process chain, loopback HTTP, pre-signed payloads)",
@@ -170,6 +261,23 @@ export function serviceBenchTables(rows: ServiceBenchRow[]): Table[] {
         "propose = POST /api/v2/safes/{safe}/multisig-transactions/ (hash recomputed, EIP-712 signature recovered, owner checked on chain, one SQLite transaction)",
         "confirm = POST /api/v1/multisig-transactions/{hash}/confirmations/ (second owner, same checks)",
         "baseline = GET /api/v1/about at the same concurrency in the same run: HTTP + routing only, no chain, no SQLite",
+      ],
+    },
+    {
+      title: "tx-service under attack: GET /api/v1/about latency (1 client) while 2 clients send oversized proposals (goal: p99 < 2x idle)",
+      columns: [
+        { header: "attack" },
+        { header: "attackers", align: "right" },
+        { header: "attack answers", align: "left" },
+        { header: "requests", align: "right" },
+        { header: "p50 ms", align: "right" },
+        { header: "p99 ms", align: "right" },
+        { header: "p99 vs idle", align: "right" },
+      ],
+      rows: attack.map((r) => [r.attack, String(r.attackers), r.attackStatus, String(r.requests), ms(r.p50Ms), ms(r.p99Ms), `${(r.p99Ms / idle).toFixed(2)}x`]),
+      notes: [
+        `413 = refused from its Content-Length, unread (bodies over ${MAX_BODY_BYTES} bytes); 422 = read and parsed, refused by the signature length cap before any recovery; closed = the service hung up before the attacker finished sending`,
+        "each attacker sends its next proposal as soon as the previous one is answered, on a fresh connection",
       ],
     },
   ];

@@ -1,11 +1,13 @@
-import { Contract, ZeroAddress, getAddress, getCreateAddress, id, toBigInt } from "ethers";
+import { Contract, ZeroAddress, getAddress, getCreateAddress, id, keccak256, toBigInt } from "ethers";
 import type { ChainContext } from "../src/chain/context.ts";
 import { resolveAccount, type Actor } from "../src/chain/context.ts";
 import type { Policy } from "../src/policy/schema.ts";
 import { GatehouseError, notDeployed } from "../src/errors.ts";
 import { readDeployment, writeDeployment, type DeploymentRecord, type SafeInfra } from "../src/records/deployment.ts";
 import { CANONICAL_SAFE_1_5_0, canonicalInfraPresent, contractNetworks, deploySafeInfra, hasCode } from "../src/safe/infra.ts";
-import { kitForPredictedSafe, readSafe, SAFE_VERSION } from "../src/safe/kit.ts";
+import { kitForPredictedSafe, SAFE_VERSION } from "../src/safe/kit.ts";
+import { compareSafeConfig, nonCanonicalSafeInfra, readSafeConfig, type SafeConfig } from "../src/safe/config.ts";
+import { diagnose, roleHolders } from "../src/pipeline/doctor.ts";
 import { ROLES, TIMELOCK_ABI } from "../src/timelock/calls.ts";
 
 /**
@@ -44,6 +46,9 @@ export async function deployGovernance(opts: { ctx: ChainContext; root: string; 
 
   // 1. Safe contracts: reuse the record's or the canonical ones; deploy from artifacts where the chain has none.
   if (record.safeInfra && record.safeInfra.source !== "partial" && (await hasCode(provider, record.safeInfra.safeSingleton))) {
+    const { source: _s, ...infra } = record.safeInfra;
+    const wrong = await nonCanonicalSafeInfra(provider, infra as SafeInfra);
+    if (wrong.length > 0) throw new GatehouseError("SAFE_CODE_UNKNOWN", { what: `deployments/${ctx.network}.json safeInfra`, version: SAFE_VERSION, keys: wrong.join(", ") });
     step(`kept Safe ${SAFE_VERSION} contracts (${record.safeInfra.source}) at singleton ${record.safeInfra.safeSingleton}`);
   } else if (await canonicalInfraPresent(provider)) {
     save({ ...record, safeInfra: { ...CANONICAL_SAFE_1_5_0, source: "canonical" } });
@@ -64,7 +69,7 @@ export async function deployGovernance(opts: { ctx: ChainContext; root: string; 
   if (policy.governance.safe.address) {
     safeAddress = getAddress(policy.governance.safe.address);
     if (!(await hasCode(provider, safeAddress))) throw notDeployed(`the Safe ${safeAddress} named in the policy`, ctx.network, "deploy it or remove governance.safe.address from the policy");
-    const live = await readSafe(ctx, safeAddress);
+    const live = await adoptableSafe(ctx, policy, safeAddress, owners);
     save({ ...record, safe: { address: safeAddress, owners: live.owners, threshold: live.threshold, version: SAFE_VERSION, saltNonce: "adopted" } });
     step(`adopted Safe ${safeAddress} from the policy`);
   } else {
@@ -77,6 +82,7 @@ export async function deployGovernance(opts: { ctx: ChainContext; root: string; 
     );
     safeAddress = getAddress(await kit.getAddress());
     if (await kit.isSafeDeployed()) {
+      await adoptableSafe(ctx, policy, safeAddress, owners);
       step(`kept Safe ${safeAddress} (${threshold}-of-${owners.length})`);
     } else {
       const tx = await kit.createSafeDeploymentTransaction();
@@ -95,6 +101,7 @@ export async function deployGovernance(opts: { ctx: ChainContext; root: string; 
     save({ ...rest, timelock: { address, deployedAtBlock, minDelay: policy.governance.delaySeconds, executors, cancellers: guardians, adminRenounced: false } });
   };
   if (timelockAddress && (await hasCode(provider, timelockAddress))) {
+    await adoptableTimelock(ctx, policy, getAddress(timelockAddress), { safe: safeAddress, guardians, executors, deployer: deployer.address, fromBlock: record.timelock?.deployedAtBlock ?? record.pendingTimelock?.atBlock ?? 0 });
     step(`kept TimelockController ${timelockAddress}`);
   } else if (record.pendingTimelock && (await hasCode(provider, record.pendingTimelock.address))) {
     timelockAddress = record.pendingTimelock.address;
@@ -133,6 +140,10 @@ export async function deployGovernance(opts: { ctx: ChainContext; root: string; 
     await (await timelock.renounceRole(ROLES.DEFAULT_ADMIN_ROLE, deployer.address)).wait();
     step(`deployer ${deployer.address} renounced DEFAULT_ADMIN_ROLE: the timelock administers itself`);
   }
+  // What the chain says, not what this run did: an adopted timelock may still have another admin.
+  const admins = (await roleHolders(timelock, record.timelock?.deployedAtBlock ?? 0)).get(ROLES.DEFAULT_ADMIN_ROLE) ?? new Set<string>();
+  const otherAdmins = [...admins].filter((a) => a !== timelockAddress);
+  if (otherAdmins.length > 0) step(`WARNING: DEFAULT_ADMIN_ROLE is still held by ${otherAdmins.join(", ")} besides the timelock: adminRenounced is false`);
   save({
     ...record,
     timelock: {
@@ -141,7 +152,7 @@ export async function deployGovernance(opts: { ctx: ChainContext; root: string; 
       minDelay: Number(await timelock.getMinDelay()),
       executors,
       cancellers: guardians,
-      adminRenounced: true,
+      adminRenounced: otherAdmins.length === 0,
     },
   });
 
@@ -173,4 +184,54 @@ export async function deployGovernance(opts: { ctx: ChainContext; root: string; 
     step(`deployed ${c.kind} proxy '${c.name}' at ${address} running ${contractName} (${impl})${proxyAdmin ? `, ProxyAdmin ${proxyAdmin} owned by the timelock` : ", owned by the timelock"}`);
   }
   return { record, steps };
+}
+
+/** An existing Safe is adopted only when the chain holds what the policy says (and its code is a Safe 1.5.0). */
+async function adoptableSafe(ctx: ChainContext, policy: Policy, safe: string, owners: string[]): Promise<SafeConfig> {
+  const config = await readSafeConfig(ctx.ethers.provider, safe);
+  const g = policy.governance.safe;
+  const findings = compareSafeConfig(config, { owners, threshold: g.threshold, minThreshold: policy.rules.minThreshold, fallbackHandlers: g.fallbackHandlers });
+  if (findings.length > 0) throw new GatehouseError("ADOPTED_DIFFERS", { what: "the Safe", address: safe, findings: findings.map((f) => `${f.rule}: ${f.message}`).join("; ") }, { details: { findings } });
+  return config;
+}
+
+/**
+ * An existing timelock is adopted only when its delay and role holders are the policy's. Two differences
+ * are tolerated because this run completes them while the deployer is still admin: the deployer holding
+ * DEFAULT_ADMIN_ROLE, and the Safe (made a canceller by the constructor) holding CANCELLER_ROLE.
+ */
+async function adoptableTimelock(
+  ctx: ChainContext,
+  policy: Policy,
+  address: string,
+  who: { safe: string; guardians: string[]; executors: string[]; deployer: string; fromBlock: number },
+): Promise<void> {
+  const timelock = new Contract(address, TIMELOCK_ABI, ctx.ethers.provider);
+  const [roles, minDelay, code, artifact] = await Promise.all([
+    roleHolders(timelock, who.fromBlock),
+    timelock.getMinDelay!() as Promise<bigint>,
+    ctx.ethers.provider.getCode(address),
+    ctx.readArtifact("TimelockController"),
+  ]);
+  const deployerIsAdmin = roles.get(ROLES.DEFAULT_ADMIN_ROLE)?.has(who.deployer) ?? false;
+  const findings = diagnose(
+    { safe: { address: who.safe, owners: [], threshold: 0 }, guardians: who.guardians, executor: policy.governance.executor, delaySeconds: policy.governance.delaySeconds, minDelaySeconds: policy.rules.minDelaySeconds, minThreshold: 0 },
+    {
+      timelock: address,
+      timelockCodeHash: keccak256(code),
+      timelockArtifactCodeHash: keccak256((artifact as unknown as { deployedBytecode: string }).deployedBytecode),
+      minDelay: Number(minDelay),
+      roles,
+      eoas: new Set(),
+      safe: undefined,
+      proxies: [],
+    },
+  ).filter((f) => {
+    if (!deployerIsAdmin) return true;
+    if (f.rule === "extra-admin" && f.subject === who.deployer) return false;
+    if (f.rule === "extra-canceller" && f.subject === who.safe) return false;
+    // While the deployer is admin, the constructor's admin grants are not done yet: this run grants them.
+    return !(f.rule === "guardian-not-canceller" || f.rule === "timelock-not-admin");
+  });
+  if (findings.length > 0) throw new GatehouseError("ADOPTED_DIFFERS", { what: "the TimelockController", address, findings: findings.map((f) => `${f.rule}: ${f.message}`).join("; ") }, { details: { findings } });
 }

@@ -1,17 +1,18 @@
 /**
  * Every user-facing failure of Gatehouse is a GatehouseError built from a descriptor below: a stable
  * number (GH<number>), a short message template, a longer explanation, and the exit code the CLI uses.
- * Exit codes follow the SPEC: 1 = a finding, violation or refusal; 2 = bad usage, config or input.
+ * Exit codes follow the SPEC: 1 = a finding, violation or refusal; 2 = bad usage, config or input;
+ * 3 = the command could not run to the end in its environment (no finding either way).
  */
 
 export interface ErrorDescriptor {
   number: number;
-  exitCode: 1 | 2;
+  exitCode: 1 | 2 | 3;
   messageTemplate: string;
   explanation: string;
 }
 
-const d = (number: number, exitCode: 1 | 2, messageTemplate: string, explanation: string): ErrorDescriptor => ({
+const d = (number: number, exitCode: 1 | 2 | 3, messageTemplate: string, explanation: string): ErrorDescriptor => ({
   number,
   exitCode,
   messageTemplate,
@@ -63,6 +64,58 @@ export const ERRORS = {
     "A build is only ever checked against a fixed commit: a branch name, tag or short SHA can be moved. A record staged from a dirty or unknown tree has no commit and cannot be verified.",
   ),
 
+  // 15x: set-up and bad input on the command line or in the environment (exit 2)
+  NODE_TOO_OLD: d(
+    150,
+    2,
+    "gatehouse needs Node.js >= {required}; this is {actual}",
+    "Gatehouse runs its TypeScript sources with Node's built-in type stripping, which needs Node.js 22.18 or later (`.nvmrc` says 24). `.ci/run` fetches Node 24 from the npm registry when the machine's Node is older.",
+  ),
+  ACCOUNT_INVALID: d(
+    151,
+    2,
+    "{source} '{value}': expected account:N (an account the network holds) or a 0x-prefixed 20-byte address",
+    "Accounts are named by their index on the network (`account:0`) or by address; keys come only from GATEHOUSE_SIGNER_KEY.",
+  ),
+  RPC_URL_INVALID: d(
+    152,
+    2,
+    "{source}: expected an http:// or https:// URL (the value is not shown: it may hold an API key)",
+    "The network's RPC URL could not be parsed. Check the environment variable that hardhat.config.ts reads it from.",
+  ),
+  RPC_URL_MISSING: d(
+    153,
+    2,
+    "the network '{network}' reads its RPC URL from the environment variable {env}, which is not set",
+    "Set the variable to the RPC endpoint of that network (in CI, from a secret); hardhat.config.ts names it.",
+  ),
+  RPC_CHAIN_MISMATCH: d(
+    154,
+    2,
+    "the RPC of the network '{network}' ({origin}) serves chain {actual}, but hardhat.config.ts expects chain {expected}",
+    "The RPC URL points at another chain than the network is configured for: a wrong URL, or a wrong --network.",
+  ),
+  RPC_UNREACHABLE: d(
+    155,
+    2,
+    "cannot reach the RPC of the network '{network}' at {origin}: {reason}",
+    "Nothing answered JSON-RPC at that address. Start the node (`npx hardhat node` for localhost) or check the URL; only its origin is shown, since the rest may hold an API key.",
+  ),
+  HASH_INVALID: d(156, 2, "{what} '{value}': expected 0x followed by 64 hex digits (a 32-byte hash)", "Safe transaction hashes and timelock operation ids are 32-byte hex values."),
+  OPERATION_UNKNOWN: d(
+    157,
+    2,
+    "{detail}",
+    "No CallScheduled event of this operation id exists on the network's timelock in the blocks searched: a typo, another network, or an older --from-block is needed.",
+  ),
+  // 160-169: the GitHub Actions glue (exit 2)
+  CI_REPORT_INVALID: d(
+    160,
+    2,
+    "{file}: {path}: {expected}",
+    "A file the workflows pass between jobs or runs (the PR audit report artifact) does not match its schema; it is refused rather than trusted.",
+  ),
+
   // 2xx: findings and refusals (exit 1)
   CHECK_FAILED: d(200, 1, "{count} finding(s) in the upgrade check", "`check` found storage-layout, upgrade-safety or policy violations; `stage` refuses to stage them."),
   DELAY_BELOW_POLICY: d(201, 1, "delay {delay}s is below the policy minimum of {min}s", "Operations must wait at least the policy's minimum delay."),
@@ -75,6 +128,18 @@ export const ERRORS = {
   PROPOSAL_STALE: d(209, 1, "{file}: {reason}", "The chain no longer matches what the proposal expects."),
   NOT_CANCELLER: d(210, 1, "{address} does not hold CANCELLER_ROLE on the timelock {timelock}", "Only the guardian may cancel."),
   NOT_PENDING: d(211, 1, "operation {operationId} is not pending (state: {state})", "Only a Waiting or Ready operation can be cancelled."),
+  ADOPTED_DIFFERS: d(
+    240,
+    1,
+    "{what} {address} does not match the policy: {findings}",
+    "`deploy` adopts an existing Safe or timelock only when the chain holds what the policy says (owners, threshold, modules, guards, fallback handler and singleton code; delay and role holders). Fix the contract through its own governance, or correct the policy.",
+  ),
+  SAFE_CODE_UNKNOWN: d(
+    241,
+    1,
+    "{what}: not the Safe {version} contracts ({keys})",
+    "Gatehouse recognises Safe contracts by their runtime code hash (from @safe-global/safe-deployments and the @safe-global/safe-smart-account artifacts), never by an address or by the presence of code. A record that points at other code is refused.",
+  ),
 
   COMMIT_NOT_PROTECTED: d(
     290,
@@ -94,9 +159,28 @@ export const ERRORS = {
     "building commit {commit} failed: {reason}",
     "The commit is built from `git archive` with the installed packages and an environment without secrets or network settings. A config that needs a secret, a download or the network fails here by design.",
   ),
+  // 260-269: the GitHub Actions glue (exit 1)
+  REF_NOT_PROTECTED: d(
+    260,
+    1,
+    "{action} refused on '{ref}': only the protected branch '{branch}' may {action}",
+    "Jobs that stage, propose, sign or execute run only from the protected branch (.github/gatehouse.json `protectedBranch`, default main). A dispatch from any other branch would run unreviewed code next to the signing key; the network's GitHub environment refuses such a branch too.",
+  ),
+  PR_AUDIT_FAILED: d(
+    261,
+    1,
+    "PR audit: {summary}",
+    "The PR check (base-branch tooling and policy against the PR's contracts) found something a human must decide: a policy relaxation, a change to the records, or a failed upgrade check. See the job summary and the PR comment.",
+  ),
 
   // 3xx: internal or environment failures (exit 1)
   CHAIN_CALL_FAILED: d(300, 1, "{action} failed: {reason}", "A transaction or RPC call failed."),
+  WATCH_INCOMPLETE: d(
+    320,
+    3,
+    "watch could not run to the end after {attempts} attempt(s): {reason}",
+    "The chain's RPC kept failing (every call is retried with backoff first). Nothing was decided about blocks not read, and the next run resumes from the checkpoint. Exit 3, not 1: for a scheduled job, exit 1 means an alert was found.",
+  ),
 } as const satisfies Record<string, ErrorDescriptor>;
 
 export type ErrorName = keyof typeof ERRORS;
@@ -109,7 +193,7 @@ function render(template: string, params: Record<string, unknown>): string {
 export class GatehouseError extends Error {
   readonly code: string;
   readonly number: number;
-  readonly exitCode: 1 | 2;
+  readonly exitCode: 1 | 2 | 3;
   readonly errorName: ErrorName;
   readonly explanation: string;
   readonly details: Record<string, unknown>;

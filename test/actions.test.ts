@@ -14,6 +14,11 @@ import type { Finding } from "../src/check/audit.ts";
 import { parseKeyValueFile, parseWorkflowCommands } from "./harness/runner.ts";
 import { startGitHubStandIn, type GitHubStandIn } from "./helpers/github-rest-standin.ts";
 import { PROJECT_ROOT } from "./helpers/fixture.ts";
+import { parse as parseYaml } from "yaml";
+import { Policy } from "../src/policy/schema.ts";
+import { policyRelaxations } from "../src/policy/relaxations.ts";
+import { auditFailed, auditMarkdown, changedFiles, effectivePolicy, recordFindings, type AuditReport } from "../src/actions/audit.ts";
+import { refVerdict } from "../src/actions/config.ts";
 
 /**
  * The @actions/core glue (src/actions/): the terminal fallback, what it writes inside Actions (read
@@ -247,4 +252,106 @@ describe("actions glue: execution plan, Safe link, configured networks (pure)", 
     expect(configuredNetworks(root, '["mainnet"]')).to.deep.equal(["mainnet"]);
     expect(() => configuredNetworks(root, "holesky")).to.throw("network 'holesky' is not configured (expected one of: mainnet, sepolia;");
   });
+});
+
+describe("least-trust CI: policy relaxations, records in PRs, the audited policy, the protected ref (pure)", () => {
+  const base = Policy.parse(parseYaml(readFileSync(path.join(PROJECT_ROOT, "policies/localhost.yaml"), "utf8")));
+  const edit = (fn: (p: Policy) => void): Policy => {
+    const p = structuredClone(base);
+    fn(p);
+    return Policy.parse(p);
+  };
+
+  it("names every relaxation of the base policy, and nothing for an unchanged or tightened one", () => {
+    expect(policyRelaxations(base, base)).to.deep.equal([]);
+    expect(policyRelaxations(base, edit((p) => ((p.rules.minDelaySeconds = 7200), (p.rules.forbidden = ["selfdestruct", "delegatecall"]))))).to.deep.equal([]);
+    const relaxed = edit((p) => {
+      p.rules.minDelaySeconds = 60;
+      p.rules.minThreshold = 1;
+      p.governance.safe.threshold = 1;
+      p.governance.delaySeconds = 60;
+      p.rules.unsafeAllow = ["delegatecall"];
+      p.rules.forbidden = ["selfdestruct"];
+      p.rules.maxCodeSize = 49152;
+      p.governance.guardian = ["0x0000000000000000000000000000000000000bad"];
+      p.governance.timelock = "0x0000000000000000000000000000000000000bad";
+      p.compiler.version = "0.8.20";
+      p.contracts.push({ name: "treasury", kind: "uups", contract: "VaultV2", initializerArgs: [], upgradeInitializers: [] });
+      p.contracts[1]!.proxy = "0x0000000000000000000000000000000000000bad";
+      p.contracts[0]!.contract = "VaultV2Inserted"; // the upgrade itself: not a relaxation
+    });
+    expect(policyRelaxations(base, relaxed).map((r) => `${r.kind} ${r.path}`)).to.deep.equal([
+      "delay-lowered governance.delaySeconds",
+      "threshold-lowered governance.safe.threshold",
+      "governance-changed governance.timelock",
+      "governance-changed governance.guardian",
+      "min-delay-lowered rules.minDelaySeconds",
+      "min-threshold-lowered rules.minThreshold",
+      "max-code-size-raised rules.maxCodeSize",
+      "unsafe-allow-added rules.unsafeAllow",
+      "forbidden-removed rules.forbidden",
+      "compiler-changed compiler",
+      "contract-changed contracts.registry.proxy",
+      "contract-added contracts.treasury",
+    ]);
+    expect(policyRelaxations(base, relaxed)[4]!.message).to.equal("rules.minDelaySeconds lowered from 3600 to 60");
+    expect(policyRelaxations(base, edit((p) => (p.governance.executor = "safe")))).to.deep.equal([{ kind: "governance-changed", path: "governance.executor", message: 'governance.executor changed from "open" to "safe"' }]);
+    expect(policyRelaxations(undefined, base).map((r) => r.kind)).to.deep.equal(["policy-added"]);
+    expect(policyRelaxations(base, undefined).map((r) => r.kind)).to.deep.equal(["policy-removed"]);
+  });
+
+  it("the upgrade check runs the base policy with only each proxy's target taken from the PR", () => {
+    const pr = edit((p) => ((p.rules.minDelaySeconds = 1), (p.contracts[0]!.contract = "VaultV2Inserted"), p.contracts.push({ name: "extra", kind: "uups", contract: "VaultV1", initializerArgs: [], upgradeInitializers: [] })));
+    const e = effectivePolicy(base, pr);
+    expect(e.rules).to.deep.equal(base.rules);
+    expect(e.contracts.map((c) => `${c.name}:${c.contract}`)).to.deep.equal(["vault:VaultV2Inserted", "registry:RegistryV2"]);
+    expect(effectivePolicy(base, undefined)).to.equal(base);
+  });
+
+  it("records in a PR are findings unless the bot's own PR changes nothing but records", () => {
+    const files = (o: Record<string, string>) => new Map(Object.entries(o));
+    expect(changedFiles(files({ a: "1", b: "2", c: "3" }), files({ a: "1", b: "9", d: "4" }))).to.deep.equal(["b", "c", "d"]);
+    const bot = "github-actions[bot]";
+    expect(recordFindings(["proposals/sepolia/x.json"], bot, bot)).to.deep.equal({ findings: [], botRecords: `1 record file(s) changed by ${bot}, and nothing else` });
+    const human = recordFindings(["deployments/sepolia.json", "contracts/A.sol"], "mallory", bot);
+    expect(human.findings.map((f) => `${f.kind} ${f.file}`)).to.deep.equal(["records-changed deployments/sepolia.json"]);
+    expect(human.findings[0]!.message).to.include("the PR's author is mallory, not the bot");
+    expect(recordFindings(["proposals/sepolia/x.json", "src/cli/main.ts"], bot, bot).findings[0]!.message).to.include(`the PR by ${bot} also changes src/cli/main.ts`);
+    expect(recordFindings(["scripts/x.ts"], "mallory", bot)).to.deep.equal({ findings: [] });
+  });
+
+  it("the audit's verdict: a finding, a failed check or a network without a report fails; no network is 'nothing to check', not a pass by silence", () => {
+    const report: AuditReport = { version: 1, pr: 7, headSha: "abc", baseSha: "def", networks: [], findings: [], checks: [] };
+    expect(auditFailed(report)).to.equal(false);
+    expect(auditMarkdown(report)).to.include("## Gatehouse PR audit: PASS").and.include("nothing to check");
+    expect(auditFailed({ ...report, networks: ["sepolia"] })).to.equal(true);
+    expect(auditMarkdown({ ...report, networks: ["sepolia"] })).to.include("| `sepolia` | no report");
+    const finding = { kind: "min-delay-lowered", file: "policies/sepolia.yaml", path: "rules.minDelaySeconds", message: "rules.minDelaySeconds lowered from 3600 to 60" };
+    expect(auditMarkdown({ ...report, findings: [finding] })).to.include("## Gatehouse PR audit: FAIL").and.include("| `min-delay-lowered` | `policies/sepolia.yaml` |");
+    // The comment never says PASS for a run that did not succeed.
+    expect(auditMarkdown(report, { conclusion: "cancelled" })).to.include(": FAIL (the run concluded cancelled)");
+  });
+
+  it("only refs/heads/<protected branch> may stage, propose, sign or execute", () => {
+    expect(refVerdict("refs/heads/main", "main")).to.deep.equal({ ok: true });
+    expect(refVerdict("refs/heads/feature", "main")).to.deep.equal({ ok: false, ref: "refs/heads/feature" });
+    expect(refVerdict("refs/pull/1/merge", "main").ok).to.equal(false);
+    expect(refVerdict("refs/tags/main", "main").ok).to.equal(false);
+    expect(refVerdict(undefined, "main")).to.deep.equal({ ok: false, ref: "(no GITHUB_REF)" });
+  });
+});
+
+describe("least-trust CI: the scripts that hold the key refuse a run off the protected branch", () => {
+  for (const script of ["stage-propose.ts", "execute.ts"]) {
+    it(`${script} on refs/heads/feature fails loudly (GH260) before touching any input or chain`, async () => {
+      const env = { PATH: process.env.PATH, HOME: process.env.HOME, GITHUB_ACTIONS: "true", GITHUB_REF: "refs/heads/feature", GATEHOUSE_SIGNER_KEY: "0x" + "11".repeat(32) };
+      const r = await new Promise<{ code: number; stdout: string }>((resolve) =>
+        execFile(process.execPath, [`scripts/actions/${script}`], { cwd: PROJECT_ROOT, env }, (error, stdout) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout })),
+      );
+      expect(r.code).to.equal(1);
+      expect(r.stdout).to.match(/^::error::GH260: (stage and propose|execute) refused on 'refs\/heads\/feature': only the protected branch 'main' may/m);
+      // The key only ever appears in the ::add-mask:: command, which the runner consumes.
+      expect(r.stdout.split("\n").filter((l) => !l.startsWith("::add-mask::")).join("\n")).to.not.include("11".repeat(32));
+    });
+  }
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { expect } from "chai";
+import { createRequire } from "node:module";
 import { solcInputOutputDecoder } from "@openzeppelin/upgrades-core";
 import { isGatehouseError } from "../src/errors.ts";
 import type { Policy, PolicyRules } from "../src/policy/schema.ts";
@@ -17,14 +18,19 @@ import {
   sourceFileOf,
   type AstNode,
   type Build,
+  type CompilationUnit,
 } from "../src/check/build.ts";
+import { checkProxy, describeBuild, type ProxyCheck, type ProxyFacts } from "../src/pipeline/check.ts";
 import { auditUpgrade, storageLayoutOf, type AuditInput, type AuditResult, type Finding } from "../src/check/audit.ts";
 import { checkReportJson, renderCheckMarkdown } from "../src/check/report.ts";
+
+// The npm solc wrapper (the compiler hardhat.config.ts uses), for the one in-test compile of an edited contract.
+const solc = createRequire(import.meta.url)("solc") as { compile(input: string): string };
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const BUILD_INFO = `${root}artifacts/build-info`;
 
-const RULES: PolicyRules = { minDelaySeconds: 3600, minThreshold: 2, maxCodeSize: 24576, forbidden: ["selfdestruct", "delegatecall"], unsafeAllow: [] };
+const RULES: PolicyRules = { minDelaySeconds: 3600, minThreshold: 2, maxCodeSize: 24576, forbidden: ["selfdestruct", "delegatecall"], unsafeAllow: [], allowedLibraryCalls: [] };
 const COMPILER: Policy["compiler"] = { version: "0.8.28", optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" };
 
 /** 1-based line of the first line of a project file that contains `needle`. */
@@ -211,15 +217,92 @@ describe("check: upgrade audit", () => {
       expect(allowedBoth.findings.filter((f) => f.rule.includes("selfdestruct"))).to.deep.equal([]);
     });
 
-    it("forbidden-selfdestruct ignores a @custom:oz-upgrades-unsafe-allow NatSpec that satisfies upgrades-core", () => {
+    it("a @custom:oz-upgrades-unsafe-allow NatSpec the policy does not allow silences nothing and is itself a finding", () => {
       // Same build, with the NatSpec added to destroy() in the AST (as if the fixture carried it).
       const annotated: Build = structuredClone(build);
       const unit = annotated.units.find((u) => u.output.sources[`project/${selfdestructFile}`])!;
       const destroy = findNode(unit.output.sources[`project/${selfdestructFile}`].ast, (n) => n.nodeType === "FunctionDefinition" && n.name === "destroy");
       destroy.documentation = { nodeType: "StructuredDocumentation", id: 9_999_999, src: destroy.src, text: "@custom:oz-upgrades-unsafe-allow selfdestruct" };
       const r = auditUpgrade({ proxy: "vault", kind: "uups", reference: { contract: "VaultV1" }, target: "VaultV2Selfdestruct", rules: RULES, compiler: COMPILER, build: annotated });
-      expect(byRule(r, "unsafe-selfdestruct")).to.deep.equal([]);
+      expect(byRule(r, "unsafe-selfdestruct").map((f) => f.line)).to.deep.equal([lineOf(selfdestructFile, "selfdestruct(")]);
       expect(byRule(r, "forbidden-selfdestruct").map((f) => f.line)).to.deep.equal([lineOf(selfdestructFile, "selfdestruct(")]);
+      expect(byRule(r, "inline-unsafe-allow").map((f) => f.line)).to.deep.equal([lineOf(selfdestructFile, "function destroy")]);
+    });
+  });
+
+  describe("attacks on check (each refused with file:line, rule and remedy)", () => {
+    const libFile = "test/fixtures/contracts/VaultV2LibraryDelegatecall.sol";
+    const inlineFile = "test/fixtures/contracts/VaultV2InlineAllow.sol";
+    const openFile = "test/fixtures/contracts/VaultV2OpenUpgrade.sol";
+
+    it("a public function reaching delegatecall through an npm library (Address, ERC1967Utils) is forbidden-delegatecall at the project's call", () => {
+      const r = audit({ contract: "VaultV1" }, "VaultV2LibraryDelegatecall");
+      const hits = byRule(r, "forbidden-delegatecall");
+      expect(hits.map((f) => [f.file, f.line])).to.deep.equal([
+        [libFile, lineOf(libFile, "Address.functionDelegateCall(")],
+        [libFile, lineOf(libFile, "ERC1967Utils.upgradeToAndCall(")],
+      ]);
+      expect(hits[0].message).to.contain("Address.functionDelegateCall").and.contain("npm/@openzeppelin/contracts@");
+      expect(hits[0].remedy).to.contain("rules.allowedLibraryCalls").and.contain("@openzeppelin/contracts/utils/Address.sol:Address.functionDelegateCall");
+      // upgrades-core alone does not see it: the check is the policy's.
+      expect(byRule(r, "unsafe-delegatecall")).to.deep.equal([]);
+      expect(r.findings.map((f) => f.rule)).to.deep.equal(["forbidden-delegatecall", "forbidden-delegatecall"]);
+    });
+
+    it("the policy can allowlist an exact library function with a reason; the report lists what it let through", () => {
+      const allowedLibraryCalls = [{ function: "@openzeppelin/contracts/utils/Address.sol:Address.functionDelegateCall", reason: "reviewed: plugin calls" }];
+      const r = audit({ contract: "VaultV1" }, "VaultV2LibraryDelegatecall", { rules: { ...RULES, allowedLibraryCalls } });
+      expect(byRule(r, "forbidden-delegatecall")).to.deep.equal([]);
+      expect(r.allowedCalls?.filter((a) => a.reason === "reviewed: plugin calls").map((a) => a.line)).to.include(lineOf(libFile, "Address.functionDelegateCall("));
+      // Another function of the same library is not covered.
+      const other = [{ function: "@openzeppelin/contracts/utils/Address.sol:Address.sendValue", reason: "x" }];
+      expect(byRule(audit({ contract: "VaultV1" }, "VaultV2LibraryDelegatecall", { rules: { ...RULES, allowedLibraryCalls: other } }), "forbidden-delegatecall")).to.have.length(2);
+    });
+
+    it("the legitimate UUPS upgrade path (OZ's upgradeToAndCall -> ERC1967Utils) is exempt by name and shown as such", () => {
+      const r = audit({ contract: "VaultV1" }, "VaultV2");
+      expect(r.findings).to.deep.equal([]);
+      expect(r.allowedCalls?.map((a) => a.function)).to.deep.equal(["@openzeppelin/contracts/proxy/ERC1967/ERC1967Utils.sol:ERC1967Utils.upgradeToAndCall"]);
+      expect(r.allowedCalls?.[0].reason).to.contain("_authorizeUpgrade");
+    });
+
+    it("an empty _authorizeUpgrade is uups-authorize-upgrade at its line, for a UUPS or a transparent proxy", () => {
+      for (const kind of ["uups", "transparent"] as const) {
+        const r = audit({ contract: "VaultV1" }, "VaultV2OpenUpgrade", { kind });
+        expect(r.findings.map((f) => [f.rule, f.file, f.line]), kind).to.deep.equal([["uups-authorize-upgrade", openFile, lineOf(openFile, "function _authorizeUpgrade")]]);
+        expect(r.findings[0].remedy).to.contain("onlyOwner");
+      }
+    });
+
+    it("an _authorizeUpgrade that never checks msg.sender is a finding; onlyOwner is not", () => {
+      const weakened: Build = structuredClone(build);
+      const unit = weakened.units.find((u) => u.output.sources[`project/${openFile}`])!;
+      const auth = findNode(unit.output.sources[`project/${openFile}`].ast, (n) => n.nodeType === "FunctionDefinition" && n.name === "_authorizeUpgrade");
+      // A body that can revert but never looks at the caller: require(true).
+      (auth.body as AstNode).statements = [
+        { nodeType: "ExpressionStatement", id: 9_999_990, src: auth.src, expression: { nodeType: "FunctionCall", id: 9_999_991, src: auth.src, arguments: [], typeDescriptions: { typeIdentifier: "t_tuple$__$", typeString: "tuple()" }, expression: { nodeType: "Identifier", id: 9_999_992, src: auth.src, name: "require", referencedDeclaration: -18, typeDescriptions: { typeIdentifier: "t_function_require_pure$_t_bool_$returns$__$", typeString: "function (bool) pure" } } } },
+      ];
+      const r = auditUpgrade({ proxy: "vault", kind: "uups", reference: { contract: "VaultV1" }, target: "VaultV2OpenUpgrade", rules: RULES, compiler: COMPILER, build: weakened });
+      expect(byRule(r, "uups-authorize-upgrade")[0].message).to.contain("never checks the caller");
+      expect(byRule(audit({ contract: "VaultV1" }, "VaultV2"), "uups-authorize-upgrade")).to.deep.equal([]);
+    });
+
+    it("inline unsafe-allow and unsafe-allow-reachable NatSpec the policy does not allow are findings and hide nothing", () => {
+      const r = audit({ contract: "VaultV1" }, "VaultV2InlineAllow");
+      expect(byRule(r, "inline-unsafe-allow").map((f) => [f.line, f.message.match(/`[^`]+`/)?.[0]])).to.deep.equal([
+        [lineOf(inlineFile, "unsafe-allow constructor"), "`@custom:oz-upgrades-unsafe-allow constructor`"],
+        [lineOf(inlineFile, "unsafe-allow delegatecall"), "`@custom:oz-upgrades-unsafe-allow delegatecall`"],
+        [lineOf(inlineFile, "unsafe-allow-reachable selfdestruct"), "`@custom:oz-upgrades-unsafe-allow-reachable selfdestruct`"],
+      ]);
+      // What they tried to hide is still reported, by upgrades-core and by the policy.
+      expect(byRule(r, "unsafe-constructor").map((f) => f.line)).to.deep.equal([lineOf(inlineFile, "constructor()")]);
+      expect(byRule(r, "unsafe-delegatecall").map((f) => f.line)).to.deep.equal([lineOf(inlineFile, ".delegatecall(")]);
+      expect(byRule(r, "unsafe-selfdestruct").map((f) => f.line)).to.deep.equal([lineOf(inlineFile, "selfdestruct(")]);
+      expect(byRule(r, "forbidden-selfdestruct").map((f) => f.line)).to.deep.equal([lineOf(inlineFile, "selfdestruct(")]);
+      // A kind the policy allows may be annotated.
+      const allowed = audit({ contract: "VaultV1" }, "VaultV2InlineAllow", { rules: { ...RULES, unsafeAllow: ["delegatecall"] } });
+      expect(byRule(allowed, "inline-unsafe-allow")).to.have.length(2);
+      expect(byRule(allowed, "unsafe-delegatecall")).to.deep.equal([]);
     });
   });
 
@@ -308,3 +391,86 @@ function findNode(root: AstNode, match: (n: AstNode) => boolean): AstNode {
   }
   throw new Error("node not found");
 }
+
+describe("check: stale builds", () => {
+  const VAULT_V1 = "project/contracts/VaultV1.sol";
+  const POLICY = { rules: RULES, compiler: COMPILER };
+  let stale: CompilationUnit;
+  let edited: CompilationUnit;
+  let liveCode: string;
+
+  // What Hardhat does after an in-place edit of VaultV1.sol: it compiles only that file into a new build unit
+  // and keeps the old unit (still named by the other artifacts), which holds the live VaultV1 too.
+  before(() => {
+    stale = loadBuild(BUILD_INFO).units.find((u) => u.output.contracts[VAULT_V1])!;
+    const closure = new Set<string>();
+    const visit = (name: string): void => {
+      if (closure.has(name)) return;
+      closure.add(name);
+      for (const n of stale.output.sources[name].ast.nodes as AstNode[]) if (n.nodeType === "ImportDirective") visit(n.absolutePath as string);
+    };
+    visit(VAULT_V1);
+    const sources = Object.fromEntries([...closure].map((n) => [n, { content: stale.input.sources[n].content! }]));
+    sources[VAULT_V1].content = sources[VAULT_V1].content.replace("    mapping(address account", "    uint256 public inserted;\n    mapping(address account");
+    const input = { ...stale.input, sources };
+    const output = JSON.parse(solc.compile(JSON.stringify(input)));
+    expect((output.errors ?? []).filter((e: { severity: string }) => e.severity === "error")).to.deep.equal([]);
+    edited = { ...stale, id: "solc-0_8_28-edited", input, output, roots: [VAULT_V1] };
+    // On chain, UUPSUpgradeable's immutable __self holds the implementation's address.
+    const deployed = stale.output.contracts[VAULT_V1].VaultV1.evm.deployedBytecode;
+    const chars = deployed.object.split("");
+    for (const { start, length } of Object.values(deployed.immutableReferences ?? {}).flat()) for (let i = 0; i < length * 2; i++) chars[start * 2 + i] = "ab"[i % 2];
+    liveCode = `0x${chars.join("")}`;
+  });
+
+  function facts(unit: CompilationUnit): ProxyFacts {
+    const out = unit.output.contracts[VAULT_V1].VaultV1.evm.deployedBytecode;
+    return {
+      name: "vault",
+      kind: "uups",
+      proxy: "0x" + "11".repeat(20),
+      liveImplementation: "0x" + "22".repeat(20),
+      liveCode,
+      artifact: { contractName: "VaultV1", sourceName: "contracts/VaultV1.sol", inputSourceName: VAULT_V1, buildInfoId: unit.id, deployedBytecode: `0x${out.object}`, immutableReferences: out.immutableReferences },
+      target: "VaultV1",
+      policyFile: "policies/default.yaml",
+    };
+  }
+
+  it("the attack: resolving by name, the edited VaultV1 is compared with itself and passes", () => {
+    const both: Build = { dir: BUILD_INFO, units: [stale, edited] };
+    expect(auditUpgrade({ proxy: "vault", kind: "uups", reference: { contract: "VaultV1" }, target: "VaultV1", rules: RULES, compiler: COMPILER, build: both }).findings).to.deep.equal([]);
+  });
+
+  it("refused: the target comes from the artifact's build unit and the reference from the unit of the live code", () => {
+    for (const units of [[stale, edited], [edited, stale]]) {
+      const r = checkProxy({ dir: BUILD_INFO, units }, facts(edited), POLICY);
+      expect(r).to.deep.include({ upToDate: false, build: edited.id, liveBuild: stale.id, liveContract: "VaultV1" });
+      expect(r.audit!.findings.map((f) => [f.rule, f.file, f.message.includes("`inserted`")])).to.deep.equal([["storage-layout", "contracts/VaultV1.sol", true]]);
+    }
+    // Unedited, the same live code is up to date.
+    expect(checkProxy({ dir: BUILD_INFO, units: [stale, edited] }, facts(stale), POLICY)).to.deep.include({ upToDate: true });
+  });
+
+  it("refused with a remedy when the build of the live code or of the artifact is not in artifacts/", () => {
+    const onlyEdited = checkProxy({ dir: BUILD_INFO, units: [edited] }, facts(edited), POLICY);
+    expect(onlyEdited.audit!.findings.map((f) => [f.rule, f.file, f.line])).to.deep.equal([["build-unit-missing", "policies/default.yaml", 1]]);
+    expect(onlyEdited.audit!.findings[0].remedy).to.contain("unchanged").and.contain("npx hardhat clean");
+
+    const noArtifactBuild = checkProxy({ dir: BUILD_INFO, units: [stale] }, facts(edited), POLICY);
+    expect(noArtifactBuild.audit!.findings.map((f) => f.rule)).to.deep.equal(["build-unit-missing"]);
+    expect(noArtifactBuild.audit!.findings[0].message).to.contain(edited.id);
+  });
+});
+
+describe("check: what it compiled", () => {
+  it("names the sources compiled and the build each proxy was audited from", () => {
+    const proxies = [{ name: "vault", target: "VaultV2", build: "solc-b", liveBuild: "solc-a" }] as ProxyCheck[];
+    expect(describeBuild({ compiled: true, seconds: 5.25, units: [{ id: "solc-b", sources: ["contracts/VaultV2.sol"] }] }, proxies)).to.deep.equal([
+      "Build: compiled in 5.3 s: contracts/VaultV2.sol -> solc-b",
+      "Audited: vault: VaultV2 from build solc-b, live code from build solc-a",
+    ]);
+    expect(describeBuild({ compiled: true, seconds: 1, units: [] }, [])).to.deep.equal(["Build: compiled in 1.0 s, nothing changed since the last build"]);
+    expect(describeBuild({ compiled: false, units: [] }, [])[0]).to.contain("not compiled");
+  });
+});

@@ -4,6 +4,7 @@ import { decideOperation, decideTransaction, operationOccurrences, retractDecisi
 import { cancelPath, operationReviewJson, renderOperationMarkdown, reviewSummary, timeLeft } from "../src/review/operation.ts";
 import { alertSummary, renderAlertMarkdown } from "../src/review/alert.ts";
 import { txBuilderChecksum } from "../src/review/tx-builder.ts";
+import { renderText } from "../src/review/untrusted.ts";
 import { encodeCancel, timelockInterface } from "../src/timelock/calls.ts";
 
 /** The review of an operation as people read it (pure): Markdown and JSON from the review model. */
@@ -16,7 +17,7 @@ describe("review: an operation's Markdown and JSON", () => {
 
   it("says what the operation does, where it comes from, whether it checks out, when it runs and how to stop it", () => {
     const review = decideOperation(occ(), { topology, records: [r], facts: withSafe }).review!;
-    const md = renderOperationMarkdown(review, timeLeft(review.eta!.timestamp, 1_000_100));
+    const md = renderText(renderOperationMarkdown(review, timeLeft(review.eta!.timestamp, 1_000_100)), "markdown");
     const sections = ["## ⏳ Queued: upgrade registry to RegistryV2, vault to VaultV2", "### What it does", "### Operation", "### Proposal", "### Storage layout diff", "### Verification", "### Cancel path (guardian)"];
     let at = -1;
     for (const s of sections) {
@@ -39,7 +40,7 @@ describe("review: an operation's Markdown and JSON", () => {
     ]) {
       expect(md, text).to.contain(text);
     }
-    expect(reviewSummary(review, timeLeft(review.eta!.timestamp, 1_000_100))).to.equal(
+    expect(renderText(reviewSummary(review, timeLeft(review.eta!.timestamp, 1_000_100)), "plain")).to.equal(
       `Queued: upgrade registry to RegistryV2, vault to VaultV2 (op ${r.operationId.slice(0, 10)}…). ETA 1970-01-12T14:46:40Z (58m 20s left). Verified. Cancel: npx gatehouse cancel ${r.operationId} --network default`,
     );
   });
@@ -88,7 +89,7 @@ describe("review: an operation's Markdown and JSON", () => {
 
   it("an alert about an event renders what happened, where, and what to do", () => {
     const [d] = decideTransaction(TX.other, [event("Upgraded", { implementation: A.attacker }, { block: 9, tx: TX.other, address: A.vault })], { topology, records: [], facts: facts({ txs: { [TX.other]: { from: A.attacker, to: A.vault } } }) });
-    const md = renderAlertMarkdown(d!.alert!);
+    const md = renderText(renderAlertMarkdown(d!.alert!), "markdown");
     expect(md).to.contain(`## 🚨 ALERT: Upgrade outside the timelock: vault now runs ${A.attacker}`);
     expect(md).to.contain(`| Transaction | \`${TX.other}\` from \`${A.attacker}\` |`);
     expect(md).to.contain("**What to do:**");

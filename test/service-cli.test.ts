@@ -7,15 +7,15 @@ import { PROJECT_ROOT } from "./helpers/fixture.ts";
 
 /** `gatehouse tx-service` as a process: starts on loopback, logs one line per request, stops on SIGTERM. */
 describe("tx-service: the CLI command", function () {
-  it("binds 127.0.0.1, prints its URL (--json), logs one line per request, exits 0 on SIGTERM", async () => {
+  it("binds 127.0.0.1, prints its URL and the Host names it answers (--json), logs one line per request, exits 0 on SIGTERM", async () => {
     const db = path.join(mkdtempSync(path.join(tmpdir(), "gatehouse-txs-cli-")), "s.sqlite");
-    const child = spawn(process.execPath, ["scripts/gatehouse.ts", "tx-service", "--port", "0", "--db", db, "--json"], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["scripts/gatehouse.ts", "tx-service", "--port", "0", "--db", db, "--allowed-host", "gatehouse.internal", "--json"], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     try {
-      const started = await new Promise<{ url: string; txServiceUrl: string; db: string }>((resolve, reject) => {
+      const started = await new Promise<{ url: string; txServiceUrl: string; db: string; allowedHosts: string[] }>((resolve, reject) => {
         child.stdout.on("data", (c: Buffer) => {
           stdout += c.toString();
           try {
@@ -29,6 +29,8 @@ describe("tx-service: the CLI command", function () {
       expect(started.url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(started.txServiceUrl).to.equal(`${started.url}/api`);
       expect(started.db).to.equal(db);
+      const port = new URL(started.url).port;
+      expect(started.allowedHosts).to.deep.equal([`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, "gatehouse.internal"]);
       const about = await fetch(`${started.txServiceUrl}/v1/about`);
       expect(about.status).to.equal(200);
       const missing = await fetch(`${started.txServiceUrl}/v2/multisig-transactions/0x${"00".repeat(32)}/`);

@@ -5,6 +5,7 @@ import { checkProposal, computeSafeTxHash, decideProposal, decideSignatures, par
 import { parseConfirmation, parseJson, parseProposal } from "../src/service/request.ts";
 import { paginated, pageParams } from "../src/service/serialize.ts";
 import { parseOrdering, parseTxFilter } from "../src/service/handlers.ts";
+import { ClientBudget, hostAllowlist } from "../src/service/server.ts";
 
 /** The pure core of the tx-service: no chain, no HTTP, no file. */
 describe("tx-service core (pure): hashes, signatures, request fields", function () {
@@ -34,7 +35,7 @@ describe("tx-service core (pure): hashes, signatures, request fields", function 
 
   it("recovers each signature type from its v byte and refuses the ones it cannot verify", async () => {
     const blob = concat([eip712(a), await ethSign(b), approved(c.address)]);
-    const parsed = parseSignatures(hash, blob + "00ff"); // trailing bytes shorter than 65 are ignored
+    const parsed = parseSignatures(hash, blob + "00ff", 3); // trailing bytes shorter than 65 are ignored
     expect(parsed).to.deep.equal({
       ok: true,
       signatures: [
@@ -44,19 +45,38 @@ describe("tx-service core (pure): hashes, signatures, request fields", function 
       ],
     });
     const contract = "0x" + a.address.slice(2).padStart(64, "0") + toBeHex(65, 32).slice(2) + "00";
-    expect(parseSignatures(hash, contract + "00".repeat(32))).to.deep.include({ ok: false });
-    expect((parseSignatures(hash, contract + "00".repeat(32)) as { reason: string }).reason).to.include("CONTRACT_SIGNATURE (EIP-1271)");
-    expect((parseSignatures(hash, eip712(a).slice(0, -2) + "1d") as { reason: string }).reason).to.include("has v=29");
-    expect((parseSignatures(hash, "0x" + "00".repeat(64) + "1b") as { reason: string }).reason).to.include("no signer can be recovered");
+    expect(parseSignatures(hash, contract + "00".repeat(32), 2)).to.deep.include({ ok: false });
+    expect((parseSignatures(hash, contract + "00".repeat(32), 2) as { reason: string }).reason).to.include("CONTRACT_SIGNATURE (EIP-1271)");
+    expect((parseSignatures(hash, eip712(a).slice(0, -2) + "1d", 2) as { reason: string }).reason).to.include("has v=29");
+    expect((parseSignatures(hash, "0x" + "00".repeat(64) + "1b", 2) as { reason: string }).reason).to.include("no signer can be recovered");
+  });
+
+  it("refuses a signature blob longer than the owners can sign before recovering anything, and checks hash and sender first", () => {
+    const three = concat([eip712(a), eip712(b), eip712(c)]);
+    // 3 parts for 2 owners: refused from the length; 2 parts plus 64 trailing bytes still fit.
+    expect((parseSignatures(hash, three, 2) as { reason: string }).reason).to.equal("Signature has 3 parts (195 bytes); the Safe has 2 owner(s), so at most 2 parts (194 bytes) can be valid");
+    expect(parseSignatures(hash, concat([eip712(a), eip712(b)]) + "00".repeat(64), 2).ok).to.equal(true);
+    // 8,061 parts that would each cost an ECDSA recovery (10 s in all before the cap): refused from the length.
+    const huge = "0x" + ("11".repeat(64) + "1b").repeat(8061);
+    expect((parseSignatures(hash, huge, 2) as { reason: string }).reason).to.match(/^Signature has 8061 parts/);
+    // A hash mismatch or a non-owner sender is decided without parsing the signatures at all.
+    const input = { tx: { ...tx, safe }, contractTransactionHash: hash, sender: a.address, signature: huge };
+    expect(checkProposal({ ...input, contractTransactionHash: "0x" + "00".repeat(32) }, facts).parsed).to.deep.equal({ ok: false, reason: "not parsed: the safeTxHash does not match" });
+    expect(checkProposal({ ...input, sender: c.address }, facts).parsed).to.deep.equal({ ok: false, reason: "not parsed: the sender is not an owner" });
+    expect((decideProposal(input, facts, checkProposal(input, facts), new Set(), undefined) as { reason: string }).reason).to.match(/^Signature has 8061 parts/);
+    expect(parseProposal(safe, { ...tx, nonce: 3, contractTransactionHash: hash, sender: a.address, signature: huge })).to.deep.equal({
+      ok: false,
+      errors: { signature: ["Ensure this field has no more than 5000 hexadecimal chars (not counting 0x)."] },
+    });
   });
 
   it("accepts only current owners, once each, and approved hashes only when approved on chain", () => {
-    const sigs = sigsOf(parseSignatures(hash, concat([eip712(a), approved(b.address)])));
+    const sigs = sigsOf(parseSignatures(hash, concat([eip712(a), approved(b.address)]), 2));
     expect(decideSignatures(sigs, owners, new Set([b.address]), false).ok).to.equal(true);
     expect((decideSignatures(sigs, owners, new Set(), false) as { reason: string }).reason).to.match(/for owner=0x.* is not valid: the owner has not approved/);
-    const outsider = sigsOf(parseSignatures(hash, eip712(c)));
+    const outsider = sigsOf(parseSignatures(hash, eip712(c), 2));
     expect((decideSignatures(outsider, owners, new Set(), false) as { reason: string }).reason).to.equal(`Signer=${c.address} is not an owner. Current owners=[${owners.join(", ")}]`);
-    const twice = sigsOf(parseSignatures(hash, concat([eip712(a), eip712(a)])));
+    const twice = sigsOf(parseSignatures(hash, concat([eip712(a), eip712(a)]), 2));
     expect((decideSignatures(twice, owners, new Set(), false) as { reason: string }).reason).to.equal(`Signature for owner=${a.address} is duplicated`);
   });
 
@@ -88,6 +108,33 @@ describe("tx-service core (pure): hashes, signatures, request fields", function 
     expect(parseConfirmation({ signature: "0xzz" })).to.deep.equal({ ok: false, errors: { signature: ["0xzz is not a hexadecimal value."] } });
     // Integers beyond 2^53 keep their exact text through JSON parsing.
     expect(parseJson('{"value": 123456789012345678901234567890}')).to.deep.equal({ value: "123456789012345678901234567890" });
+  });
+
+  it("answers only Host values on the allowlist: loopback names on the service's port, plus --allowed-host entries", () => {
+    const hosts = hostAllowlist(8000, ["gatehouse.internal", "10.0.0.5:9000", "fd00::1"]);
+    for (const ok of ["localhost:8000", "127.0.0.1:8000", "[::1]:8000", "LocalHost:8000", "localhost.:8000", "gatehouse.internal", "gatehouse.internal:8000", "10.0.0.5:9000", "[fd00::1]:8000"]) {
+      expect(hosts.allows(ok), ok).to.equal(true);
+    }
+    for (const bad of [undefined, "", "localhost", "localhost:8001", "evil.example:8000", "127.0.0.1.nip.io:8000", "localhost.evil.example:8000", "10.0.0.5:8000", "gatehouse.internal.evil:8000", "a b:8000"]) {
+      expect(hosts.allows(bad), String(bad)).to.equal(false);
+    }
+    expect(hosts.entries).to.deep.equal(["localhost:8000", "127.0.0.1:8000", "[::1]:8000", "gatehouse.internal", "10.0.0.5:9000", "[fd00::1]"]);
+    expect(() => hostAllowlist(8000, ["http://x/"])).to.throw(/--allowed-host: expected a host name or address, optionally with :port, got 'http:\/\/x\/'/);
+  });
+
+  it("lets one client run a bounded number of requests at once, queue a bounded number more, and refuses the rest", async () => {
+    const budget = new ClientBudget(2, 1);
+    const [r1, r2] = await Promise.all([budget.acquire("a"), budget.acquire("a")]);
+    let third: (() => void) | undefined;
+    const queued = budget.acquire("a").then((r) => (third = r));
+    expect(await budget.acquire("a")).to.equal(undefined); // 2 running + 1 waiting: over budget
+    expect(await budget.acquire("b")).to.be.a("function"); // another client is not held up
+    r1!();
+    await queued;
+    expect(third).to.be.a("function");
+    r2!();
+    third!();
+    expect(await budget.acquire("a")).to.be.a("function");
   });
 
   it("query parameters and pagination follow django-filter and DRF", () => {

@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { mkdtempSync, rmSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import SafeApiKit, { HttpError } from "@safe-global/api-kit";
@@ -48,6 +49,22 @@ describe("tx-service: the Safe Transaction Service API subset api-kit uses", fun
     throw new Error("expected the service to refuse the request");
   };
 
+  /** One HTTP/1.1 request with the Host header chosen by the test (fetch always sends the URL's); "closed" if the server hung up first. */
+  const raw = (method: string, p: string, body?: string, host?: string) =>
+    new Promise<{ status: number | "closed"; body: string }>((resolve, reject) => {
+      const u = new URL(svc.url);
+      const headers: Record<string, string> = { host: host ?? u.host };
+      if (body !== undefined) Object.assign(headers, { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) });
+      const req = httpRequest({ host: u.hostname, port: u.port, method, path: p, headers, agent: false }, (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => (text += c.toString()));
+        res.on("end", () => resolve({ status: res.statusCode!, body: text }));
+        res.on("error", reject);
+      });
+      // The server may answer and close before reading an oversized body; the answer still counts.
+      req.on("error", (e: NodeJS.ErrnoException) => (e.code === "EPIPE" || e.code === "ECONNRESET" ? resolve({ status: "closed", body: "" }) : reject(e)));
+      req.end(body);
+    });
   const post = (p: string, body: string) => fetch(`${svc.url}/api${p}`, { method: "POST", headers: { "content-type": "application/json" }, body });
   const count = async () => (await api.getMultisigTransactions(safe)).count;
 
@@ -248,6 +265,49 @@ describe("tx-service: the Safe Transaction Service API subset api-kit uses", fun
       expect(r.status).to.equal(422);
       expect(r.body).to.deep.equal({ code: 1, message: "Checksum address validation failed", arguments: [safe.toLowerCase()] });
       await expectNothingStored();
+    });
+
+    it("oversized proposals are refused before any signature is recovered: 1 MiB body -> 413, 8,061 parts -> 422, more parts than owners -> 422/400", async () => {
+      const signature = await eip712(0, tx);
+      const body = (sig: string) => JSON.stringify({ ...tx.data, contractTransactionHash: safeTxHash, sender: d.actors.owners[0].address, signature: sig });
+      // The attack of issue 8: a 1 MiB proposal of 8,061 signature parts. Refused from its Content-Length, unread.
+      const junk = "0x" + ("11".repeat(64) + "1b").repeat(8061);
+      const big = await raw("POST", `/api/v2/safes/${safe}/multisig-transactions/`, body(junk));
+      expect(big.status).to.equal(413);
+      expect(lines.at(-1)).to.match(/ 413 \d+\.\dms - body over 262144 bytes$/);
+      // Under the body limit but over the 5,000 signature bytes a Safe signature may have: a field error.
+      const many = await raw("POST", `/api/v2/safes/${safe}/multisig-transactions/`, body("0x" + ("11".repeat(64) + "1b").repeat(1500)));
+      expect(many.status).to.equal(422);
+      expect(JSON.parse(many.body)).to.deep.equal({ signature: ["Ensure this field has no more than 5000 hexadecimal chars (not counting 0x)."] });
+      // A valid owner signature followed by 3 more parts: 4 parts for 3 owners cannot all be valid.
+      const padded = signature + ("22".repeat(64) + "1c").repeat(3);
+      const four = await status(api.proposeTransaction({ safeAddress: safe, safeTransactionData: tx.data, safeTxHash, senderAddress: d.actors.owners[0].address, senderSignature: padded }));
+      expect(four.status).to.equal(422);
+      expect(four.message).to.equal("Signature has 4 parts (260 bytes); the Safe has 3 owner(s), so at most 3 parts (259 bytes) can be valid");
+      await expectNothingStored();
+      // The same cap on a confirmation, after an honest proposal.
+      await api.proposeTransaction({ safeAddress: safe, safeTransactionData: tx.data, safeTxHash, senderAddress: d.actors.owners[0].address, senderSignature: signature });
+      const confirm = await status(api.confirmTransaction(safeTxHash, (await eip712(1, tx)) + ("22".repeat(64) + "1c").repeat(3)));
+      expect(confirm.status).to.equal(400);
+      expect((confirm.body as { signature: string[] }).signature[0]).to.match(/^Signature has 4 parts/);
+      expect((await api.getTransactionConfirmations(safeTxHash)).results.map((c) => c.owner)).to.deep.equal([d.actors.owners[0].address]);
+    });
+
+    it("a request naming another Host (DNS rebinding) -> 400, nothing read or stored; loopback names are answered", async () => {
+      const port = new URL(svc.url).port;
+      const proposal = JSON.stringify({ ...tx.data, contractTransactionHash: safeTxHash, sender: d.actors.owners[0].address, signature: await eip712(0, tx) });
+      for (const host of [`rebind.attacker.example:${port}`, `127.0.0.1.nip.io:${port}`, `localhost:${Number(port) + 1}`]) {
+        const r = await raw("POST", `/api/v2/safes/${safe}/multisig-transactions/`, proposal, host);
+        expect(r.status, host).to.equal(400);
+        expect(JSON.parse(r.body).detail).to.match(/^Invalid HTTP_HOST header: /);
+        expect((await raw("GET", "/api/v1/about", undefined, host)).status).to.equal(400);
+      }
+      await expectNothingStored();
+      for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `LOCALHOST:${port}`]) {
+        const about = await raw("GET", "/api/v1/about", undefined, host);
+        expect(about.status, host).to.equal(200);
+        expect(JSON.parse(about.body).host).to.equal(host.toLowerCase());
+      }
     });
 
     it("confirmations: unknown hash -> 404, non-owner or forged -> 400, short signature -> 400", async () => {

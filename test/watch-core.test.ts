@@ -11,6 +11,7 @@ import { Ledger } from "../src/watch/ledger.ts";
 import { classifyRpcError, retryingRpc, RpcError, type Rpc } from "../src/watch/rpc.ts";
 import { safeSignatureOwners } from "../src/watch/safe-signers.ts";
 import { rangeState, syncToHead } from "../src/watch/indexer.ts";
+import { untag } from "../src/review/untrusted.ts";
 import { fileKey, marker, parseMarker, type SinkPost } from "../src/watch/sinks/sink.ts";
 import { webhookPayload } from "../src/watch/sinks/webhook.ts";
 import { encodeCancel } from "../src/timelock/calls.ts";
@@ -56,7 +57,7 @@ describe("watch core: operations and severity (pure)", () => {
     expect(d.review!.verification.status).to.equal("unverified");
     expect(d.review!.cancel.calldata).to.equal(encodeCancel(opId));
     expect(d.review!.cancel.command).to.equal(`npx gatehouse cancel ${opId} --network default`);
-    expect(d.title).to.equal(`ALERT (unknown-operation, not-scheduled-by-safe): Queued: upgrade vault to ${A.vaultV2.slice(0, 6)}…${A.vaultV2.slice(-4)} (op ${opId.slice(0, 10)}…)`);
+    expect(untag(d.title)).to.equal(`ALERT (unknown-operation, not-scheduled-by-safe): Queued: upgrade vault to ${A.vaultV2.slice(0, 6)}…${A.vaultV2.slice(-4)} (op ${opId.slice(0, 10)}…)`);
   });
 
   it("an implementation whose bytecode differs from the watcher's own build is an alert (bytecode-mismatch)", () => {

@@ -26,6 +26,11 @@ import { createWorkflowRepo, type WorkflowRepo } from "./helpers/workflow-repo.t
  *      checkpoint from the cache, closes the issue as executed;
  *   5. that dispatched run: the testnet runs the new code, so the mainnet job runs, in its protected
  *      environment.
+ * Around it, the least-trust rules: the PR check runs the base branch's audit (a PR that relaxes the
+ * policy fails with the relaxation named; a PR touching only scripts/ still gets the required check);
+ * the PR comment comes from a workflow_run that checks out only the default branch; a dispatch on an
+ * unmerged branch refuses to stage, propose or execute; the signing key and the RPC secret exist only
+ * in the `localhost` environment (deployments from main only) and reach no other job.
  * The `it`s are the steps of that story and run in order, each on the state the previous one left.
  *
  * Allow-listed `run:` steps (recorded as skipped with the reason, never run): `npm ci` (the scratch
@@ -80,7 +85,11 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
     return body.result;
   };
 
-  /** One workflow run: repository secrets, the stand-in as the API, each job on a fresh checkout of `sha`. */
+  /**
+   * One workflow run, set up as the repository's settings say: no repository secret; the network's
+   * secrets in its environment `localhost`, which only main may deploy to; each job's token minted by
+   * the stand-in with the job's permissions; actions/checkout performed on the scratch repository.
+   */
   const run = (workflow: string, event: string, o: { sha: string; branch?: string; payload?: Record<string, unknown>; inputs?: RunOptions["inputs"]; ref?: string; headRef?: string }) =>
     runWorkflow({
       workflow: path.join(WORKFLOWS, workflow),
@@ -90,14 +99,17 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
       workspace: repo.runner,
       store,
       baseEnv: env,
-      secrets: {
-        RPC_URL_LOCALHOST: rpcUrl,
-        GATEHOUSE_SIGNER_KEY: OWNER_1_KEY,
-        GITHUB_TOKEN: gh.token,
+      environments: { localhost: { secrets: { RPC_URL_LOCALHOST: rpcUrl, GATEHOUSE_SIGNER_KEY: OWNER_1_KEY }, branches: ["main"] } },
+      issueToken: (permissions) => gh.issueToken(permissions),
+      checkout: ({ path: dir, ref }) => {
+        if (dir === ".") {
+          repo.checkout(ref, o.branch);
+          return { sha: repo.git(repo.runner, "rev-parse", "HEAD") };
+        }
+        return { sha: repo.checkoutAt(dir, ref) };
       },
       github: { repository: REPOSITORY, sha: o.sha, ref: o.ref ?? `refs/heads/${o.branch ?? "main"}`, headRef: o.headRef, baseRef: o.headRef ? "main" : undefined, apiUrl: gh.url },
       skipRuns: SKIP_RUNS,
-      beforeJob: () => repo.checkout(o.sha, o.branch),
       stepTimeoutMs: 90_000,
       // GATEHOUSE_HARNESS_LOG=1 prints each job and step as it runs.
       log: process.env.GATEHOUSE_HARNESS_LOG ? (line) => process.stderr.write(`    [harness] ${line}\n`) : undefined,
@@ -110,8 +122,29 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
   };
   const explain = (r: WorkflowResult) =>
     r.jobs
-      .flatMap((j) => j.steps.filter((s) => s.conclusion === "failure").map((s) => `${j.id} / ${s.name}: exit ${s.exitCode}\n${s.stdout.slice(-3000)}\n${s.stderr.slice(-3000)}`))
+      .flatMap((j) => [...(j.refused ? [`${j.id}: refused: ${j.refused}`] : []), ...j.steps.filter((s) => s.conclusion === "failure").map((s) => `${j.id} / ${s.name}: exit ${s.exitCode}\n${s.stdout.slice(-3000)}\n${s.stderr.slice(-3000)}`)])
       .join("\n---\n");
+  /** Every run's secrets stay in the environment jobs: which jobs had which secret in a step's env. */
+  const secretHolders = (r: WorkflowResult) => [...new Set(r.jobs.flatMap((j) => j.steps.flatMap((s) => s.secretsInEnv.filter((n) => n !== "GITHUB_TOKEN").map((n) => `${j.id}@${j.environment?.name ?? "-"}: ${n}`))))].sort();
+
+  /** A pull request's checks, then the comment workflow GitHub starts when they complete. */
+  const pullRequest = async (number: number, branch: string, sha: string, action = "opened", author = "dev-alice") => {
+    const base = repo.head("main");
+    gh.pulls.set(number, { number, head: { sha, ref: branch }, base: { ref: "main" }, user: { login: author } });
+    const checks = await run("pr.yml", "pull_request", {
+      sha,
+      ref: `refs/pull/${number}/merge`,
+      headRef: branch,
+      payload: { action, number, pull_request: { number, user: { login: author }, head: { sha, ref: branch, repo: { full_name: REPOSITORY } }, base: { ref: "main", sha: base } } },
+    });
+    const conclusion = checks.result;
+    const comment = await run("pr-comment.yml", "workflow_run", {
+      sha: base,
+      branch: "main",
+      payload: { action: "completed", workflow_run: { id: checks.runId, event: "pull_request", head_sha: sha, conclusion, html_url: `https://github.com/${REPOSITORY}/actions/runs/${checks.runId}`, pull_requests: [{ number }] } },
+    });
+    return { checks, comment, base };
+  };
 
   before(async function () {
     node = await hre.network.createServer("node", "127.0.0.1", 0);
@@ -130,7 +163,7 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
       // In this scratch repository `localhost` plays a real network: its records are committed.
       edit(".gitignore", (t) => t.replace("deployments/localhost.json\n", "").replace("proposals/localhost/\n", ""));
       edit(".github/gatehouse.json", (t) =>
-        JSON.stringify({ ...JSON.parse(t), rollout: { testnet: "localhost", mainnet: "localhost" }, txService: { localhost: service.url } }, null, 2),
+        JSON.stringify({ ...JSON.parse(t), rollout: { testnet: "localhost", mainnet: "localhost" }, txService: { localhost: service.url }, readRpc: { localhost: rpcUrl } }, null, 2),
       );
     });
     const deploy = await gatehouse(repo.dev, "deploy", "--network", "localhost");
@@ -153,17 +186,17 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
     repo.editDev("policies/localhost.yaml", (y) => y.replace("contract: VaultV1", "contract: VaultV2Inserted").replace("contract: RegistryV1", "contract: RegistryV2"));
     const sha = repo.commitAndPush("Upgrade the vault", "upgrade");
     gh.resetLog();
-    const r = await run("pr.yml", "pull_request", {
-      sha,
-      ref: "refs/pull/1/merge",
-      headRef: "upgrade",
-      payload: { action: "opened", number: 1, pull_request: { number: 1, head: { sha, ref: "upgrade" }, base: { ref: "main" } } },
-    });
+    const { checks: r, comment, base } = await pullRequest(1, "upgrade", sha);
     expect(r.result).to.equal("failure");
     expect(r.job("build").result, explain(r)).to.equal("success");
     expect(r.job("build").steps.filter((s) => s.skipped?.startsWith("allow-listed")).map((s) => s.run)).to.deep.equal(["npm ci", "npm test"]);
-    expect(r.job("build").outputs).to.deep.equal({ networks: '["localhost"]' });
-    const check = stepOf(r, "check", "gatehouse check", { network: "localhost" });
+    // The PR's code runs with a read-only token and no secret; so does the audit, which runs the base's code.
+    for (const job of ["build", "audit"]) expect(r.job(job).token, job).to.deep.equal({ metadata: "read", contents: "read" });
+    expect(r.steps().flatMap((s) => s.secretsInEnv)).to.deep.equal([]);
+    const [prCheckout, baseCheckout] = r.job("audit").steps.filter((s) => s.checkout).map((s) => s.checkout!);
+    expect(prCheckout).to.deep.include({ path: ".", sha });
+    expect(baseCheckout).to.deep.include({ path: ".base", sha: base });
+    const check = stepOf(r, "audit", "Audit");
     expect(check.conclusion).to.equal("failure");
     const file = "test/fixtures/contracts/VaultV2Inserted.sol";
     const onLine = check.annotations.filter((a) => a.file === file);
@@ -171,7 +204,13 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
     expect(onLine[0]).to.deep.include({ level: "error", line: lineOf(file, "uint256 public depositCap;") });
     expect(onLine[0]!.title).to.include("gatehouse check (localhost)").and.include("'vault'");
     expect(check.summary).to.include("# Gatehouse check: localhost").and.include("**Result: FAIL**").and.include("### Storage layout").and.include("**inserted**");
-    expect(r.job("comment").result, explain(r)).to.equal("success");
+    expect(check.summary).to.include(`Commit \`${sha}\``);
+    // The required check fails with it.
+    expect(r.job("gatehouse").result).to.equal("failure");
+    expect(r.job("gatehouse").steps[0]!.annotations.map((a) => a.message)).to.deep.equal(["audit failure: every part of the PR check must succeed"]);
+    // The comment: a workflow_run on the default branch's code, reading the report artifact.
+    expect(comment.result, explain(comment)).to.equal("success");
+    expect(comment.job("comment").steps.filter((s) => s.checkout).map((s) => s.checkout!.sha)).to.deep.equal([base]);
     expect(gh.calls()).to.deep.equal([`GET /repos/${REPOSITORY}/issues/1/comments`, `POST /repos/${REPOSITORY}/issues/1/comments`]);
     expect(gh.comments).to.have.length(1);
     prComment = gh.comments[0]!.id;
@@ -182,16 +221,12 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
     repo.editDev("policies/localhost.yaml", (y) => y.replace("contract: VaultV2Inserted", "contract: VaultV2"));
     const sha = repo.commitAndPush("Append the new vault variable instead", "upgrade");
     gh.resetLog();
-    const r = await run("pr.yml", "pull_request", {
-      sha,
-      ref: "refs/pull/1/merge",
-      headRef: "upgrade",
-      payload: { action: "synchronize", number: 1, pull_request: { number: 1, head: { sha, ref: "upgrade" }, base: { ref: "main" } } },
-    });
+    const { checks: r } = await pullRequest(1, "upgrade", sha, "synchronize");
     expect(r.result, explain(r)).to.equal("success");
-    const check = stepOf(r, "check", "gatehouse check", { network: "localhost" });
+    expect(r.job("gatehouse").result).to.equal("success");
+    const check = stepOf(r, "audit", "Audit");
     expect(check.annotations).to.deep.equal([]);
-    expect(check.outputs).to.deep.equal({ "finding-count": "0", ok: "true" });
+    expect(check.outputs).to.deep.equal({ "finding-count": "0", networks: '["localhost"]' });
     expect(check.summary).to.include("**Result: PASS**").and.include("## vault: VaultV2").and.include("## registry: RegistryV2");
     expect(gh.calls()).to.deep.equal([`GET /repos/${REPOSITORY}/issues/1/comments`, `PATCH /repos/${REPOSITORY}/issues/comments/${prComment}`]);
     expect(gh.comments.map((c) => c.id)).to.deep.equal([prComment]);
@@ -240,6 +275,51 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
     expect(step.stdout).to.include("::add-mask::***");
     expect(step.env.GATEHOUSE_SIGNER_KEY).to.equal("***");
     expect(r.logs()).to.not.include(OWNER_1_KEY.slice(2));
+    // Only the network's environment job ever held the key and the RPC secret.
+    expect(secretHolders(r)).to.deep.equal(["testnet@localhost: localhost/GATEHOUSE_SIGNER_KEY", "testnet@localhost: localhost/RPC_URL_LOCALHOST"]);
+  });
+
+  it("PR: a policy that relaxes the base policy fails the required check, with each relaxation named", async () => {
+    repo.git(repo.dev, "checkout", "-q", "main");
+    repo.git(repo.dev, "pull", "-q", "origin", "main");
+    repo.git(repo.dev, "checkout", "-q", "-b", "relax", "main");
+    repo.editDev("policies/localhost.yaml", (y) => y.replace("minDelaySeconds: 3600", "minDelaySeconds: 60").replace("unsafeAllow: []", "unsafeAllow: [delegatecall]"));
+    const sha = repo.commitAndPush("Faster upgrades", "relax");
+    const { checks: r } = await pullRequest(2, "relax", sha);
+    expect(r.job("gatehouse").result).to.equal("failure");
+    const audit = stepOf(r, "audit", "Audit");
+    expect(audit.conclusion).to.equal("failure");
+    expect(audit.annotations.filter((a) => a.file === "policies/localhost.yaml").map((a) => a.title)).to.deep.equal(["gatehouse audit: min-delay-lowered", "gatehouse audit: unsafe-allow-added"]);
+    expect(audit.stdout).to.include("rules.minDelaySeconds lowered from 3600 to 60");
+    expect(audit.stderr + audit.stdout).to.include("GH261");
+    expect(gh.comments.find((c) => c.issue_number === 2)!.body).to.include("`min-delay-lowered`").and.include("## Gatehouse upgrade check: FAIL");
+    repo.git(repo.dev, "checkout", "-q", "main");
+  });
+
+  it("PR: a change to scripts/ only still runs the required check, which passes on its own merits", async () => {
+    repo.git(repo.dev, "checkout", "-q", "main");
+    repo.git(repo.dev, "pull", "-q", "origin", "main");
+    repo.git(repo.dev, "checkout", "-q", "-b", "scripts-only", "main");
+    repo.editDev("scripts/actions/networks.ts", (t) => `${t}// a comment\n`);
+    const sha = repo.commitAndPush("Touch a script", "scripts-only");
+    const { checks: r } = await pullRequest(3, "scripts-only", sha);
+    expect(r.result, explain(r)).to.equal("success");
+    expect(r.jobs.map((j) => `${j.id}: ${j.result}`)).to.deep.equal(["build: success", "audit: success", "gatehouse: success"]);
+    repo.git(repo.dev, "checkout", "-q", "main");
+  });
+
+  it("a dispatch on an unmerged branch refuses to stage, propose or execute, and no job gets the key", async () => {
+    repo.git(repo.dev, "checkout", "-q", "-b", "feature", "main");
+    const sha = repo.commitAndPush("An unreviewed branch", "feature");
+    repo.git(repo.dev, "checkout", "-q", "main");
+    for (const [workflow, first] of [["stage-propose.yml", "rollout"], ["execute.yml", "networks"]] as const) {
+      const r = await run(workflow, "workflow_dispatch", { sha, branch: "feature", inputs: workflow === "stage-propose.yml" ? { network: "mainnet" } : {} });
+      expect(r.result, workflow).to.equal("failure");
+      const failed = r.job(first).steps.find((s) => s.conclusion === "failure")!;
+      expect(failed.stdout, workflow).to.match(/GH260: (stage and propose|execute) refused on 'refs\/heads\/feature': only the protected branch 'main' may/);
+      expect(r.jobs.filter((j) => j.id !== first).map((j) => j.result), workflow).to.satisfy((rs: string[]) => rs.every((x) => x === "skipped"));
+      expect(secretHolders(r), workflow).to.deep.equal([]);
+    }
   });
 
   it("a second owner signs; the execute workflow executes the Safe transaction, which schedules the operation", async () => {
@@ -248,7 +328,9 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
     expect(sign.code, sign.stderr).to.equal(0);
     const r = await run("execute.yml", "schedule", { sha: repo.head(), branch: "main", payload: { schedule: "7,37 * * * *" } });
     expect(r.result, explain(r)).to.equal("success");
-    expect(r.job("networks").outputs).to.deep.equal({ networks: '["localhost"]' });
+    expect(r.job("networks").outputs).to.deep.equal({ networks: '["localhost"]', "protected-branch": "main" });
+    expect(r.job("execute", { network: "localhost" }).environment?.name).to.equal("localhost");
+    expect(secretHolders(r)).to.deep.equal(["execute@localhost: localhost/GATEHOUSE_SIGNER_KEY", "execute@localhost: localhost/RPC_URL_LOCALHOST"]);
     const step = stepOf(r, "execute", "Execute what is due", { network: "localhost" });
     expect(step.outputs).to.include({ scheduled: "1", executed: "0" });
     expect(step.summary).to.include(`| \`${proposal.id}\` |`).and.include("| scheduled |");
@@ -318,9 +400,11 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
     const r = await run(dispatch!.workflow, "workflow_dispatch", { sha: repo.head(dispatch!.ref), branch: dispatch!.ref, inputs: dispatch!.inputs });
     expect(r.result, explain(r)).to.equal("success");
     expect(r.job("testnet").outputs).to.include({ "up-to-date": "true" });
+    expect(r.job("testnet").environment?.name).to.equal("localhost");
     const mainnet = r.job("mainnet");
     expect(mainnet.result).to.equal("success");
-    expect(mainnet.environment?.name).to.equal("mainnet");
+    // The environment named after the rollout's mainnet network (`localhost` in this scratch repository).
+    expect(mainnet.environment?.name).to.equal("localhost");
     expect(mainnet.concurrency).to.deep.equal({ group: "gatehouse-propose-mainnet", cancelInProgress: false });
     expect(stepOf(r, "mainnet", "Stage and propose").outputs).to.include({ "up-to-date": "true", staged: "false" });
     expect(stepOf(r, "mainnet", "Commit the proposal record").skipped).to.equal("if: steps.propose.outputs.staged == 'true'");

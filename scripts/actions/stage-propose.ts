@@ -17,12 +17,14 @@ import type { Finding } from "../../src/check/audit.ts";
 import { findingAnnotations } from "../../src/actions/check-report.ts";
 import { actionsIO, InputError } from "../../src/actions/io.ts";
 import { proposalSummaryMarkdown, safeLink } from "../../src/actions/proposal-summary.ts";
-import { txServiceFor } from "../../src/actions/config.ts";
+import { refuseUnlessProtectedRef, txServiceFor } from "../../src/actions/config.ts";
 import { commandContext, maskSecrets, runAction } from "../../src/actions/run.ts";
 
 const io = actionsIO();
 maskSecrets(io);
 await runAction(io, async () => {
+  // Before any input or chain access: the key must never act for an unmerged branch.
+  refuseUnlessProtectedRef("stage and propose");
   const network = io.input("network", { required: true });
   const viaInput = io.input("via");
   // Checked before anything is deployed: a bad input must not leave a half-done stage behind.

@@ -3,19 +3,24 @@
 // this process, so its sinks, ledger path and exit codes are exactly the CLI's), then the job summary
 // of what was posted, a warning annotation per alert, and outputs. The ledger (checkpoint and post
 // journal) is .gatehouse/watch-<network>.sqlite, which the workflow restores from and saves to the
-// Actions cache. Secrets (step env only): GATEHOUSE_RPC_URL, and the token the policy's GitHub
+// Actions cache. The chain is read through the network's `readRpc` endpoint of .github/gatehouse.json
+// (not a secret) unless GATEHOUSE_RPC_URL is set. Secret (step env only): the token the policy's GitHub
 // notification names (GITHUB_TOKEN by default).
 // Outside Actions: node scripts/actions/watch.ts --network localhost
-import { main } from "../../src/cli/main.ts";
 import type { Output } from "../../src/cli/output.ts";
 import { actionsIO } from "../../src/actions/io.ts";
 import { commandContext, maskSecrets, runAction } from "../../src/actions/run.ts";
 import { watchSummaryMarkdown, type WatchRunResult } from "../../src/actions/watch-summary.ts";
+import { readConfigOrDefaults } from "../../src/actions/config.ts";
 
 const io = actionsIO();
 maskSecrets(io);
 await runAction(io, async () => {
   const network = io.input("network", { required: true });
+  const readRpc = readConfigOrDefaults(process.cwd())?.readRpc[network];
+  if (!process.env.GATEHOUSE_RPC_URL && readRpc) process.env.GATEHOUSE_RPC_URL = readRpc;
+  // Imported only now: loading Hardhat reads the network's URL from GATEHOUSE_RPC_URL.
+  const { main } = await import("../../src/cli/main.ts");
   const results: unknown[] = [];
   const out: Output = { ...commandContext(io, { network }).out, json: true, result: (v) => results.push(v) };
   const code = await main(["watch", "--once", "--network", network, "--json"], out);

@@ -46,20 +46,27 @@ export async function connect(network: string): Promise<ChainContext> {
   try {
     connection = await hre.network.create<"generic">(network);
   } catch (e) {
-    throw new GatehouseError("CHAIN_CALL_FAILED", { action: `connecting to '${network}'`, reason: (e as Error).message }, { cause: e });
+    throw connectionError(network, undefined, e, `connecting to '${network}'`);
   }
   const { ethers } = connection;
   let chainId: bigint;
+  let safeProvider: ChainContext["safeProvider"];
+  let up: HardhatUpgrades;
+  let accounts: string[];
+  let rpcUrl: string | undefined;
   try {
+    if (connection.networkConfig.type === "http") {
+      rpcUrl = await connection.networkConfig.url.getUrl();
+      if (!isHttpUrl(rpcUrl)) throw new GatehouseError("RPC_URL_INVALID", { source: rpcSource(network) });
+    }
     chainId = (await ethers.provider.getNetwork()).chainId;
+    safeProvider = rpcUrl ?? (connection.provider as ChainContext["safeProvider"]);
+    up = await upgrades(hre, connection);
+    accounts = ((await connection.provider.request({ method: "eth_accounts" })) as string[]).map((a) => getAddress(a));
   } catch (e) {
-    await connection.close();
-    throw new GatehouseError("CHAIN_CALL_FAILED", { action: `reading the chain id of '${network}'`, reason: (e as Error).message }, { cause: e });
+    await connection.close().catch(() => undefined);
+    throw connectionError(network, rpcUrl, e, `reading the chain id of '${network}'`);
   }
-  const safeProvider =
-    connection.networkConfig.type === "http" ? await connection.networkConfig.url.getUrl() : (connection.provider as ChainContext["safeProvider"]);
-  const up = await upgrades(hre, connection);
-  const accounts = ((await connection.provider.request({ method: "eth_accounts" })) as string[]).map((a) => getAddress(a));
   let isDevNetwork = false;
   try {
     await connection.provider.request({ method: "hardhat_metadata" });
@@ -86,10 +93,62 @@ export async function connect(network: string): Promise<ChainContext> {
   };
 }
 
+function isHttpUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
+  } catch {
+    return false;
+  }
+}
+
+/** Where a network's RPC URL comes from, for messages: the template's hardhat.config.ts reads GATEHOUSE_RPC_URL. */
+function rpcSource(network: string): string {
+  return process.env.GATEHOUSE_RPC_URL ? "GATEHOUSE_RPC_URL" : `networks.${network}.url in hardhat.config.ts`;
+}
+
+/** scheme://host:port of a URL: never its path, query or credentials, which may hold an API key. */
+export function urlOrigin(url: string | undefined): string {
+  if (!url) return "(unknown URL)";
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "(unparsable URL)";
+  }
+}
+
+/**
+ * Hardhat's connection errors, by their HHE number, as Gatehouse errors naming what the user controls:
+ * HHE7 an unset configuration variable, HHE708 a chain id other than the configured one, HHE703 nothing
+ * answering. The URL appears only as its origin; anything else stays CHAIN_CALL_FAILED.
+ */
+export function connectionError(network: string, rpcUrl: string | undefined, e: unknown, action: string): GatehouseError {
+  if (e instanceof GatehouseError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  const origin = urlOrigin(rpcUrl);
+  const missing = /^HHE7: Configuration Variable "([^"]+)" not found/.exec(message);
+  if (missing) return new GatehouseError("RPC_URL_MISSING", { network, env: missing[1] }, { cause: e });
+  const mismatch = /^HHE708: .*chain id "(\d+)", but connected to a chain with id "(\d+)"/.exec(message);
+  if (mismatch) return new GatehouseError("RPC_CHAIN_MISMATCH", { network, origin, expected: mismatch[1], actual: mismatch[2] }, { cause: e });
+  if (/^HHE703:/.test(message) || /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|fetch failed/.test(message)) {
+    return new GatehouseError("RPC_UNREACHABLE", { network, origin, reason: "connection refused or host not found" }, { cause: e });
+  }
+  // Other failures keep their first line, with the full URL (if it appears) cut back to its origin.
+  const first = message.split("\n")[0]!;
+  const reason = rpcUrl ? first.split(rpcUrl).join(origin) : first;
+  return new GatehouseError("CHAIN_CALL_FAILED", { action, reason }, { cause: e });
+}
+
 /** `account:N` or an address → a checksummed address (account refs need the network's accounts). */
-export function resolveAccount(ctx: Pick<ChainContext, "accounts" | "network">, ref: string): string {
+export function resolveAccount(ctx: Pick<ChainContext, "accounts" | "network">, ref: string, source = "account"): string {
   const m = /^account:(\d+)$/.exec(ref);
-  if (!m) return getAddress(ref);
+  if (!m) {
+    try {
+      return getAddress(ref);
+    } catch (e) {
+      throw new GatehouseError("ACCOUNT_INVALID", { source, value: ref }, { cause: e });
+    }
+  }
   const address = ctx.accounts[Number(m[1])];
   if (!address) throw new GatehouseError("USAGE", { message: `${ref}: the network '${ctx.network}' has only ${ctx.accounts.length} accounts` });
   return address;
@@ -115,7 +174,7 @@ export async function actor(ctx: ChainContext, ref: string | undefined, role: st
     const wallet = new Wallet(key, ctx.ethers.provider);
     return { address: wallet.address, signer: wallet, kitSigner: key };
   }
-  const address = resolveAccount(ctx, ref);
+  const address = resolveAccount(ctx, ref, "--from");
   if (!ctx.accounts.includes(address)) throw new GatehouseError("KEY_MISSING", { role: `${role} (${address})`, env: "GATEHOUSE_SIGNER_KEY" });
   return { address, signer: await ctx.ethers.getSigner(address), kitSigner: address };
 }

@@ -16,7 +16,18 @@ import {
 import { GatehouseError } from "../errors.ts";
 import type { Policy, PolicyRules } from "../policy/schema.ts";
 import { codeSize, compilerSettingsOf, locate, requireContract, runtimeCodeOf, type Build, type CompilationUnit, type ContractRef } from "./build.ts";
-import { contractDefinition, findForbiddenCalls } from "./ast.ts";
+import {
+  allowanceKeyOf,
+  authorizeUpgradeOf,
+  contractDefinition,
+  displayName,
+  findForbiddenCalls,
+  inlineAllowances,
+  isDisableInitializersConstructor,
+  reachableCode,
+  withoutProjectAllowances,
+  type AllowedCall,
+} from "./ast.ts";
 
 /**
  * The upgrade audit of one governed proxy: the target contract against what the proxy runs now, using
@@ -26,8 +37,10 @@ import { contractDefinition, findForbiddenCalls } from "./ast.ts";
 export interface AuditInput {
   proxy: string;
   kind: "uups" | "transparent";
-  reference: { contract: string } | { layout: unknown };
-  target: string;
+  /** The live implementation's contract: a name, or (better) the exact build unit's contract that produced its code. */
+  reference: { contract: string | ContractRef } | { layout: unknown };
+  /** The target: a name, or the exact contract of the build unit its artifact names (`buildInfoId`). */
+  target: string | ContractRef;
   rules: PolicyRules;
   compiler: Policy["compiler"];
   /** The loaded build (`loadBuild()`), which holds both the target and a `{ contract }` reference. */
@@ -65,6 +78,8 @@ export interface AuditResult {
   reference: string;
   findings: Finding[];
   layoutDiff: LayoutRow[];
+  /** Library calls the forbidden-construct walk did not enter, and why (policy allowances, the upgrade path). */
+  allowedCalls?: { function: string; reason: string; file: string; line: number }[];
 }
 
 type ValidationError = ContractValidation["errors"][number];
@@ -94,7 +109,8 @@ const runCache = new WeakMap<CompilationUnit, ValidationRunData>();
 function validationOf(unit: CompilationUnit): ValidationRunData {
   let run = runCache.get(unit);
   if (!run) {
-    run = validate(unit.output as unknown as SolcOutput, decoderFor(unit), unit.solcVersion, unit.input as unknown as SolcInput);
+    // The project's own unsafe-allow NatSpec is removed first: only the policy may silence upgrades-core.
+    run = validate(withoutProjectAllowances(unit) as unknown as SolcOutput, decoderFor(unit), unit.solcVersion, unit.input as unknown as SolcInput);
     runCache.set(unit, run);
   }
   return run;
@@ -280,20 +296,69 @@ function unsafeFindings(proxy: string, errors: ValidationError[], allowed: reado
   return errors
     // missing-public-upgradeto is reported once, as the policy rule uups-upgrade-function.
     .filter((e) => e.kind !== "missing-public-upgradeto" && !allowed.includes(e.kind))
-    .map((e) => ({ proxy, rule: `unsafe-${e.kind}`, ...parseFileLine(e.src), ...UNSAFE_TEXT[e.kind](e) }));
+    .map((e) => ({ proxy, rule: `unsafe-${e.kind}`, ...parseFileLine(e.src), ...UNSAFE_TEXT[e.kind](e) }))
+    // upgrades-core reports a construct once per function that reaches it.
+    .filter((f, i, all) => all.findIndex((g) => g.rule === f.rule && g.file === f.file && g.line === f.line) === i);
 }
 
-function forbiddenFindings(proxy: string, target: ContractRef, forbidden: PolicyRules["forbidden"]): Finding[] {
-  return findForbiddenCalls(target, forbidden).map((hit) => ({
-    proxy,
-    rule: `forbidden-${hit.kind}`,
-    ...locate(target.unit, hit.src),
-    message:
-      hit.kind === "selfdestruct"
-        ? "selfdestruct is forbidden by the policy, even where upgrades-core is told to allow it"
-        : "delegatecall is forbidden by the policy in project code, even where upgrades-core is told to allow it",
-    remedy: `Remove the ${hit.kind} from the contract, or remove '${hit.kind}' from rules.forbidden in the policy after review.`,
-  }));
+function forbiddenFindings(proxy: string, target: ContractRef, forbidden: PolicyRules["forbidden"], allowances: PolicyRules["allowedLibraryCalls"], at: Where): { findings: Finding[]; allowed: AllowedCall[] } {
+  const { hits, allowed } = findForbiddenCalls(target, forbidden, allowances);
+  const unit = target.unit;
+  const findings = hits.map((hit) => {
+    const where = locate(unit, hit.src);
+    if (hit.site === hit.src) {
+      return {
+        proxy,
+        rule: `forbidden-${hit.kind}`,
+        ...where,
+        message: `${hit.kind} is forbidden by the policy, even where upgrades-core is told to allow it`,
+        remedy: `Remove the ${hit.kind} from the contract, or remove '${hit.kind}' from rules.forbidden in the policy after review.`,
+      };
+    }
+    const library = hit.chain.map((d) => allowanceKeyOf(unit, d)).find((k) => k !== undefined) ?? "<package>/<file>.sol:<Library>.<function>";
+    return {
+      proxy,
+      rule: `forbidden-${hit.kind}`,
+      ...(hit.site ? locate(unit, hit.site) : at),
+      message:
+        `${hit.site ? "this call reaches" : `${target.name} inherits library code that reaches`} ${hit.kind}, which the policy forbids: ` +
+        `${hit.chain.map((d) => displayName(unit, d)).join(" -> ")} at ${where.file}:${where.line}`,
+      remedy: `Do not reach ${hit.kind} from ${target.name}; if the library function is vetted for this use, list it in rules.allowedLibraryCalls with a reason (function: '${library}').`,
+    };
+  });
+  return { findings, allowed };
+}
+
+function authorizeUpgradeFindings(proxy: string, target: ContractRef): Finding[] {
+  const auth = authorizeUpgradeOf(target);
+  if (!auth || auth.restricted) return [];
+  return [
+    {
+      proxy,
+      rule: "uups-authorize-upgrade",
+      ...locate(target.unit, auth.decl.src as string),
+      message: auth.empty
+        ? `${displayName(target.unit, auth.decl)} is empty and has no modifier: anyone can upgrade the proxy to code of their choice`
+        : `${displayName(target.unit, auth.decl)} never checks the caller (msg.sender) in a way that can revert: anyone may be able to upgrade the proxy`,
+      remedy: "Restrict _authorizeUpgrade to the timelock, e.g. `function _authorizeUpgrade(address) internal override onlyOwner {}` with the timelock as owner.",
+    },
+  ];
+}
+
+function inlineAllowanceFindings(proxy: string, target: ContractRef, allowed: PolicyRules["unsafeAllow"]): Finding[] {
+  const { reached } = reachableCode(target);
+  return inlineAllowances(target, reached).flatMap((a) =>
+    a.kinds
+      .filter((kind) => !(allowed as readonly string[]).includes(kind))
+      .filter((kind) => !(kind === "constructor" && a.tag === "oz-upgrades-unsafe-allow" && a.kinds.length === 1 && isDisableInitializersConstructor(a.owner)))
+      .map((kind) => ({
+        proxy,
+        rule: "inline-unsafe-allow",
+        ...locate(target.unit, a.src),
+        message: `\`@custom:${a.tag} ${kind}\` allows what the policy does not (rules.unsafeAllow); it is ignored, and what it would hide is checked`,
+        remedy: `Remove the annotation and fix what it hides; if '${kind}' is acceptable, add it to rules.unsafeAllow in the policy of the protected branch after review.`,
+      })),
+  );
 }
 
 function codeSizeFindings(proxy: string, target: ContractRef, maxCodeSize: number, at: Where): Finding[] {
@@ -410,12 +475,12 @@ export function layoutDiff(reference: StorageLayout, target: StorageLayout, ops:
 // ---------------------------------------------------------------- the audit
 
 function referenceName(reference: AuditInput["reference"], layout: StorageLayout): string {
-  if ("contract" in reference) return reference.contract;
+  if ("contract" in reference) return typeof reference.contract === "string" ? reference.contract : reference.contract.name;
   const last = layout.storage.at(-1)?.contract;
   return last ? `stored layout (${last})` : "stored layout";
 }
 
-const RULE_ORDER = ["compiler-pin", "storage-layout", "unsafe-", "forbidden-", "max-code-size", "uups-upgrade-function"];
+const RULE_ORDER = ["compiler-pin", "storage-layout", "unsafe-", "inline-unsafe-allow", "forbidden-", "uups-authorize-upgrade", "max-code-size", "uups-upgrade-function"];
 
 function ruleRank(rule: string): number {
   const i = RULE_ORDER.findIndex((r) => (r.endsWith("-") ? rule.startsWith(r) : rule === r));
@@ -425,9 +490,11 @@ function ruleRank(rule: string): number {
 export function auditUpgrade(input: AuditInput): AuditResult {
   const { proxy, kind, rules, build } = input;
   const where = { path: `proxy '${proxy}'` };
-  const target = requireContract(build, input.target, where);
+  const target = typeof input.target === "string" ? requireContract(build, input.target, where) : input.target;
   const referenceLayout =
-    "contract" in input.reference ? layoutOfRef(requireContract(build, input.reference.contract, where)) : parseStoredLayout(proxy, input.reference.layout);
+    "contract" in input.reference
+      ? layoutOfRef(typeof input.reference.contract === "string" ? requireContract(build, input.reference.contract, where) : input.reference.contract)
+      : parseStoredLayout(proxy, input.reference.layout);
   const targetLayout = layoutOfRef(target);
 
   const def = contractDefinition(target);
@@ -441,20 +508,25 @@ export function auditUpgrade(input: AuditInput): AuditResult {
   // Allowances are applied here, not by upgrades-core, which would log a warning for each one.
   const errors = getErrors(run, getContractVersion(run, target.fullyQualifiedName), { kind });
 
+  const forbidden = forbiddenFindings(proxy, target, rules.forbidden, rules.allowedLibraryCalls ?? [], contractAt);
   const findings = [
     ...compilerFindings(proxy, target, input.compiler),
     ...storageFindings(proxy, report.ops, contractAt),
     ...unsafeFindings(proxy, errors, rules.unsafeAllow),
-    ...forbiddenFindings(proxy, target, rules.forbidden),
+    ...inlineAllowanceFindings(proxy, target, rules.unsafeAllow),
+    ...forbidden.findings,
+    // Any contract with _authorizeUpgrade can be upgraded through it, whatever the proxy kind.
+    ...authorizeUpgradeFindings(proxy, target),
     ...codeSizeFindings(proxy, target, rules.maxCodeSize, contractAt),
     ...(kind === "uups" ? uupsFindings(proxy, target, contractAt) : []),
   ].sort((a, b) => ruleRank(a.rule) - ruleRank(b.rule) || a.file.localeCompare(b.file) || a.line - b.line);
 
   return {
     proxy,
-    target: input.target,
+    target: target.name,
     reference: referenceName(input.reference, referenceLayout),
     findings,
     layoutDiff: layoutDiff(referenceLayout, targetLayout, report.ops),
+    allowedCalls: forbidden.allowed.map((a) => ({ function: a.function, reason: a.reason, ...locate(target.unit, a.callSrc) })),
   };
 }

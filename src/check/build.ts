@@ -313,6 +313,12 @@ function matchKind(candidate: ContractRef, onchain: string): RuntimeMatchKind | 
  * metadata is stripped (same code, different comments or paths). Project contracts win ties.
  */
 export function findContractByRuntimeCode(build: Build, onchainCode: string): RuntimeMatch | undefined {
+  const best = findContractRefByRuntimeCode(build, onchainCode);
+  return best && { contract: best.ref.name, fullyQualifiedName: best.ref.fullyQualifiedName, file: best.ref.file, match: best.match };
+}
+
+/** Like findContractByRuntimeCode, with the contract of the exact build unit whose code matched. */
+export function findContractRefByRuntimeCode(build: Build, onchainCode: string): { ref: ContractRef; match: RuntimeMatchKind } | undefined {
   const onchain = hex(onchainCode);
   if (onchain === "0x") return undefined;
   const candidates = allContracts(build)
@@ -320,7 +326,7 @@ export function findContractByRuntimeCode(build: Build, onchainCode: string): Ru
     .filter((m): m is { c: ContractRef; kind: RuntimeMatchKind } => m.kind !== undefined)
     .sort((a, b) => MATCH_ORDER.indexOf(a.kind) - MATCH_ORDER.indexOf(b.kind) || Number(!isProjectSource(a.c.sourceName)) - Number(!isProjectSource(b.c.sourceName)));
   const best = candidates[0];
-  return best && { contract: best.c.name, fullyQualifiedName: best.c.fullyQualifiedName, file: best.c.file, match: best.kind };
+  return best && { ref: best.c, match: best.kind };
 }
 
 // ---------------------------------------------------------------- source locations

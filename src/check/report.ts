@@ -19,6 +19,7 @@ export interface CheckReportJson {
     ok: boolean;
     findings: Finding[];
     layoutDiff: LayoutRow[];
+    allowedCalls: NonNullable<AuditResult["allowedCalls"]>;
   }[];
 }
 
@@ -77,11 +78,18 @@ function proxySection(r: AuditResult): string[] {
     "",
     ...findingsSection(r.findings),
     "",
+    ...allowedSection(r.allowedCalls ?? []),
     "### Storage layout",
     "",
     ...layoutSection(r.layoutDiff),
     "",
   ];
+}
+
+// What the forbidden-construct walk trusted instead of reading: a reviewer should see it.
+function allowedSection(allowed: NonNullable<AuditResult["allowedCalls"]>): string[] {
+  if (allowed.length === 0) return [];
+  return ["### Library calls not walked into", "", ...table(["Call at", "Function", "Why"], allowed.map((a) => [code(`${a.file}:${a.line}`), code(a.function), a.reason])), ""];
 }
 
 export function renderCheckMarkdown(results: AuditResult[], meta: CheckMeta): string {
@@ -114,6 +122,7 @@ export function checkReportJson(results: AuditResult[], meta: CheckMeta): CheckR
       ok: r.findings.length === 0,
       findings: r.findings.map((f) => ({ ...f })),
       layoutDiff: r.layoutDiff.map((row) => ({ ...row })),
+      allowedCalls: (r.allowedCalls ?? []).map((a) => ({ ...a })),
     })),
   };
 }

@@ -1,7 +1,10 @@
-import { mkdirSync, renameSync, writeFileSync, rmSync, readFileSync, existsSync } from "node:fs";
+import { mkdirSync, renameSync, writeFileSync, rmSync, readFileSync, existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { GatehouseError } from "../errors.ts";
+
+/** `.<name>.<12 hex>.tmp`: the temporary file `writeFileAtomic` renames over `<name>`. */
+const TEMP = /^\..+\.[0-9a-f]{12}\.tmp$/;
 
 /** Write a file so that readers see either the old or the new content, never half of it (write + rename). */
 export function writeFileAtomic(file: string, content: string): void {
@@ -14,6 +17,18 @@ export function writeFileAtomic(file: string, content: string): void {
     rmSync(tmp, { force: true });
     throw e;
   }
+}
+
+/**
+ * Remove the temporary files a process killed in the middle of `writeFileAtomic` left in `dir` (only
+ * names of the writer's own pattern). Call it when the single writer of a folder starts, before it
+ * writes: a temporary file is only ever live during one write of that writer. Returns the names removed.
+ */
+export function removeStaleTempFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const stale = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && TEMP.test(e.name)).map((e) => e.name);
+  for (const name of stale) rmSync(path.join(dir, name), { force: true });
+  return stale;
 }
 
 /** JSON as Gatehouse writes it: bigint as decimal strings, two-space indentation, trailing newline. */

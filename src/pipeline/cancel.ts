@@ -1,9 +1,11 @@
 import { Contract } from "ethers";
 import type { Actor } from "../chain/context.ts";
 import { GatehouseError } from "../errors.ts";
-import { listProposals, withState, writeProposal } from "../records/proposal.ts";
-import { cancelTxBuilderFile, type TxBuilderFile } from "../review/tx-builder.ts";
-import { encodeCancel, ROLES } from "../timelock/calls.ts";
+import { cancelArtifact, proposalWords, type CancelArtifact } from "../proposal/derive.ts";
+import { listProposals, withState, writeProposal, type ProposalRecord } from "../records/proposal.ts";
+import type { TxBuilderFile } from "../review/tx-builder.ts";
+import { readSafe } from "../safe/kit.ts";
+import { ROLES } from "../timelock/calls.ts";
 import { operationState, wasCancelled, type Setup } from "./setup.ts";
 
 /**
@@ -24,16 +26,25 @@ export async function guardianSafe(setup: Setup): Promise<string | undefined> {
   return (await setup.ctx.ethers.provider.getCode(cancellers[0]!)) === "0x" ? undefined : cancellers[0];
 }
 
-export async function cancelBuilder(setup: Setup, operationId: string): Promise<TxBuilderFile> {
-  return cancelTxBuilderFile({
+/**
+ * The cancel path of an operation as the guardian gets it, the same file whoever writes it: with its
+ * proposal's words and creation time when a record names the operation, and a guardian Safe's hashes at
+ * its current nonce.
+ */
+export async function cancelFor(setup: Setup, operationId: string, record?: ProposalRecord): Promise<CancelArtifact> {
+  const proposal = record ?? listProposals(setup.root, setup.ctx.network).find((p) => p.record.operationId === operationId)?.record;
+  const guardian = await guardianSafe(setup);
+  return cancelArtifact({
     chainId: setup.ctx.chainId,
     timelock: setup.deployment.timelock.address,
     operationId,
-    calldata: encodeCancel(operationId),
-    guardianSafe: await guardianSafe(setup),
-    description: `Cancel timelock operation ${operationId}`,
-    createdAt: Date.now(),
+    ...(proposal ? { what: proposalWords(proposal), createdAt: Date.parse(proposal.createdAt) } : {}),
+    ...(guardian ? { guardianSafe: { safe: guardian, nonce: (await readSafe(setup.ctx, guardian)).nonce } } : {}),
   });
+}
+
+export async function cancelBuilder(setup: Setup, operationId: string): Promise<TxBuilderFile> {
+  return (await cancelFor(setup, operationId)).txBuilder;
 }
 
 export async function cancel(opts: { setup: Setup; operationId: string; guardian: Actor }): Promise<CancelResult> {

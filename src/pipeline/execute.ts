@@ -2,10 +2,12 @@ import { Contract, ZeroAddress, getAddress } from "ethers";
 import type { Actor } from "../chain/context.ts";
 import { GatehouseError } from "../errors.ts";
 import { resolveProposal, withState, writeProposal, type ProposalRecord, type SafeTxRecord } from "../records/proposal.ts";
-import { approveSafeTx, buildSafeTx, executeSafeTx, nextNonce, safeTxStatus, submitToService } from "../safe/transactions.ts";
+import { chooseNonce, executeBatchArgs, executeCalldata } from "../proposal/derive.ts";
+import { approveSafeTx, buildSafeTx, executeSafeTx, safeTxStatus, submitToService } from "../safe/transactions.ts";
 import { readSafe } from "../safe/kit.ts";
-import { encodeExecuteBatch, formatDuration, ROLES, UPGRADE_ABI } from "../timelock/calls.ts";
-import { batchOf, checkProposalAgainstChain } from "./verify-record.ts";
+import { formatDuration, ROLES, UPGRADE_ABI } from "../timelock/calls.ts";
+import { checkProposalAgainstChain } from "./verify-record.ts";
+import { pendingSafeNonces } from "./propose.ts";
 import { latestTimestamp, operationState, wasCancelled, type Setup } from "./setup.ts";
 
 /**
@@ -83,13 +85,13 @@ export async function execute(opts: { setup: Setup; proposal: string; executor: 
     const open = (await timelock.hasRole(ROLES.EXECUTOR_ROLE, ZeroAddress)) as boolean;
     let tx: string;
     if (open) {
-      const { targets, values, payloads, predecessor, salt } = batchArgs(record);
+      const { targets, values, payloads, predecessor, salt } = executeBatchArgs(record);
       const response = await (timelock.connect(executor.signer) as Contract).executeBatch(targets, values, payloads, predecessor, salt);
       const receipt = await response.wait();
       tx = receipt!.hash;
     } else {
       // EXECUTOR_ROLE belongs to the Safe: the owners approve a second Safe transaction that calls executeBatch.
-      const data = encodeExecuteBatch(batchOf(record));
+      const data = executeCalldata(record);
       // The execute transaction goes where the schedule transaction went: on chain or to the service.
       const via = record.safeTransactions.find((t) => t.purpose === "schedule")?.via === "service" && setup.service ? "service" : "onchain";
       let executeTx = record.safeTransactions.find((t) => t.purpose === "execute" && t.data === data && t.via === via && !t.executedTx);
@@ -102,7 +104,8 @@ export async function execute(opts: { setup: Setup; proposal: string; executor: 
           safe: record.safe,
           to: record.timelock,
           data,
-          nonce: nextNonce(safe.nonce, []),
+          // Same rule as propose: skip the nonces other pending proposals already took.
+          nonce: chooseNonce({ safeNonce: safe.nonce, pendingNonces: pendingSafeNonces(setup, record) }),
           purpose: "execute",
           proposer: executor.address,
           via,
@@ -129,17 +132,6 @@ export async function execute(opts: { setup: Setup; proposal: string; executor: 
   const postChecks = await postUpgradeChecks(setup, record);
   save(withState(record, "executed"));
   return { record, step: "already-executed", postChecks };
-}
-
-function batchArgs(record: ProposalRecord) {
-  const batch = batchOf(record);
-  return {
-    targets: batch.calls.map((c) => c.target),
-    values: batch.calls.map((c) => c.value),
-    payloads: batch.calls.map((c) => c.data),
-    predecessor: batch.predecessor,
-    salt: batch.salt,
-  };
 }
 
 /** After execution: each proxy runs its new implementation and the timelock is still its upgrade authority. */

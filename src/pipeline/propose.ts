@@ -4,14 +4,12 @@ import type { Actor } from "../chain/context.ts";
 import { GatehouseError } from "../errors.ts";
 import { displayPath, writeJsonAtomic } from "../fs/atomic.ts";
 import { listProposals, resolveProposal, withState, writeProposal, type ProposalRecord, type SafeTxRecord } from "../records/proposal.ts";
-import { cancelTxBuilderFile } from "../review/tx-builder.ts";
+import { chooseNonce, scheduleCalldata } from "../proposal/derive.ts";
 import { readSafe } from "../safe/kit.ts";
-import { safeCall, safeTxHashes } from "../safe/hash.ts";
-import { approveSafeTx, buildSafeTx, nextNonce, safeTxStatus, submitToService } from "../safe/transactions.ts";
-import { encodeCancel, encodeScheduleBatch } from "../timelock/calls.ts";
-import { batchOf, checkProposalAgainstChain } from "./verify-record.ts";
+import { approveSafeTx, buildSafeTx, safeTxStatus, submitToService } from "../safe/transactions.ts";
+import { checkProposalAgainstChain } from "./verify-record.ts";
 import { operationState, type Setup } from "./setup.ts";
-import { guardianSafe } from "./cancel.ts";
+import { cancelFor } from "./cancel.ts";
 
 /**
  * `gatehouse propose <proposal> --via onchain`: the Safe transaction that schedules the proposal's batch on
@@ -60,26 +58,24 @@ export async function propose(opts: { setup: Setup; proposal: string; proposer: 
   const safe = await readSafe(ctx, record.safe);
   if (!safe.owners.includes(proposer.address)) throw new GatehouseError("NOT_OWNER", { address: proposer.address, safe: record.safe });
 
-  const data = encodeScheduleBatch(batchOf(record), BigInt(record.delay));
+  const data = scheduleCalldata(record);
   // Reuse the Safe transaction already proposed for this record while its nonce is still usable.
   let safeTx = existing && existing.data === data && existing.via === via && existing.nonce >= safe.nonce ? existing : undefined;
   const created = safeTx === undefined;
   if (!safeTx) {
-    const pending = listProposals(root, ctx.network)
-      .filter((p) => p.record.id !== record.id)
-      .flatMap((p) => p.record.safeTransactions.filter((t) => getAddress(t.safe) === getAddress(record.safe) && !t.executedTx));
+    const pending = pendingSafeNonces(setup, record);
     // The service may already hold this very transaction (proposed by a run whose record was lost): adopt
     // it rather than propose the change twice. Otherwise skip the nonces of what it holds.
     const onService = via === "service" ? (await setup.service!.getPendingTransactions(record.safe)).results : [];
     const same = onService.find((t) => getAddress(t.to) === getAddress(record.timelock) && t.data === data && t.value === "0" && t.operation === 0);
-    const serviceNext = via === "service" ? (same ? Number(same.nonce) : Number(await setup.service!.getNextNonce(record.safe))) : 0;
+    const serviceNext = via === "service" && !same ? Number(await setup.service!.getNextNonce(record.safe)) : undefined;
     safeTx = await buildSafeTx({
       ctx,
       deployment: setup.deployment,
       safe: record.safe,
       to: record.timelock,
       data,
-      nonce: same ? serviceNext : Math.max(nextNonce(safe.nonce, pending), serviceNext),
+      nonce: chooseNonce({ safeNonce: safe.nonce, pendingNonces: pending, serviceNext, ...(same ? { sameOnService: Number(same.nonce) } : {}) }),
       purpose: "schedule",
       proposer: proposer.address,
       via,
@@ -94,6 +90,14 @@ export async function propose(opts: { setup: Setup; proposal: string; proposer: 
   return { record, safeTx, created, approvedNow, alreadyScheduled: false, cancelFile, cancel, approvals: status.approvals, threshold: status.threshold };
 }
 
+/** Nonces of the Safe transactions that other proposals hold for the same Safe and that have not run. */
+export function pendingSafeNonces(setup: Setup, record: ProposalRecord): number[] {
+  return listProposals(setup.root, setup.ctx.network)
+    .filter((p) => p.record.id !== record.id)
+    .flatMap((p) => p.record.safeTransactions.filter((t) => getAddress(t.safe) === getAddress(record.safe) && !t.executedTx))
+    .map((t) => t.nonce);
+}
+
 /**
  * proposals/<network>/<id>.cancel.json: the guardian's cancel(bytes32) as a Transaction Builder batch
  * of one call. When the guardian is a Safe, the Transaction Builder proposes exactly that call, so its
@@ -101,24 +105,7 @@ export async function propose(opts: { setup: Setup; proposal: string; proposer: 
  */
 async function writeCancelFile(setup: Setup, file: string, record: ProposalRecord): Promise<NonNullable<ProposalRecord["cancel"]>> {
   const cancelFile = file.replace(/\.json$/, ".cancel.json");
-  const calldata = encodeCancel(record.operationId);
-  const guardian = await guardianSafe(setup);
-  let guardianSafeTx: NonNullable<ProposalRecord["cancel"]>["guardianSafeTx"];
-  if (guardian) {
-    const { nonce } = await readSafe(setup.ctx, guardian);
-    guardianSafeTx = { safe: guardian, nonce, ...safeTxHashes(BigInt(record.chainId), guardian, safeCall(record.timelock, calldata, nonce)) };
-  }
-  const builder = cancelTxBuilderFile({
-    chainId: BigInt(record.chainId),
-    timelock: record.timelock,
-    operationId: record.operationId,
-    calldata,
-    guardianSafe: guardian,
-    description:
-      `Cancel Gatehouse proposal ${record.id} (${record.operations.map((o) => `${o.proxy} -> ${o.contract}`).join(", ")}) before its ETA.` +
-      (guardianSafeTx ? ` At guardian Safe nonce ${guardianSafeTx.nonce}: safeTxHash ${guardianSafeTx.safeTxHash}, domain hash ${guardianSafeTx.domainHash}, message hash ${guardianSafeTx.messageHash}.` : ""),
-    createdAt: Date.parse(record.createdAt),
-  });
-  writeJsonAtomic(cancelFile, builder);
-  return { calldata, target: record.timelock, txBuilderFile: path.basename(cancelFile), ...(guardianSafeTx ? { guardianSafeTx } : {}) };
+  const { calldata, target, txBuilder, guardianSafeTx } = await cancelFor(setup, record.operationId, record);
+  writeJsonAtomic(cancelFile, txBuilder);
+  return { calldata, target, txBuilderFile: path.basename(cancelFile), ...(guardianSafeTx ? { guardianSafeTx } : {}) };
 }

@@ -74,6 +74,11 @@ export const Policy = z
             threshold: z.number().int().positive(),
             /** The Safe's address where it already exists; otherwise `deploy` creates it and records it. */
             address: Address.optional(),
+            /**
+             * Fallback handlers `doctor` accepts besides the canonical CompatibilityFallbackHandler of the Safe
+             * version (recognised by code hash); list 0x0000000000000000000000000000000000000000 to allow none.
+             */
+            fallbackHandlers: z.array(Address).optional(),
           })
           .strict(),
         /** The guardian: the addresses that hold CANCELLER_ROLE (a guardian Safe's address or EOAs). */
@@ -95,6 +100,23 @@ export const Policy = z
         forbidden: z.array(ForbiddenConstruct).default(["selfdestruct", "delegatecall"]),
         /** upgrades-core checks that may be let through; anything else is a finding. */
         unsafeAllow: z.array(UnsafeAllowFlag).default([]),
+        /**
+         * npm library functions the forbidden-construct walk may call without entering them, each with the
+         * reason it was accepted. `function`: `<package>/<path>.sol:<Contract>.<function>`, the package
+         * with or without `@<version>`, e.g. `@openzeppelin/contracts/utils/Address.sol:Address.functionDelegateCall`.
+         */
+        allowedLibraryCalls: z
+          .array(
+            z
+              .object({
+                function: z.string().regex(/^(@[\w.-]+\/)?[\w.-]+(@[\w.+-]+)?\/[\w./-]+\.sol:[A-Za-z_$][\w$]*\.[A-Za-z_$][\w$]*$/, {
+                  message: "<package>/<path>.sol:<Contract>.<function>, e.g. @openzeppelin/contracts/utils/Address.sol:Address.functionDelegateCall",
+                }),
+                reason: z.string().min(1, { message: "why this call is acceptable" }),
+              })
+              .strict(),
+          )
+          .default([]),
       })
       .strict(),
     compiler: z

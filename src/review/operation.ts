@@ -1,5 +1,6 @@
 import { encodeCancel, formatDuration } from "../timelock/calls.ts";
 import { cancelTxBuilderFile, type TxBuilderFile } from "./tx-builder.ts";
+import { escapePlain, untag, untrusted, untrustedCode } from "./untrusted.ts";
 
 /**
  * The community review of one timelock operation (pure): what it does in plain words, where it comes
@@ -127,8 +128,17 @@ export interface OperationReview {
     command: string;
     builderCommand: string;
     guardianSafe?: string;
+    /** The timelock's cancellers as read on chain by the watcher (absent when it could not read them). */
+    guardians?: Guardian[];
     txBuilder: TxBuilderFile;
   };
+}
+
+/** A canceller of the timelock: its address, whether its code is a Safe, whether it holds CANCELLER_ROLE now. */
+export interface Guardian {
+  address: string;
+  safe: boolean;
+  cancellerRole: boolean;
 }
 
 /** The only part of a review that changes with the clock; excluded from content hashes. */
@@ -145,7 +155,7 @@ export function timeLeft(eta: number | undefined, now: number): TimeLeft | undef
 }
 
 /** The cancel path of an operation: the exact call, the Transaction Builder file, the CLI command. */
-export function cancelPath(input: { network: string; chainId: number; timelock: string; operationId: string; guardianSafe?: string; createdAt: number; what: string }): OperationReview["cancel"] {
+export function cancelPath(input: { network: string; chainId: number; timelock: string; operationId: string; guardianSafe?: string; guardians?: Guardian[]; createdAt: number; what: string }): OperationReview["cancel"] {
   const calldata = encodeCancel(input.operationId);
   return {
     timelock: input.timelock,
@@ -154,13 +164,15 @@ export function cancelPath(input: { network: string; chainId: number; timelock: 
     command: `npx gatehouse cancel ${input.operationId} --network ${input.network}`,
     builderCommand: `npx gatehouse cancel ${input.operationId} --network ${input.network} --builder-file cancel-${input.operationId.slice(2, 14)}.json`,
     ...(input.guardianSafe ? { guardianSafe: input.guardianSafe } : {}),
+    ...(input.guardians ? { guardians: input.guardians } : {}),
     txBuilder: cancelTxBuilderFile({
       chainId: BigInt(input.chainId),
       timelock: input.timelock,
       operationId: input.operationId,
       calldata,
       guardianSafe: input.guardianSafe,
-      description: `Cancel timelock operation ${input.operationId} (${input.what}) before its ETA.`,
+      // Data for the Safe app, shown in the review inside a code block; it names proxies and contracts (claims): no marks, nothing that pings or links.
+      description: `Cancel timelock operation ${input.operationId} (${escapePlain(untag(input.what))}) before it is executed.`,
       createdAt: input.createdAt,
     }),
   };
@@ -176,7 +188,7 @@ const STATUS_WORD: Record<OperationStatus, string> = {
 /** "Queued: upgrade vault to VaultV2, registry to RegistryV2 (op 0x1234abcd…)". */
 export function reviewTitle(r: Pick<OperationReview, "status" | "severity" | "calls" | "operationId" | "alerts">): string {
   const what = r.calls.every((c) => c.upgrade)
-    ? `upgrade ${r.calls.map((c) => `${c.upgrade!.proxyName ?? short(c.upgrade!.proxy)} to ${c.upgrade!.contract ?? short(c.upgrade!.newImplementation)}`).join(", ")}`
+    ? `upgrade ${r.calls.map((c) => `${c.upgrade!.proxyName !== undefined ? untrusted(c.upgrade!.proxyName) : short(c.upgrade!.proxy)} to ${c.upgrade!.contract !== undefined ? untrusted(c.upgrade!.contract) : short(c.upgrade!.newImplementation)}`).join(", ")}`
     : `${r.calls.length} call${r.calls.length === 1 ? "" : "s"}`;
   const alert = r.severity === "alert" ? `ALERT (${[...new Set(r.alerts.map((a) => a.kind))].join(", ")}): ` : "";
   return `${alert}${STATUS_WORD[r.status]}: ${what} (op ${r.operationId.slice(0, 10)}…)`;
@@ -244,8 +256,8 @@ export function renderOperationMarkdown(r: OperationReview, left?: TimeLeft): st
 
   lines.push("### Proposal", "");
   if (r.proposal) {
-    lines.push(`- Record: ${code(`proposals/${r.network}/${r.proposal.id}.json`)} (staged ${r.proposal.createdAt})`);
-    lines.push(`- Commit: ${r.proposal.commit ? code(r.proposal.commit) : "unknown (staged outside git)"}`);
+    lines.push(`- Record: ${code(`proposals/${r.network}/${r.proposal.id}.json`)} (staged ${untrusted(r.proposal.createdAt)})`);
+    lines.push(`- Commit: ${r.proposal.commit ? untrustedCode(r.proposal.commit) : "unknown (staged outside git)"}`);
     lines.push(`- Rollback operation: ${code(r.proposal.rollbackOperationId)}`);
   } else {
     lines.push("- **No proposal record matches this operation id.** Nobody proposed it through the Gatehouse pipeline.");
@@ -268,10 +280,13 @@ export function renderOperationMarkdown(r: OperationReview, left?: TimeLeft): st
   for (const proxy of proxies) {
     const rows = r.storageLayoutDiff[proxy]!;
     const changed = rows.filter((x) => x.status !== "kept");
-    lines.push(`**${proxy}**: ${rows.length} variable${rows.length === 1 ? "" : "s"}, ${changed.length} changed`, "");
+    lines.push(`**${untrusted(proxy)}**: ${rows.length} variable${rows.length === 1 ? "" : "s"}, ${changed.length} changed`, "");
     if (rows.length > 0) {
       lines.push("| Variable | Type | Slot | Offset | Status |", "| --- | --- | --- | --- | --- |");
-      for (const row of rows) lines.push(`| ${code(String(row.label ?? "?"))} | ${code(String(row.type ?? "?"))} | ${row.slot ?? ""} | ${row.offset ?? ""} | ${row.status === "kept" || row.status === "appended" ? row.status : `**${String(row.status)}**`} |`);
+      for (const row of rows) {
+        const cell = (v: unknown) => (v === undefined || v === null ? "" : untrusted(String(v)));
+        lines.push(`| ${untrustedCode(String(row.label ?? "?"))} | ${untrustedCode(String(row.type ?? "?"))} | ${cell(row.slot)} | ${cell(row.offset)} | ${row.status === "kept" || row.status === "appended" ? row.status : `**${cell(row.status)}**`} |`);
+      }
       lines.push("");
     }
   }
@@ -283,8 +298,21 @@ export function renderOperationMarkdown(r: OperationReview, left?: TimeLeft): st
   lines.push("");
 
   lines.push("### Cancel path (guardian)", "");
+  const guardians = r.cancel.guardians;
+  if (guardians && guardians.length > 0) {
+    for (const g of guardians) {
+      lines.push(`- Guardian ${code(g.address)}: ${g.safe ? "a Safe (its owners sign the cancel)" : "not a Safe (an account or another contract)"}${g.cancellerRole ? ", holds CANCELLER_ROLE on the timelock" : ", **does not hold CANCELLER_ROLE** on the timelock now"}.`);
+    }
+    lines.push("");
+  } else if (guardians) {
+    lines.push("- **No guardian:** the deployment record names no canceller of the timelock.", "");
+  }
   if (r.status !== "scheduled") lines.push(`_The operation is ${r.status}; it can no longer be cancelled._`, "");
-  else lines.push(`The guardian can cancel until the ETA${r.eta ? ` (${isoUtc(r.eta.timestamp)})` : ""}, in any of these equivalent ways:`, "");
+  else
+    lines.push(
+      `The guardian can cancel until the operation is executed: the ETA${r.eta ? ` (${isoUtc(r.eta.timestamp)})` : ""} is the earliest it can run, and it stays cancellable after the ETA for as long as nobody executes it. Any of these equivalent ways:`,
+      "",
+    );
   lines.push(`1. Command: ${code(r.cancel.command)}`);
   lines.push(`2. Call: ${code(r.cancel.function)} on the timelock ${code(r.cancel.timelock)}, value 0, calldata ${code(r.cancel.calldata)}`);
   lines.push(`3. Safe Transaction Builder file for the guardian Safe's Transaction Builder app${r.cancel.guardianSafe ? ` (guardian ${code(r.cancel.guardianSafe)})` : ""}; the same file is written by ${code(r.cancel.builderCommand)}:`, "");

@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import { ContractFactory, type Provider, type Signer } from "ethers";
 import type { ContractNetworksConfig } from "@safe-global/protocol-kit";
 import type { SafeInfra } from "../records/deployment.ts";
+import { nonCanonicalSafeInfra } from "./config.ts";
 
 const require = createRequire(import.meta.url);
 const ARTIFACTS = "@safe-global/safe-smart-account/build/artifacts/contracts";
@@ -39,9 +40,9 @@ export async function hasCode(provider: Provider, address: string): Promise<bool
   return (await provider.getCode(address)) !== "0x";
 }
 
+/** The canonical addresses hold the Safe 1.5.0 contracts: checked by code hash, since anyone can put code there on a new chain. */
 export async function canonicalInfraPresent(provider: Provider): Promise<boolean> {
-  const present = await Promise.all(Object.values(CANONICAL_SAFE_1_5_0).map((a) => hasCode(provider, a)));
-  return present.every(Boolean);
+  return (await nonCanonicalSafeInfra(provider, CANONICAL_SAFE_1_5_0)).length === 0;
 }
 
 /** Deploy each Safe contract from its artifact; `onDeployed` lets the caller record progress after each one. */

@@ -9,7 +9,7 @@ import { notDeployed } from "../errors.ts";
 /** protocol-kit adapter: the only place that builds Safe kits. */
 export type SafeKit = Awaited<ReturnType<typeof Safe.init>>;
 
-export const SAFE_VERSION = "1.5.0" as const;
+export { SAFE_VERSION } from "./config.ts";
 
 export const SAFE_ABI = [
   "function getOwners() view returns (address[])",

@@ -179,9 +179,3 @@ export async function executeSafeTx(ctx: ChainContext, deployment: DeploymentRec
   if (!after.executed) throw new GatehouseError("CHAIN_CALL_FAILED", { action: `executing Safe transaction ${tx.safeTxHash}`, reason: "the Safe reported ExecutionFailure" });
   return result.hash;
 }
-
-/** The next free Safe nonce, counting Safe transactions already proposed in other proposals and not yet executed. */
-export function nextNonce(safeNonce: number, pending: SafeTxRecord[]): number {
-  const used = pending.map((t) => t.nonce).filter((n) => n >= safeNonce);
-  return used.length === 0 ? safeNonce : Math.max(...used) + 1;
-}

@@ -189,16 +189,14 @@ export const confirm: Handler = async (deps, req) => {
     return { status: 404, body: { detail }, reason: detail };
   }
   const block = await chain.blockNumber();
-  const parsedSigs = parseSignatures(tx.safeTxHash, parsed.value.signature);
-  const toCheck = parsedSigs.ok ? approvalsToCheck(parsedSigs.signatures) : [];
-  const [core, approved] = await Promise.all([
-    chain.safeCore(tx.safe, block),
-    toCheck.length > 0 ? chain.approvedOwners(tx.safe, toCheck, tx.safeTxHash, block) : Promise.resolve(new Set<string>()),
-    syncExecutions(deps, tx.safe, block),
-  ]);
+  const [core] = await Promise.all([chain.safeCore(tx.safe, block), syncExecutions(deps, tx.safe, block)]);
   const reject = (reason: string): Reply => ({ status: 400, body: { signature: [reason] }, reason });
   if (store.getTx(hash)!.ethereumTxHash !== null) return reject(`Transaction with safe-tx-hash=${hash} was already executed`);
+  // Parsed (and recovered) only now that the owner count bounds how many parts may be recovered.
+  const parsedSigs = parseSignatures(tx.safeTxHash, parsed.value.signature, core.owners.length);
   if (!parsedSigs.ok) return reject(parsedSigs.reason);
+  const toCheck = approvalsToCheck(parsedSigs.signatures);
+  const approved = toCheck.length > 0 ? await chain.approvedOwners(tx.safe, toCheck, tx.safeTxHash, block) : new Set<string>();
   const decided = decideSignatures(parsedSigs.signatures, core.owners, approved, false);
   if (!decided.ok) return reject(decided.reason);
   store.addConfirmations(hash, decided.value);

@@ -77,6 +77,10 @@ function hex(opts: { optional?: boolean; allowNull?: boolean; allowBlank?: boole
     if (!present) return opts.optional ? { value: null } : { error: REQUIRED };
     if (raw === null) return opts.allowNull ? { value: null } : { error: NOT_NULL };
     if (typeof raw !== "string") return { error: `${String(raw)} is not a hexadecimal value.` };
+    // An oversized value is refused from its length, before the regex and the copies below walk it.
+    if (opts.maxBytes !== undefined && raw.length > 2 * opts.maxBytes + 2 && raw.trim().length > 2 * opts.maxBytes + 2) {
+      return { error: `Ensure this field has no more than ${opts.maxBytes} hexadecimal chars (not counting 0x).` };
+    }
     let body = raw.trim();
     if (body.startsWith("0x")) body = body.slice(2);
     if (body === "") return opts.allowBlank ? { value: null } : { error: "This field may not be blank." };
@@ -141,7 +145,8 @@ export function parseProposal(safe: string, body: unknown): Parsed<ProposalInput
     sender: address({}),
     // The real service still accepts a proposal without a signature and stores it as untrusted ("TODO Make
     // signature mandatory"). This service trusts nothing it is sent, so a signature is required.
-    signature: hex({ minBytes: 65 }),
+    // Capped like a confirmation's (history/models.py MAX_SIGNATURE_LENGTH); the owner count caps it further (verify.ts).
+    signature: hex({ minBytes: 65, maxBytes: MAX_SIGNATURE_BYTES }),
     origin: charField(200),
   });
   if (!parsed.ok) return parsed;

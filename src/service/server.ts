@@ -16,7 +16,18 @@ import { openStore, StoreChainMismatch, type Store } from "./store.ts";
  */
 
 export const SERVICE_VERSION = "gatehouse-tx-service/0.1.0 (Safe Transaction Service 6.x API subset)";
-const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * The largest request body read. A proposal is its Safe transaction fields (the data as hex) plus at most
+ * 5,000 signature bytes; 256 KiB leaves room for 120 KiB of calldata (more than two contracts' worth of
+ * init code). A larger body is refused from its Content-Length, unread.
+ */
+export const MAX_BODY_BYTES = 256 * 1024;
+/** POST requests (the ones that parse JSON, read the chain and recover signatures) one client may have running at once... */
+export const MAX_ACTIVE_PER_CLIENT = 4;
+/** ...and waiting behind those; beyond this the client gets 429 (DRF's throttling answer) and nothing is read. */
+export const MAX_QUEUED_PER_CLIENT = 32;
+/** A request whose headers and body have not arrived within this many ms is dropped (slow senders). */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface TxServiceOptions {
   /** A Gatehouse chain context (its EIP-1193 provider is used), or a bare provider, or an RPC URL. */
@@ -29,6 +40,12 @@ export interface TxServiceOptions {
   dbFile: string;
   host?: string;
   port?: number;
+  /**
+   * Host header values accepted besides the loopback names (localhost, 127.0.0.1, [::1] on the service's
+   * port): `name` (any port) or `name:port`. A request naming another host is refused with 400 before it
+   * is read, so a web page whose DNS name was rebound to 127.0.0.1 cannot reach the service.
+   */
+  allowedHosts?: string[];
   /** Where the per-request lines go; defaults to stderr. Pass `() => {}` for silence. */
   log?: (line: string) => void;
   network?: string;
@@ -41,6 +58,8 @@ export interface TxService {
   host: string;
   chainId: bigint;
   store: Store;
+  /** The Host header values answered (others get 400). */
+  allowedHosts: string[];
   close(): Promise<void>;
 }
 
@@ -48,6 +67,10 @@ export async function startTxService(options: TxServiceOptions): Promise<TxServi
   const provider = options.provider ?? (options.ctx ? (options.ctx.connection.provider as unknown as Eip1193) : options.rpcUrl ? httpProvider(options.rpcUrl) : undefined);
   if (!provider) throw new GatehouseError("USAGE", { message: "tx-service needs a chain: ctx, provider or rpcUrl" });
   const network = options.network ?? options.ctx?.network ?? "(provider)";
+  // A specific non-loopback bind address is a name clients use; a wildcard one is not. Validated before anything starts.
+  const bindHost = options.host ?? "127.0.0.1";
+  const extraHosts = [...(isWildcard(bindHost) || ["127.0.0.1", "::1", "localhost"].includes(bindHost) ? [] : [bindHost]), ...(options.allowedHosts ?? [])];
+  hostAllowlist(0, extraHosts);
   const chain: ChainReader = chainReader(provider);
   const [chainId, genesisHash] = await Promise.all([chain.chainId(), chain.genesisHash()]);
   if (options.chainId !== undefined && options.chainId !== chainId) {
@@ -66,12 +89,14 @@ export async function startTxService(options: TxServiceOptions): Promise<TxServi
   const log = options.log ?? ((line: string) => void process.stderr.write(line + "\n"));
   const inflight = new Set<Promise<void>>();
 
-  const server = createServer((req, res) => {
-    const p = handle(deps, req, res, log);
+  const host = bindHost;
+  let hosts: HostAllowlist | undefined;
+  const budget = new ClientBudget(MAX_ACTIVE_PER_CLIENT, MAX_QUEUED_PER_CLIENT);
+  const server = createServer({ requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
+    const p = handle({ deps, hosts: hosts!, budget, log }, req, res);
     inflight.add(p);
     void p.finally(() => inflight.delete(p));
   });
-  const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, host, () => {
@@ -80,6 +105,7 @@ export async function startTxService(options: TxServiceOptions): Promise<TxServi
     });
   });
   const port = (server.address() as AddressInfo).port;
+  hosts = hostAllowlist(port, extraHosts);
   const urlHost = host.includes(":") ? `[${host}]` : host;
   let closing: Promise<void> | undefined;
   return {
@@ -88,6 +114,7 @@ export async function startTxService(options: TxServiceOptions): Promise<TxServi
     host,
     chainId,
     store,
+    allowedHosts: hosts.entries,
     close() {
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -103,43 +130,167 @@ export async function startTxService(options: TxServiceOptions): Promise<TxServi
   };
 }
 
+// ------------------------------------------------------------------ Host allowlist (pure)
+
+export interface HostAllowlist {
+  /** Whether a request's Host header names this service. */
+  allows(hostHeader: string | undefined): boolean;
+  /** The accepted values, for messages. */
+  entries: string[];
+}
+
+function isWildcard(host: string): boolean {
+  return host === "0.0.0.0" || host === "::" || host === "";
+}
+
+/** "Example.COM.:80" -> { name: "example.com", port: "80" }; "[::1]:8000" -> { name: "[::1]", port: "8000" }. */
+function splitHost(value: string): { name: string; port?: string } | undefined {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]\s]+)(?::(\d{1,5}))?$/.exec(value.trim());
+  if (!m) return undefined;
+  return { name: m[1]!.toLowerCase().replace(/\.$/, ""), port: m[2] };
+}
+
+/** A bare IPv6 address as given to --host ("::1") in its Host-header form ("[::1]"). */
+function bracketed(value: string): string {
+  return value.includes(":") && !value.startsWith("[") && (value.match(/:/g)?.length ?? 0) > 1 ? `[${value}]` : value;
+}
+
+/**
+ * The Host values the service answers: the loopback names on its own port, plus `extra` entries (`name`
+ * matches any port, `name:port` that port only). Matching is on the whole name, case-insensitive, as
+ * Django's ALLOWED_HOSTS does; there are no wildcards.
+ */
+export function hostAllowlist(port: number, extra: string[] = []): HostAllowlist {
+  const rules: { name: string; port?: string }[] = ["localhost", "127.0.0.1", "[::1]"].map((name) => ({ name, port: String(port) }));
+  for (const entry of extra) {
+    const parsed = splitHost(bracketed(entry));
+    if (!parsed) throw new GatehouseError("USAGE", { message: `--allowed-host: expected a host name or address, optionally with :port, got '${entry}'` });
+    rules.push(parsed);
+  }
+  return {
+    entries: rules.map((r) => (r.port ? `${r.name}:${r.port}` : r.name)),
+    allows(header) {
+      if (!header) return false;
+      const h = splitHost(header);
+      if (!h) return false;
+      // A Host without a port means the scheme's default port (80).
+      const port = h.port ?? "80";
+      return rules.some((r) => r.name === h.name && (r.port === undefined || r.port === port));
+    },
+  };
+}
+
+// ------------------------------------------------------------------ per-client work budget
+
+/**
+ * At most `active` body-carrying requests of one client (remote address) are handled at once and at
+ * most `queued` more wait; the rest are refused. One client flooding the service with large proposals
+ * then holds at most `active + queued` bodies in memory and cannot starve other clients' requests, and
+ * its requests beyond the queue cost nothing but the refusal.
+ */
+export class ClientBudget {
+  private readonly clients = new Map<string, { active: number; waiting: (() => void)[] }>();
+  private readonly active: number;
+  private readonly queued: number;
+  constructor(active: number, queued: number) {
+    this.active = active;
+    this.queued = queued;
+  }
+
+  /** Resolves with a release function once the client may proceed, or with undefined when it is over budget. */
+  acquire(client: string): Promise<(() => void) | undefined> {
+    let c = this.clients.get(client);
+    if (!c) this.clients.set(client, (c = { active: 0, waiting: [] }));
+    const entry = c;
+    const release = () => {
+      const next = entry.waiting.shift();
+      if (next) next();
+      else if (--entry.active === 0) this.clients.delete(client);
+    };
+    if (entry.active < this.active) {
+      entry.active++;
+      return Promise.resolve(release);
+    }
+    if (entry.waiting.length >= this.queued) return Promise.resolve(undefined);
+    return new Promise((resolve) => entry.waiting.push(() => resolve(release)));
+  }
+}
+
+// ------------------------------------------------------------------ request handling
+
+interface Shell {
+  deps: ServiceDeps;
+  hosts: HostAllowlist;
+  budget: ClientBudget;
+  log: (line: string) => void;
+}
+
+/** Reply sent without reading the request body: the connection is closed after it, so the body is never read. */
+interface Early extends Reply {
+  close: true;
+}
+
 function readBody(req: IncomingMessage): Promise<string | "too-large"> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on("end", () => resolve(size > MAX_BODY_BYTES ? "too-large" : Buffer.concat(chunks).toString("utf8")));
+      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
+      // Stop reading at the limit (a chunked body has no Content-Length to refuse it by).
+      req.off("data", onData);
+      req.pause();
+      resolve("too-large");
+    };
+    req.on("data", onData);
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
     req.on("error", reject);
   });
 }
 
-async function handle(deps: ServiceDeps, req: IncomingMessage, res: ServerResponse, log: (line: string) => void): Promise<void> {
+/** Printable, bounded text of a client-supplied value, for the log line. */
+function shown(value: string): string {
+  const clean = value.replace(/[^\x20-\x7e]/g, "?");
+  return clean.length > 100 ? clean.slice(0, 100) + "..." : clean;
+}
+
+async function handle({ deps, hosts, budget, log }: Shell, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now();
   const method = req.method ?? "GET";
   let url: URL;
-  let reply: Reply;
+  let reply: Reply | Early;
+  let release: (() => void) | undefined;
   try {
-    url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
+    url = new URL(req.url ?? "/", "http://127.0.0.1");
   } catch {
     url = new URL("http://127.0.0.1/");
   }
   try {
-    reply = await route(deps, method, url, req);
+    const host = req.headers.host;
+    if (!hosts.allows(host)) {
+      // Django's DisallowedHost answer (400), before anything is read or stored.
+      const detail = `Invalid HTTP_HOST header: '${shown(host ?? "")}'. The service answers only ${hosts.entries.join(", ")} (gatehouse tx-service --allowed-host).`;
+      reply = { status: 400, body: { detail }, reason: `host not allowed: '${shown(host ?? "")}'`, close: true };
+    } else {
+      url = new URL(`${url.pathname}${url.search}`, `http://${host}`);
+      reply = await route(deps, method, url, req, budget, (r) => (release = r));
+    }
   } catch (e) {
     // Never echo internals beyond a message; the log line carries it for the operator.
     reply = { status: 500, body: { detail: "Internal error" }, reason: (e as Error).message?.split("\n")[0] ?? String(e) };
+  } finally {
+    release?.();
   }
   const payload = reply.body === undefined ? "" : JSON.stringify(reply.body);
-  res.writeHead(reply.status, { "content-type": "application/json", "content-length": Buffer.byteLength(payload) });
+  const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": Buffer.byteLength(payload) };
+  if ("close" in reply) headers.connection = "close";
+  res.writeHead(reply.status, headers);
   res.end(method === "HEAD" ? undefined : payload);
   const ms = (performance.now() - started).toFixed(1);
   log(`${method} ${url.pathname}${url.search} ${reply.status} ${ms}ms${reply.reason && reply.status >= 400 ? ` - ${reply.reason}` : ""}`);
 }
 
-async function route(deps: ServiceDeps, method: string, url: URL, req: IncomingMessage): Promise<Reply> {
+async function route(deps: ServiceDeps, method: string, url: URL, req: IncomingMessage, budget: ClientBudget, held: (release: () => void) => void): Promise<Reply | Early> {
   let match;
   try {
     match = matchRoute(method, url.pathname);
@@ -156,8 +307,16 @@ async function route(deps: ServiceDeps, method: string, url: URL, req: IncomingM
   }
   let body: unknown = undefined;
   if (method === "POST") {
+    const tooLarge: Early = { status: 413, body: { detail: "Request body too large." }, reason: `body over ${MAX_BODY_BYTES} bytes`, close: true };
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > MAX_BODY_BYTES) return tooLarge;
+    const release = await budget.acquire(req.socket.remoteAddress ?? "?");
+    if (!release) {
+      return { status: 429, body: { detail: "Request was throttled." }, reason: `over ${MAX_ACTIVE_PER_CLIENT} running + ${MAX_QUEUED_PER_CLIENT} queued requests from this client`, close: true };
+    }
+    held(release);
     const text = await readBody(req);
-    if (text === "too-large") return { status: 413, body: { detail: "Request body too large." }, reason: "body over 1 MiB" };
+    if (text === "too-large") return tooLarge;
     const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
     if (text.trim() !== "") {
       // DRF's parser negotiation: the real service only parses application/json bodies.

@@ -82,15 +82,39 @@ export function computeSafeTxHash(chainId: bigint, safe: string, version: string
 }
 
 /**
+ * The most signature bytes a Safe with `ownerCount` owners can need: one 65-byte static part per owner,
+ * plus trailing bytes shorter than a part (ignored, as the real service does). Contract signatures, the
+ * only kind with a dynamic part, are refused, so no dynamic part is ever allowed for.
+ */
+export function maxSignatureBytes(ownerCount: number): number {
+  return ownerCount * 65 + 64;
+}
+
+/**
+ * Refuse a signature blob with more static parts than the Safe has owners, from its length alone: each
+ * owner signs at most once, so a longer blob holds a duplicate or a non-owner and would be refused anyway.
+ * Checked before any ECDSA recovery, so the CPU an unauthenticated request can cost is bounded by the
+ * owner count (a 1 MiB blob of 8,061 parts used to take 10 s of recovery).
+ */
+export function signatureBudget(signatureHex: string, ownerCount: number): string | undefined {
+  const size = Math.floor((signatureHex.length - 2) / 2);
+  if (size <= maxSignatureBytes(ownerCount)) return undefined;
+  return `Signature has ${Math.floor(size / 65)} parts (${size} bytes); the Safe has ${ownerCount} owner(s), so at most ${ownerCount} parts (${maxSignatureBytes(ownerCount)} bytes) can be valid`;
+}
+
+/**
  * Split a Safe signature blob into owner signatures (src/safe/signatures.ts reads each part by its v byte):
  *  v 27/28 EOA (EIP-712 over the safeTxHash), v 31/32 ETH_SIGN (personal_sign of the safeTxHash),
  *  v 1 APPROVED_HASH (owner in r; valid only with approvedHashes on chain, checked by `decideSignatures`).
  * v 0 (EIP-1271 contract signatures) and v 2 (secp256r1 passkeys) are refused with a reason: this service
- * does not run EIP-1271/P-256 verification. Pure: nothing here reads the chain.
+ * does not run EIP-1271/P-256 verification. A blob longer than `ownerCount` parts is refused before any
+ * recovery (`signatureBudget`). Pure: nothing here reads the chain.
  */
-export function parseSignatures(safeTxHash: string, signatureHex: string): ParseResult {
+export function parseSignatures(safeTxHash: string, signatureHex: string, ownerCount: number): ParseResult {
   const size = (signatureHex.length - 2) / 2;
   if (size < 65) return { ok: false, reason: `Signature=${signatureHex} is shorter than 65 bytes` };
+  const overBudget = signatureBudget(signatureHex, ownerCount);
+  if (overBudget) return { ok: false, reason: overBudget };
   const signatures: ParsedSignature[] = [];
   // Everything after the last whole 65-byte part is trailing data (ignored, as the real service does);
   // contract signatures, whose dynamic part would follow, are refused below.
@@ -150,10 +174,16 @@ export interface ProposalCheck {
   parsed: ParseResult;
 }
 
-/** Recompute the safeTxHash from the fields and the Safe (chain id, address, version); parse the signatures against it. */
+/**
+ * Recompute the safeTxHash from the fields and the Safe (chain id, address, version); parse the signatures
+ * against it only when the hash matches the one sent and the sender is an owner. A request that fails
+ * those cheap checks is refused by `decideProposal` before, and without, any signature recovery.
+ */
 export function checkProposal(input: ProposalInput, facts: SafeFacts): ProposalCheck {
   const safeTxHash = computeSafeTxHash(facts.chainId, input.tx.safe, facts.version, input.tx);
-  return { safeTxHash, parsed: parseSignatures(safeTxHash, input.signature) };
+  if (safeTxHash.toLowerCase() !== input.contractTransactionHash.toLowerCase()) return { safeTxHash, parsed: { ok: false, reason: "not parsed: the safeTxHash does not match" } };
+  if (!facts.owners.includes(input.sender)) return { safeTxHash, parsed: { ok: false, reason: "not parsed: the sender is not an owner" } };
+  return { safeTxHash, parsed: parseSignatures(safeTxHash, input.signature, facts.owners.length) };
 }
 
 /**

@@ -13,11 +13,13 @@ import {
   timeLeft,
   type Alert,
   type AlertKind,
+  type Guardian,
   type OperationReview,
   type OperationStatus,
   type ReviewCall,
   type VerificationCheck,
 } from "../review/operation.ts";
+import { untrusted } from "../review/untrusted.ts";
 import { ROLES, decodeUpgradeCall, formatDuration, hashOperationBatch, timelockInterface, type Call } from "../timelock/calls.ts";
 import { OPERATION_EVENTS, SAFE_CONFIG_EVENTS, SAFE_MODULE_EVENTS, compareEvents, type WatchedEvent } from "./events.ts";
 import type { SafeExecution } from "./safe-signers.ts";
@@ -60,6 +62,8 @@ export interface Topology {
   proxies: { name: string; address: string; kind: "uups" | "transparent"; proxyAdmin?: string; initialImplementation: string }[];
   /** The policy's governed contracts by proxy name; a proxy missing here is not governed. */
   governed: Record<string, GovernedTarget>;
+  /** The cancellers as read on chain by the shell (whether each is a Safe, whether it holds the role); shown in reviews. */
+  guardians?: Guardian[];
 }
 
 export interface PolicyTargets {
@@ -330,9 +334,9 @@ function contractName(address: string, t: Topology): string {
   if (sameAddress(address, t.timelock)) return "the timelock";
   if (sameAddress(address, t.safe)) return "the Safe";
   const proxy = t.proxies.find((p) => sameAddress(p.address, address));
-  if (proxy) return `proxy ${proxy.name}`;
+  if (proxy) return `proxy ${untrusted(proxy.name)}`;
   const admin = t.proxies.find((p) => sameAddress(p.proxyAdmin, address));
-  if (admin) return `the ProxyAdmin of ${admin.name}`;
+  if (admin) return `the ProxyAdmin of ${untrusted(admin.name)}`;
   return address;
 }
 
@@ -451,7 +455,7 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
     const op = record?.operations.find((o) => sameAddress(o.proxyAddress, up.proxy) && sameAddress(o.newImplementation, up.implementation));
     const oldImplementation = facts.implementations[`${up.proxy.toLowerCase()}@${block}`] ?? op?.oldImplementation;
     const name = known?.name;
-    const label = name ?? getAddress(up.proxy);
+    const label = name ? untrusted(name) : getAddress(up.proxy);
     const kindWord = up.kind === "uups" ? "UUPS" : "Transparent";
     const build = target && record?.commit ? facts.builds[`${record.commit}:${target.contract}`] : undefined;
     const code = facts.code[up.implementation.toLowerCase()];
@@ -462,17 +466,17 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
       check(
         `${n}: governed upgrade`,
         false,
-        `${n} upgrades \`${getAddress(up.proxy)}\`, which is ${!known ? `not a proxy of deployments/${t.network}.json` : `not governed by the policy (no contracts[] entry named '${known.name}')`}.`,
+        `${n} upgrades \`${getAddress(up.proxy)}\`, which is ${!known ? `not a proxy of deployments/${t.network}.json` : `not governed by the policy (no contracts[] entry named '${untrusted(known.name)}')`}.`,
         "ungoverned-proxy",
       );
     } else {
-      check(`${n}: governed upgrade`, true, `${n} upgrades ${known.name}, a ${known.kind === "uups" ? "UUPS" : "Transparent"} proxy the policy governs (target ${target.contract})`, "ungoverned-proxy");
+      check(`${n}: governed upgrade`, true, `${n} upgrades ${untrusted(known.name)}, a ${known.kind === "uups" ? "UUPS" : "Transparent"} proxy the policy governs (target ${target.contract})`, "ungoverned-proxy");
     }
 
     // The upgrade path read from the chain.
     let path: { ok: boolean; detail: string };
     if (known && up.kind !== known.kind) {
-      path = { ok: false, detail: `${n} upgrades ${known.name} as a ${kindWord} proxy, but it is a ${known.kind === "uups" ? "UUPS" : "Transparent"} proxy.` };
+      path = { ok: false, detail: `${n} upgrades ${untrusted(known.name)} as a ${kindWord} proxy, but it is a ${known.kind === "uups" ? "UUPS" : "Transparent"} proxy.` };
     } else if (up.kind === "uups") {
       path = { ok: true, detail: `${n} calls upgradeToAndCall on the proxy itself` };
     } else {
@@ -514,7 +518,7 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
         `${n}: initializer`,
         allowed,
         allowed
-          ? `${n} calls ${decoded!.text}, an initializer the policy allows for ${name}`
+          ? `${n} calls ${decoded!.text}, an initializer the policy allows for ${label}`
           : decoded
             ? `${n} calls ${decoded.text} on ${label} during the upgrade; the policy allows ${target?.upgradeInitializers.length ? target.upgradeInitializers.join(", ") : "no initializer"} for it.`
             : `${n} calls selector \`${up.initializer.slice(0, 10)}\` (${(up.initializer.length - 2) / 2} bytes) on ${label} during the upgrade, which is no function of the reviewed build; the policy allows ${target?.upgradeInitializers.length ? target.upgradeInitializers.join(", ") : "no initializer"}.`,
@@ -540,13 +544,13 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
       ...(op && record?.artifacts[op.proxy]?.bytecodeHash ? { recordBytecodeHash: record.artifacts[op.proxy]!.bytecodeHash } : {}),
     };
     const via = up.kind === "transparent" ? ` through its ProxyAdmin \`${getAddress(c.target)}\`` : "";
-    const from = upgrade.oldImplementation ? ` from \`${upgrade.oldImplementation}\`${upgrade.oldContract ? ` (${upgrade.oldContract})` : ""}` : "";
+    const from = upgrade.oldImplementation ? ` from \`${upgrade.oldImplementation}\`${upgrade.oldContract ? ` (${untrusted(upgrade.oldContract)})` : ""}` : "";
     const init =
       up.initializer === "0x"
         ? ", without calling an initializer"
         : `, then call ${initText ? `**${initText}**` : `\`${up.initializer.slice(0, 10)}\``} on it (initializer, ${(up.initializer.length - 2) / 2} bytes: \`${up.initializer}\`)`;
-    const who = name ? `**${name}** (${kindWord} proxy \`${upgrade.proxy}\`)` : `the ${kindWord} proxy \`${upgrade.proxy}\` (**not a governed proxy of this deployment**)`;
-    const what = contract ? ` (${contract})` : op ? ` (the record claims ${op.contract}; **not** the reviewed build)` : "";
+    const who = name ? `**${untrusted(name)}** (${kindWord} proxy \`${upgrade.proxy}\`)` : `the ${kindWord} proxy \`${upgrade.proxy}\` (**not a governed proxy of this deployment**)`;
+    const what = contract ? ` (${contract})` : op ? ` (the record claims ${untrusted(op.contract)}; **not** the reviewed build)` : "";
     return { index, ...c, upgrade, description: `Upgrade ${who}${via}${from} to \`${upgrade.newImplementation}\`${what}${init}.` };
   });
   if (occ.calls.length === 0) check("calls", false, "the operation has no calls.", "not-an-upgrade");
@@ -663,6 +667,7 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
       timelock: t.timelock,
       operationId: occ.operationId,
       guardianSafe,
+      ...(t.guardians ? { guardians: t.guardians } : {}),
       createdAt: (scheduledAt ?? 0) * 1000,
       what: calls.map((c) => (c.upgrade ? `${c.upgrade.proxyName ?? c.upgrade.proxy} -> ${c.upgrade.contract ?? c.upgrade.newImplementation}` : c.target)).join(", "),
     }),
@@ -744,7 +749,7 @@ export function decideTransaction(txHash: string, txEvents: WatchedEvent[], ctx:
         if (!viaTimelock && !deployment) {
           verdict = {
             kind: "upgrade-outside-timelock",
-            title: `Upgrade outside the timelock: ${proxy ? proxy.name : e.address} now runs ${impl}`,
+            title: `Upgrade outside the timelock: ${proxy ? untrusted(proxy.name) : e.address} now runs ${impl}`,
             message: `${where} was upgraded to ${impl}${from ? ` in a transaction sent by ${from}` : ""}, and no timelock operation executed that upgrade: the upgrade bypassed governance.`,
             remedy: "treat the upgrade authority as compromised: check who controls the proxy's admin or owner and what the new implementation does.",
           };

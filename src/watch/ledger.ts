@@ -12,6 +12,8 @@ import type { WatchedEvent } from "./events.ts";
  *  - dirty: groups (`op:<id>`, `tx:<hash>`) whose posts must be reconciled; written in the same
  *    transaction as the events and the checkpoint, cleared only after every sink has the post, so a
  *    crash between indexing and posting never skips a post;
+ *  - hold: after a reorg, the block the old branch was indexed to; posts wait until the new branch is
+ *    indexed that far (written with the rollback, so a crash in between cannot post a transient retraction);
  *  - subjects: the last decision for each post key (what is posted, for retractions and metrics);
  *  - posts: the post ledger keyed by (sink, key, kind) with the remote id and content hash, written as
  *    "intent" before a sink is called and "done" after, so a crash in between is detected on restart
@@ -144,9 +146,14 @@ export class Ledger {
     }));
   }
 
-  /** Forget everything above the common ancestor; every group that had events there becomes dirty. */
+  /**
+   * Forget everything above the common ancestor; every group that had events there becomes dirty, and
+   * posts are held until the new branch is indexed as far as the old one was (see `hold`).
+   */
   rollback(ancestor: Checkpoint): string[] {
     return this.transaction(() => {
+      const old = this.checkpoint()?.block ?? ancestor.block;
+      this.setMeta("hold", String(Math.max(old, this.hold() ?? -1)));
       const rows = this.db.prepare("SELECT DISTINCT op_id, tx_hash FROM events WHERE block > ?").all(ancestor.block) as Row[];
       const groups = [...new Set(rows.flatMap((r) => [...(r.op_id ? [`op:${String(r.op_id)}`] : []), `tx:${String(r.tx_hash)}`]))];
       this.db.prepare("DELETE FROM events WHERE block > ?").run(ancestor.block);
@@ -161,6 +168,16 @@ export class Ledger {
   /** Keep the block-hash table small: range ends older than `keepAbove` are only needed for deep reorgs. */
   pruneBlocks(keepAbove: number): void {
     this.db.prepare("DELETE FROM blocks WHERE number < ? AND number NOT IN (SELECT DISTINCT block FROM events)").run(keepAbove);
+  }
+
+  /** The block the watcher must index up to before it reconciles posts again after a reorg, if any. */
+  hold(): number | undefined {
+    const v = this.getMeta("hold");
+    return v === undefined ? undefined : Number(v);
+  }
+
+  clearHold(): void {
+    this.db.prepare("DELETE FROM meta WHERE k = 'hold'").run();
   }
 
   markDirty(groups: string[]): void {

@@ -24,6 +24,8 @@ export interface WatchMetrics {
   stepErrors: Counter;
   stepSeconds: Histogram;
   lastSuccess: Gauge;
+  starting: Gauge;
+  startupFailures: Counter;
 }
 
 export function createWatchMetrics(): WatchMetrics {
@@ -47,6 +49,8 @@ export function createWatchMetrics(): WatchMetrics {
     stepErrors: new Counter({ name: "gatehouse_watch_step_errors_total", help: "Watch steps that failed and will be retried", registers }),
     stepSeconds: new Histogram({ name: "gatehouse_watch_step_seconds", help: "Duration of one watch step", buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers }),
     lastSuccess: new Gauge({ name: "gatehouse_watch_last_success_timestamp_seconds", help: "Unix time of the last successful step", registers }),
+    starting: new Gauge({ name: "gatehouse_watch_starting", help: "1 while the watcher retries its start-up (connecting, reading the chain id and the timelock's code)", registers }),
+    startupFailures: new Counter({ name: "gatehouse_watch_startup_failures_total", help: "Failed start-up attempts (each retried with backoff in --follow)", registers }),
   };
 }
 

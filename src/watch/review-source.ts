@@ -3,7 +3,9 @@ import type { Setup } from "../pipeline/setup.ts";
 import { listProposals } from "../records/proposal.ts";
 import { decideOperation, factsNeededForOperations, operationOccurrences, renderDecision, topologyOf, type Decision, type Rendered } from "./decide.ts";
 import { decodeLog, watchInterface, type WatchedEvent } from "./events.ts";
+import { renderText, untagData } from "../review/untrusted.ts";
 import { factsReader } from "./facts.ts";
+import { readGuardians } from "./guardians.ts";
 import { blockNumber, creationBlock, rangeState, scanLogs } from "./indexer.ts";
 import { retryingRpc, type Rpc } from "./rpc.ts";
 import { buildTargetOf, rpcOf, type BuildSource } from "./setup.ts";
@@ -23,6 +25,7 @@ export async function loadOperationReviews(setup: Setup, operationId: string, op
   const id = operationId.toLowerCase();
   const rpc = retryingRpc(opts.rpc ?? (await rpcOf(setup)), { retries: 6 });
   const topology = topologyOf(setup.deployment, setup.ctx.network, setup.policy);
+  topology.guardians = await readGuardians(rpc, topology);
   const head = await blockNumber(rpc);
   const from = opts.fromBlock ?? (await creationBlock(rpc, topology.timelock, head));
   const topics = ["CallScheduled", "CallSalt", "CallExecuted", "Cancelled"].map((n) => watchInterface.getEvent(n)!.topicHash);
@@ -36,6 +39,8 @@ export async function loadOperationReviews(setup: Setup, operationId: string, op
   const facts = await factsReader({ rpc, safe: topology.safe, timelock: topology.timelock, buildTarget: buildTargetOf(setup, opts.build) }).gather(factsNeededForOperations(occs, records, topology));
   return occs.map((occ) => {
     const decision = decideOperation(occ, { topology, records, facts });
-    return { decision, rendered: renderDecision(decision, facts.now) };
+    const r = renderDecision(decision, facts.now);
+    // Printed as Markdown: untrusted names escaped as for GitHub; the JSON is data.
+    return { decision, rendered: { title: renderText(r.title, "plain"), summary: renderText(r.summary, "plain"), markdown: renderText(r.markdown, "markdown"), json: untagData(r.json) } };
   });
 }

@@ -2,7 +2,8 @@ import { buildAtCommit } from "../build/at-commit.ts";
 import type { Setup } from "../pipeline/setup.ts";
 import { listProposals } from "../records/proposal.ts";
 import type { BuildTarget } from "./facts.ts";
-import { eip1193Rpc, httpRpc, type Rpc } from "./rpc.ts";
+import { eip1193Rpc, type Rpc } from "./rpc.ts";
+import { batchingHttpRpc } from "./rpc-batch.ts";
 import type { WatcherOptions } from "./watcher.ts";
 
 /**
@@ -12,7 +13,7 @@ import type { WatcherOptions } from "./watcher.ts";
  */
 export async function rpcOf(setup: Setup, opts: { timeoutMs?: number } = {}): Promise<Rpc> {
   const config = setup.ctx.connection.networkConfig;
-  if (config.type === "http") return httpRpc(await config.url.getUrl(), { timeoutMs: opts.timeoutMs });
+  if (config.type === "http") return batchingHttpRpc(await config.url.getUrl(), { timeoutMs: opts.timeoutMs });
   return eip1193Rpc(setup.ctx.connection.provider as never);
 }
 

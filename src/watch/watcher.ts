@@ -18,11 +18,13 @@ import {
 } from "./decide.ts";
 import { OPERATION_EVENTS, WATCH_TOPICS } from "./events.ts";
 import { factsReader, type BuildTarget } from "./facts.ts";
+import { readGuardians } from "./guardians.ts";
 import { blockNumber, creationBlock, header, rangeState, syncToHead, type RangeState, type SyncResult } from "./indexer.ts";
 import { Ledger } from "./ledger.ts";
 import { createWatchMetrics, startMetricsServer, type Health, type MetricsServer, type WatchMetrics } from "./metrics.ts";
 import { retryingRpc, type RetryOptions, type Rpc } from "./rpc.ts";
-import type { Sink, SinkPost } from "./sinks/sink.ts";
+import type { Sink, SinkAlert, SinkPost } from "./sinks/sink.ts";
+import { contentHash } from "./decide.ts";
 
 /**
  * The watcher loop (imperative shell): index → store events, checkpoint and dirty groups in one SQLite
@@ -31,7 +33,7 @@ import type { Sink, SinkPost } from "./sinks/sink.ts";
  */
 
 /** Where a test can make the process "crash" (throw) to prove restarts neither skip nor repeat posts. */
-export type CrashPoint = "after-commit" | "after-send" | "after-done";
+export type CrashPoint = "after-commit" | "after-send" | "after-done" | "after-reorg";
 
 export interface WatcherOptions {
   rpc: Rpc;
@@ -113,6 +115,31 @@ export function createWatcher(o: WatcherOptions): Watcher {
   let lastHead = 0;
 
   async function publishOne(sink: Sink, d: Decision, now: number, actions: PostAction[]): Promise<void> {
+    await publishPost(sink, d, actions, (shown) => {
+      const r = renderDecision(d, now);
+      return {
+        key: d.key,
+        network: topology.network,
+        ...(d.operationId ? { operationId: d.operationId } : {}),
+        severity: d.severity,
+        state: d.state,
+        ...(shown !== undefined ? { previousState: shown } : {}),
+        title: r.title,
+        summary: r.summary,
+        markdown: r.markdown,
+        json: r.json,
+        contentHash: d.contentHash,
+      };
+    });
+  }
+
+  /** Bring one sink to a post through the post ledger (intent, send, done; look the post up when unsure). */
+  async function publishPost(
+    sink: Sink,
+    d: Pick<Decision, "key" | "state" | "severity" | "contentHash"> & { alerts: { kind: string }[] },
+    actions: PostAction[],
+    build: (shown: string | undefined) => SinkPost,
+  ): Promise<void> {
     const kind = d.state;
     const current = ledger.currentPost(sink.id, d.key);
     const record = (action: PostAction["action"]) => {
@@ -142,20 +169,7 @@ export function createWatcher(o: WatcherOptions): Watcher {
     // Nothing was ever posted for it in this sink: nothing to retract.
     if (kind === "retracted" && !current) return record("skipped");
     ledger.intent(sink.id, d.key, kind, d.contentHash, remoteId);
-    const r = renderDecision(d, now);
-    const post: SinkPost = {
-      key: d.key,
-      network: topology.network,
-      ...(d.operationId ? { operationId: d.operationId } : {}),
-      severity: d.severity,
-      state: d.state,
-      ...(shown !== undefined ? { previousState: shown } : {}),
-      title: r.title,
-      summary: r.summary,
-      markdown: r.markdown,
-      json: r.json,
-      contentHash: d.contentHash,
-    };
+    const post = build(shown);
     const result = await sink.publish(post, remoteId ? { remoteId } : {});
     o.crash?.("after-send", { sink: sink.id, key: d.key });
     ledger.done(sink.id, d.key, kind, d.contentHash, result.remoteId ?? remoteId);
@@ -210,6 +224,40 @@ export function createWatcher(o: WatcherOptions): Watcher {
     }
   }
 
+  /**
+   * What a sink reported (a planted marker): an alert post in every sink, once (the post ledger keys it),
+   * counted in gatehouse_watch_alerts_total. It is not a chain event, so it has no subject and no retraction.
+   */
+  async function publishSinkAlerts(result: StepResult): Promise<void> {
+    const found: SinkAlert[] = o.sinks.flatMap((s) => s.takeAlerts?.() ?? []);
+    for (const a of found) {
+      const d = { key: a.key, state: "alert" as const, severity: "alert" as const, alerts: [{ kind: a.kind }], contentHash: contentHash({ key: a.key, title: a.title, message: a.message, details: a.details }) };
+      if (o.sinks.every((s) => ledger.currentPost(s.id, a.key)?.status === "done")) continue;
+      metrics.alerts.inc({ kind: a.kind });
+      log(`${a.title}: ${a.message}`);
+      const post: SinkPost = {
+        key: a.key,
+        network: topology.network,
+        severity: "alert",
+        state: "alert",
+        title: a.title,
+        summary: `${a.title}. ${a.message}`,
+        markdown: [`## 🚨 ${a.title}`, "", "> [!CAUTION]", `> **${a.kind}**: ${a.message}`, ""].join("\n"),
+        json: { type: "sink-alert", kind: a.kind, title: a.title, message: a.message, ...a.details },
+        contentHash: d.contentHash,
+      };
+      for (const sink of o.sinks) {
+        try {
+          await publishPost(sink, d, result.posts, () => post);
+        } catch (e) {
+          metrics.sinkErrors.inc({ sink: sink.id });
+          result.sinkErrors.push(`${sink.id} ${a.key}: ${(e as Error).message}`);
+          log(`sink ${sink.id} failed for ${a.key}: ${(e as Error).message}`);
+        }
+      }
+    }
+  }
+
   async function updateMetrics(result: SyncResult): Promise<void> {
     metrics.headBlock.set(result.head);
     metrics.lastProcessedBlock.set(result.checkpoint.block);
@@ -235,15 +283,17 @@ export function createWatcher(o: WatcherOptions): Watcher {
       try {
         const records = o.records();
         const failed = new Set<string>();
-        let holdUntil = -1;
         const partial: StepResult = { head: 0, target: 0, checkpoint: { block: -1, hash: "" }, ranges: 0, events: 0, reorgs: 0, posts: [], pendingGroups: 0, sinkErrors: [] };
         // An operation posted as unknown whose proposal record has arrived since is decided again.
         for (const r of records) {
           const group = `op:${r.operationId.toLowerCase()}`;
           if (ledger.subjectsOfGroup(group).some((s) => s.state !== "retracted" && s.decision.review && !s.decision.review.proposal)) ledger.markDirty([group]);
         }
-        // Groups left dirty by a crash or a failing sink come first.
-        await reconcile(records, failed, partial);
+        // The guardians each review names, read from the chain once per process.
+        if (!topology.guardians) topology.guardians = await readGuardians(rpc, topology);
+        // Groups left dirty by a crash or a failing sink come first, unless a reorg is still being
+        // re-indexed (the hold is in the ledger): deciding them now would retract posts that are only moving.
+        if (ledger.hold() === undefined) await reconcile(records, failed, partial);
         if (startBlock === undefined && !ledger.checkpoint()) {
           startBlock = await creationBlock(rpc, topology.timelock, await blockNumber(rpc));
           log(`no checkpoint: starting at block ${startBlock}, where the timelock ${topology.timelock} was created`);
@@ -264,21 +314,26 @@ export function createWatcher(o: WatcherOptions): Watcher {
               log(`the node refused eth_getLogs ${from}-${to}: range halved to ${size} blocks`);
             },
             onReorg: ({ from, ancestor, depth, groups }) => {
-              holdUntil = from;
               metrics.reorgs.inc();
               facts.clear();
-              log(`reorg: block ${from} is no longer canonical; rolled back ${depth} block(s) to ${ancestor}; re-deciding ${groups.length} group(s)`);
+              log(`reorg: block ${from} is no longer canonical; rolled back ${depth} block(s) to ${ancestor}; re-deciding ${groups.length} group(s) once re-indexed to block ${ledger.hold()}`);
+              o.crash?.("after-reorg", {});
             },
             onUnstable: ({ from, to, reason }) => log(`range ${from}-${to} re-read: ${reason}`),
             afterCommit: async ({ to, dirty }) => {
               // After a reorg, posts wait until the new branch is indexed as far as the old one was.
-              if (dirty.length === 0 || to < holdUntil) return;
+              const hold = ledger.hold();
+              if (hold !== undefined && to >= hold) ledger.clearHold();
+              if (dirty.length === 0 || (hold !== undefined && to < hold)) return;
               o.crash?.("after-commit", { group: dirty[0] });
               await reconcile(records, failed, partial);
             },
           },
         });
+        // Indexed up to the confirmed head: whatever the reorg removed and the new branch did not bring back is gone.
+        ledger.clearHold();
         await reconcile(records, failed, partial);
+        await publishSinkAlerts(partial);
         if (partial.posts.some((p) => p.action === "created" || p.action === "updated" || p.action === "adopted")) {
           for (const sink of o.sinks) {
             try {
@@ -332,6 +387,8 @@ export interface FollowOptions extends WatcherOptions {
   staleAfterMs?: number;
   onStep?: (r: StepResult) => void;
   onListening?: (server: MetricsServer) => void;
+  /** Hands out the health function when the caller serves /healthz itself (it started before the watcher). */
+  onHealth?: (health: () => Health) => void;
 }
 
 /** `gatehouse watch --follow`: step, sleep, repeat, until the signal aborts. Failed steps are retried. */
@@ -346,6 +403,7 @@ export async function follow(o: FollowOptions): Promise<void> {
   };
   const server = o.metricsPort !== undefined ? await startMetricsServer({ metrics: w.metrics, health, port: o.metricsPort, host: o.metricsHost }) : undefined;
   if (server) o.onListening?.(server);
+  o.onHealth?.(health);
   let failures = 0;
   try {
     while (!o.signal?.aborted) {
@@ -370,5 +428,33 @@ export async function follow(o: FollowOptions): Promise<void> {
   } finally {
     await server?.close();
     w.close();
+  }
+}
+
+/**
+ * Run `start` (connecting to the chain and everything a watcher needs before its first step) until it
+ * succeeds, with exponential backoff: a service must survive an RPC that fails while it starts as it
+ * survives one that fails later. `fatal` errors (bad configuration) end it at once; `attempts` bounds it
+ * (--once); every failure is counted and reported (`onFailure`, for /healthz and the logs).
+ */
+export async function startWithRetry<T>(
+  start: () => Promise<T>,
+  o: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number; signal?: AbortSignal; fatal: (e: unknown) => boolean; onFailure?: (e: unknown, attempt: number, waitMs: number) => void },
+): Promise<T> {
+  const base = o.baseDelayMs ?? 1000;
+  const max = o.maxDelayMs ?? 60_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (e) {
+      if (o.fatal(e) || (o.attempts !== undefined && attempt >= o.attempts) || o.signal?.aborted) throw Object.assign(e as object, { attempts: attempt });
+      const wait = Math.min(max, base * 2 ** (attempt - 1));
+      o.onFailure?.(e, attempt, wait);
+      try {
+        await delay(wait, undefined, { signal: o.signal });
+      } catch {
+        throw Object.assign(e as object, { attempts: attempt });
+      }
+    }
   }
 }

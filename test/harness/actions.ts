@@ -15,6 +15,8 @@ export interface UsesContext {
   workspace: string;
   store: string;
   runId: number;
+  /** The job token's scopes (another run's artifacts need actions: read). */
+  permissions: Record<string, "read" | "write">;
   log(line: string): void;
   /** Registers a post step (run at the end of the job if it succeeded), like an action's `post:`. */
   post(fn: () => void): void;
@@ -81,7 +83,12 @@ function globToRegExp(glob: string): RegExp {
 }
 
 const downloadArtifact: Emulation = (c): UsesResult => {
-  const root = path.join(c.store, "runs", String(c.runId), "artifacts");
+  // `run-id`: another workflow run's artifacts (e.g. a workflow_run reading the triggering run's report),
+  // which GitHub serves only to a token with actions: read.
+  const other = c.with["run-id"] && c.with["run-id"] !== String(c.runId) ? c.with["run-id"] : undefined;
+  if (other && !c.permissions.actions) return { outputs: {}, error: "Resource not accessible by integration (downloading another run's artifacts needs actions: read)" };
+  if (other && !c.with["github-token"]) return { outputs: {}, error: "run-id needs github-token" };
+  const root = path.join(c.store, "runs", other ?? String(c.runId), "artifacts");
   const all = existsSync(root) ? readdirSync(root).map(decodeURIComponent).sort() : [];
   const name = c.with.name;
   const pattern = c.with.pattern ? globToRegExp(c.with.pattern) : undefined;

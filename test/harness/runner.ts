@@ -18,8 +18,21 @@ import { evaluateCondition, evaluateValue, interpolate, toStringValue, type Eval
  *    setup-node, ...) cannot run here and is recorded as skipped, with the reason;
  *  - `run:` steps listed in `skipRuns` (exact script text) are recorded as skipped with the caller's
  *    reason: the caller already did that work (e.g. `npm ci`).
- * Jobs run one after another; `concurrency:`, `environment:` and `permissions:` are evaluated and
- * recorded for the tests to assert on, not enforced.
+ * Jobs run one after another; `concurrency:` is evaluated and recorded, not enforced. Enforced, as
+ * GitHub does:
+ *  - `permissions:` each job gets its own GITHUB_TOKEN (`secrets.GITHUB_TOKEN`, `github.token`) minted
+ *    through `issueToken` with exactly the job's scopes (workflow default, else GitHub's restricted
+ *    default; metadata: read always; read-only for a fork's pull request), so the GitHub stand-in
+ *    refuses any call outside them; actions/checkout needs contents: read, another run's artifacts
+ *    actions: read;
+ *  - `environment:` repository secrets are visible to every job; an environment's secrets only to a job
+ *    that declares that environment, and only when the run's ref is one of the environment's allowed
+ *    branches (else the job fails, as GitHub's "not allowed to deploy" does); required reviewers are
+ *    asked through `approve` (no answer is a refusal). A fork's pull request gets no secrets at all;
+ *  - the ref: push and workflow_dispatch runs must say which ref they run on (github.ref, GITHUB_REF),
+ *    as a dispatch on a branch sees that branch; schedule and workflow_run run on the default branch.
+ * actions/checkout is performed by the caller's `checkout` (the harness passes the evaluated ref and
+ * path and records what was checked out); without one it is skipped like other actions.
  */
 
 export interface Annotation {
@@ -31,6 +44,10 @@ export interface Annotation {
 }
 
 export interface StepResult {
+  /** Names of the secrets (repository `NAME`, environment `env/NAME`, and `GITHUB_TOKEN`) whose values were in the step's environment. */
+  secretsInEnv: string[];
+  /** What an actions/checkout step checked out (through RunOptions.checkout). */
+  checkout?: { path: string; ref: string; sha?: string };
   name: string;
   id?: string;
   uses?: string;
@@ -62,6 +79,10 @@ export interface JobResult {
   environment?: { name: string; url?: string };
   concurrency?: { group: string; cancelInProgress: boolean };
   permissions?: unknown;
+  /** The scopes of the job's GITHUB_TOKEN, as enforced. */
+  token: Record<string, "read" | "write">;
+  /** Why GitHub would refuse to start the job (environment protection rules). */
+  refused?: string;
   steps: StepResult[];
 }
 
@@ -87,7 +108,16 @@ export interface RunOptions {
   payload?: Record<string, unknown>;
   /** workflow_dispatch inputs (defaults and choice options come from the workflow). */
   inputs?: Record<string, string | boolean | number>;
+  /** Repository secrets: every job sees them (none for a fork's pull request). */
   secrets?: Record<string, string>;
+  /** GitHub environments by name. */
+  environments?: Record<string, EnvironmentSpec>;
+  /** A reviewer's decision for a job that waits on an environment with required reviewers; no answer is a rejection. */
+  approve?: (job: { id: string; environment: string }) => boolean;
+  /** Mints a job's GITHUB_TOKEN with exactly these scopes (the GitHub stand-in's issueToken); a fixed fake token otherwise. */
+  issueToken?: (permissions: Record<string, "read" | "write">, job: string) => string;
+  /** Performs an actions/checkout step: put `ref` (a sha or a branch) at `path` in the workspace. */
+  checkout?: (c: { path: string; ref: string; fetchDepth: number; job: string }) => { sha: string } | void;
   vars?: Record<string, string>;
   /** The checkout: where `run:` steps execute. */
   workspace: string;
@@ -114,6 +144,32 @@ export interface RunOptions {
   stepTimeoutMs?: number;
   /** Progress lines (job and step starts/ends). */
   log?: (line: string) => void;
+}
+
+export interface EnvironmentSpec {
+  secrets?: Record<string, string>;
+  /** Deployment branches: only runs on refs/heads/<one of these> may use the environment (all when absent). */
+  branches?: string[];
+  /** Required reviewers: a job waits for `approve`. */
+  reviewers?: boolean;
+}
+
+const SCOPES = ["actions", "attestations", "checks", "contents", "deployments", "discussions", "id-token", "issues", "packages", "pages", "pull-requests", "repository-projects", "security-events", "statuses"];
+
+/** The scopes of a job's token: declared (job, else workflow), else GitHub's restricted default; metadata: read always. */
+export function tokenPermissions(declared: unknown, readOnly = false): Record<string, "read" | "write"> {
+  let p: Record<string, string>;
+  if (declared === undefined || declared === null) p = { contents: "read", packages: "read" };
+  else if (declared === "read-all" || declared === "write-all") p = Object.fromEntries(SCOPES.map((k) => [k, declared === "read-all" ? "read" : "write"]));
+  else if (typeof declared === "object") p = { ...(declared as Record<string, string>) };
+  else throw new Error(`permissions: '${String(declared)}' is not understood`);
+  const out: Record<string, "read" | "write"> = { metadata: "read" };
+  for (const [k, v] of Object.entries(p)) {
+    if (v === "none") continue;
+    if (v !== "read" && v !== "write") throw new Error(`permissions.${k}: '${v}' (expected read, write or none)`);
+    out[k] = readOnly ? "read" : v;
+  }
+  return out;
 }
 
 interface WorkflowYaml {
@@ -345,8 +401,15 @@ export async function runWorkflow(opts: RunOptions): Promise<WorkflowResult> {
   const runId = RUN_ID_BASE + ++runCounter;
   const inputs = dispatchInputs(wf, opts.event, opts.inputs);
   const log = opts.log ?? (() => {});
-  const secrets: Record<string, string> = { GITHUB_TOKEN: "ghs_harness_token_0000000000000000000000", ...opts.secrets };
-  const secretValues = Object.values(secrets).filter(Boolean);
+  if ((opts.event === "push" || opts.event === "workflow_dispatch") && !opts.github?.ref) {
+    throw new Error(`a ${opts.event} run needs github.ref: it runs on the branch it was pushed or dispatched on`);
+  }
+  // A pull request from a fork: no secrets, a read-only token (https://docs.github.com/actions/security-for-github-actions).
+  const headRepo = ((opts.payload?.pull_request as { head?: { repo?: { full_name?: string } } } | undefined)?.head?.repo?.full_name) ?? undefined;
+  const fromFork = opts.event === "pull_request" && headRepo !== undefined && headRepo !== (opts.github?.repository ?? "gatehouse/gatehouse");
+  const repoSecrets: Record<string, string> = fromFork ? {} : { ...opts.secrets };
+  delete repoSecrets.GITHUB_TOKEN; // the token is minted per job below, with that job's permissions
+  const secretValues = [...Object.values(opts.secrets ?? {}), ...Object.values(opts.environments ?? {}).flatMap((e) => Object.values(e.secrets ?? {}))].filter(Boolean);
   mkdirSync(opts.store, { recursive: true });
   const runnerTemp = mkdtempSync(path.join(opts.store, "runner-temp-"));
   const eventPath = path.join(runnerTemp, "event.json");
@@ -374,7 +437,7 @@ export async function runWorkflow(opts: RunOptions): Promise<WorkflowResult> {
     api_url: g.apiUrl ?? "https://api.github.com",
     workspace: opts.workspace,
     workflow: wf.name ?? path.basename(opts.workflow),
-    token: secrets.GITHUB_TOKEN!,
+    token: "",
     event_path: eventPath,
   };
   const githubEnv: Record<string, string> = {
@@ -420,7 +483,7 @@ export async function runWorkflow(opts: RunOptions): Promise<WorkflowResult> {
       cancelled: () => false,
     };
     const base = { github, inputs, vars: opts.vars ?? {}, needs };
-    const skippedJob = (reason: string): JobResult => ({ id: jobId, name: job.name ?? jobId, result: "skipped", skipped: reason, outputs: {}, steps: [], permissions: job.permissions ?? wf.permissions });
+    const skippedJob = (reason: string): JobResult => ({ id: jobId, name: job.name ?? jobId, result: "skipped", skipped: reason, outputs: {}, steps: [], permissions: job.permissions ?? wf.permissions, token: {} });
 
     if (opts.jobs && !opts.jobs.includes(jobId)) {
       log(`job ${jobId}: not selected`);
@@ -444,7 +507,7 @@ export async function runWorkflow(opts: RunOptions): Promise<WorkflowResult> {
     const legResults: JobResult[] = [];
     for (const matrix of legs) {
       await opts.beforeJob?.({ id: jobId, matrix });
-      const r = await runJob({ jobId, job, wf, matrix, base, secrets, secretValues, githubEnv, opts, runId, log, skipRuns, runnerTemp });
+      const r = await runJob({ jobId, job, wf, matrix, base, repoSecrets, fromFork, secretValues, githubEnv, opts, runId, log, skipRuns, runnerTemp });
       results.push(r);
       legResults.push(r);
     }
@@ -476,7 +539,8 @@ interface JobRunInput {
   wf: WorkflowYaml;
   matrix?: Record<string, Value>;
   base: Record<string, Value>;
-  secrets: Record<string, string>;
+  repoSecrets: Record<string, string>;
+  fromFork: boolean;
   secretValues: string[];
   githubEnv: Record<string, string>;
   opts: RunOptions;
@@ -488,11 +552,37 @@ interface JobRunInput {
 
 async function runJob(x: JobRunInput): Promise<JobResult> {
   const { job, jobId, opts } = x;
-  const masks = [...x.secretValues];
   const strategy: Value = { "fail-fast": job.strategy?.["fail-fast"] ?? true, "job-index": 0, "job-total": 1 };
+  const plainContexts: EvalContext["contexts"] = { ...x.base, matrix: x.matrix ?? {}, strategy };
+  // The environment is known before the job starts (its name may use matrix, needs, inputs, github).
+  const envName = job.environment ? interpolate(typeof job.environment === "string" ? job.environment : job.environment.name, { contexts: plainContexts }) : undefined;
+  const spec = envName ? (opts.environments?.[envName] ?? {}) : undefined;
+  const github = x.base.github as Record<string, Value>;
+  const permissions = tokenPermissions(job.permissions ?? x.wf.permissions, x.fromFork);
+  const token = opts.issueToken ? opts.issueToken(permissions, jobId) : `ghs_harness_${x.runId}_${jobId}_${Object.entries(permissions).map(([k, v]) => `${k}-${v}`).join("_")}`;
+  const refused = (() => {
+    if (!envName || !spec) return undefined;
+    const ref = String(github.ref);
+    if (spec.branches && !spec.branches.some((b) => ref === `refs/heads/${b}`)) return `${ref} is not allowed to deploy to ${envName} due to environment protection rules`;
+    if (spec.reviewers && !opts.approve?.({ id: jobId, environment: envName })) return `the deployment to ${envName} was not approved by a required reviewer`;
+    return undefined;
+  })();
+  // Environment secrets override repository secrets of the same name; a fork's PR gets neither.
+  const secrets: Record<string, string> = { ...x.repoSecrets, ...(envName && !refused && !x.fromFork ? spec!.secrets : {}), GITHUB_TOKEN: token };
+  const allSecrets: [string, string][] = [
+    ...Object.entries(opts.secrets ?? {}).filter(([k]) => k !== "GITHUB_TOKEN"),
+    ...Object.entries(opts.environments ?? {}).flatMap(([e, s]) => Object.entries(s.secrets ?? {}).map(([k, v]) => [`${e}/${k}`, v] as [string, string])),
+    ["GITHUB_TOKEN", token],
+  ];
+  const masks = [...x.secretValues, token];
+  if (refused) {
+    x.log(`job ${jobId}: refused (${refused})`);
+    return { id: jobId, name: job.name ?? jobId, matrix: x.matrix, result: "failure", refused, outputs: {}, environment: { name: envName! }, permissions: job.permissions ?? x.wf.permissions, token: permissions, steps: [] };
+  }
   const jobContexts = (extra: Record<string, Value>): EvalContext["contexts"] => ({
     ...x.base,
-    secrets: x.secrets,
+    github: { ...github, token },
+    secrets,
     matrix: x.matrix ?? {},
     strategy,
     runner: { os: "Linux", arch: "X64", temp: x.runnerTemp, name: "gatehouse-harness" },
@@ -532,6 +622,7 @@ async function runJob(x: JobRunInput): Promise<JobResult> {
     const ctxWithStepEnv: EvalContext = { ...ctx, contexts: { ...ctx.contexts, env: stepEnv } };
     const displayName = step.name ? interpolate(step.name, ctxWithStepEnv) : step.uses ? `Run ${step.uses}` : `Run ${(step.run ?? "").split("\n")[0]}`;
     const result: StepResult = {
+      secretsInEnv: [],
       name: displayName,
       id: step.id,
       uses: step.uses,
@@ -560,6 +651,22 @@ async function runJob(x: JobRunInput): Promise<JobResult> {
     }
     const continueOnError = String(evaluateValue(step["continue-on-error"] ?? false, ctxWithStepEnv)) === "true";
 
+    if (step.uses && actionName(step.uses) === "actions/checkout" && opts.checkout) {
+      const w = stringMap(evaluateValue(step.with ?? {}, ctxWithStepEnv));
+      const c = { path: w.path || ".", ref: w.ref || String(github.sha), fetchDepth: Number(w["fetch-depth"] ?? 1) };
+      result.emulated = true;
+      if (!permissions.contents) {
+        result.outcome = result.conclusion = "failure";
+        result.stderr = "Repository not found (the job's token has no contents permission)";
+        failed = true;
+      } else {
+        const done = opts.checkout({ ...c, job: jobId });
+        result.checkout = { ...c, sha: done ? done.sha : undefined };
+        result.outcome = result.conclusion = "success";
+      }
+      record();
+      continue;
+    }
     if (step.uses) {
       const emulation = EMULATED[actionName(step.uses)];
       if (!emulation) {
@@ -571,7 +678,7 @@ async function runJob(x: JobRunInput): Promise<JobResult> {
       const withInputs = stringMap(evaluateValue(step.with ?? {}, ctxWithStepEnv));
       const logs: string[] = [];
       try {
-        const r = emulation({ with: withInputs, workspace: opts.workspace, store: opts.store, runId: x.runId, log: (l) => logs.push(l), post: (fn) => posts.push(fn) });
+        const r = emulation({ with: withInputs, workspace: opts.workspace, store: opts.store, runId: x.runId, permissions, log: (l) => logs.push(l), post: (fn) => posts.push(fn) });
         result.outputs = r.outputs;
         result.outcome = r.error ? "failure" : "success";
         if (r.error) result.stderr = r.error;
@@ -611,6 +718,8 @@ async function runJob(x: JobRunInput): Promise<JobResult> {
       ...stepEnv,
     };
     if (addedPath.length) processEnv.PATH = [...addedPath, processEnv.PATH].join(path.delimiter);
+    const stepValues = Object.values(stepEnv);
+    result.secretsInEnv = allSecrets.filter(([, v]) => v && v.length >= 3 && stepValues.some((e) => e.includes(v))).map(([k]) => k);
     const { command, args } = shellCommand(step.shell ?? shellDefault, scriptFile);
     const cwd = path.resolve(opts.workspace, step["working-directory"] ?? workdirDefault ?? ".");
     mkdirSync(cwd, { recursive: true });
@@ -635,10 +744,10 @@ async function runJob(x: JobRunInput): Promise<JobResult> {
   if (!failed) for (const post of posts) post();
   const endCtx: EvalContext = { contexts: jobContexts({ env: { ...jobEnv, ...addedEnv }, steps: stepsContext, job: { status: failed ? "failure" : "success" } }) };
   const outputs = Object.fromEntries(Object.entries(job.outputs ?? {}).map(([k, v]) => [k, interpolate(String(v), endCtx)]));
-  const environment = job.environment
+  const environment = envName
     ? typeof job.environment === "string"
-      ? { name: interpolate(job.environment, endCtx) }
-      : { name: interpolate(job.environment.name, endCtx), url: job.environment.url ? interpolate(job.environment.url, endCtx) : undefined }
+      ? { name: envName }
+      : { name: envName, url: job.environment!.url ? interpolate(job.environment!.url, endCtx) : undefined }
     : undefined;
   x.log(`job ${jobId}: ${failed ? "failure" : "success"}`);
   return {
@@ -650,6 +759,7 @@ async function runJob(x: JobRunInput): Promise<JobResult> {
     environment,
     concurrency,
     permissions: job.permissions ?? x.wf.permissions,
+    token: permissions,
     steps,
   };
 }

@@ -1,13 +1,17 @@
+import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { listenOnLoopback } from "./loopback.ts";
 
 /**
  * A local stand-in for api.github.com covering every REST call the workflows make: issue comments (the
  * PR check's comment), issues (the watcher's GitHub sink: create, update, list with label/state filters
- * and Link-header pagination), and workflow dispatches. One server serves a whole workflow test, so
- * the PR comment and the watcher's issues land in the same place. Everything is kept in memory and every
- * request is logged, so tests can assert the exact calls. Requests must carry the token (401 otherwise);
- * unknown routes answer 404 and are logged too. Binds to 127.0.0.1.
+ * and Link-header pagination), workflow dispatches, and reading a pull request (the comment workflow
+ * checks a PR's head). One server serves a whole workflow test, so the PR comment and the watcher's
+ * issues land in the same place. Everything is kept in memory and every request is logged, so tests can
+ * assert the exact calls. Tokens are checked like GitHub's installation tokens: `issueToken` mints one
+ * with a job's permissions (the harness does, per job), and a call outside its scopes is refused with
+ * GitHub's 403 "Resource not accessible by integration"; an unknown token is a 401. `token` is an
+ * all-scopes token for direct calls. Unknown routes answer 404 and are logged too. Binds to 127.0.0.1.
  * (test/helpers/github-standin.ts is the watcher's own, issues-only stand-in for its unit tests.)
  */
 
@@ -17,6 +21,8 @@ export interface LoggedRequest {
   query: Record<string, string>;
   body?: unknown;
   status: number;
+  /** The scopes of the token that made the call. */
+  scopes?: Record<string, string>;
 }
 
 export interface Comment {
@@ -53,6 +59,10 @@ export interface GitHubStandIn {
   comments: Comment[];
   issues: Issue[];
   dispatches: { workflow: string; ref: string; inputs: Record<string, string> }[];
+  /** Pull requests the API knows (GET /repos/{o}/{r}/pulls/{n}); the test registers them. */
+  pulls: Map<number, { number: number; head: { sha: string; ref: string }; base: { ref: string }; user: { login: string } }>;
+  /** A token with exactly these scopes (metadata: read implied), as GitHub mints one per job. */
+  issueToken(permissions: Record<string, string>): string;
   /** "METHOD /path" of every request since the last reset, in order (query strings left out). */
   calls(): string[];
   resetLog(): void;
@@ -69,6 +79,9 @@ export async function startGitHubStandIn(opts: { token?: string } = {}): Promise
   const comments: Comment[] = [];
   const issues: Issue[] = [];
   const dispatches: GitHubStandIn["dispatches"] = [];
+  const pulls: GitHubStandIn["pulls"] = new Map();
+  const ALL = { actions: "write", contents: "write", issues: "write", "pull-requests": "write", metadata: "read" };
+  const tokens = new Map<string, Record<string, string>>([[token, ALL]]);
   let nextId = 1000;
   let base = "";
   const now = () => new Date().toISOString();
@@ -92,8 +105,25 @@ export async function startGitHubStandIn(opts: { token?: string } = {}): Promise
       res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
       res.end(data === undefined ? "" : JSON.stringify(data));
     };
-    const auth = req.headers.authorization ?? "";
-    if (auth !== `token ${token}` && auth !== `Bearer ${token}`) return send(401, { message: "Bad credentials" });
+    const auth = /^(?:token|Bearer) (.+)$/.exec(req.headers.authorization ?? "")?.[1] ?? "";
+    const scopes = tokens.get(auth);
+    if (!scopes) return send(401, { message: "Bad credentials" });
+    entry.scopes = scopes;
+    const level = (scope: string) => (scopes[scope] === "write" ? 2 : scopes[scope] === "read" ? 1 : 0);
+    // GitHub's fine-grained permission per route: reading needs read, changing needs write, and either of
+    // issues or pull-requests covers the comments of a pull request.
+    const need = (write: boolean, ...anyOf: string[]) => anyOf.some((scope) => level(scope) >= (write ? 2 : 1));
+    const writing = req.method !== "GET";
+    const allowed = /\/actions\/workflows\//.test(url.pathname)
+      ? need(writing, "actions")
+      : /\/pulls\//.test(url.pathname)
+        ? need(writing, "pull-requests")
+        : /\/comments/.test(url.pathname)
+          ? need(writing, "issues", "pull-requests")
+          : /\/issues/.test(url.pathname)
+            ? need(writing, "issues")
+            : true;
+    if (!allowed) return send(403, { message: "Resource not accessible by integration", documentation_url: "https://docs.github.com/rest" });
 
     const page = <T>(items: T[]): [T[], Record<string, string>] => {
       const per = Math.min(Number(query.per_page ?? 30), 100);
@@ -107,6 +137,9 @@ export async function startGitHubStandIn(opts: { token?: string } = {}): Promise
     const match = (re: RegExp) => re.exec(url.pathname);
     let r: RegExpExecArray | null;
 
+    // An installation token (GITHUB_TOKEN) may not read /user; GraphQL's viewer names the app.
+    if (url.pathname === "/user" && req.method === "GET") return send(403, { message: "Resource not accessible by integration" });
+    if (url.pathname === "/graphql" && req.method === "POST" && /viewer\s*\{\s*login/.test(String(b.query))) return send(200, { data: { viewer: { login: BOT.login.replace(/\[bot\]$/, "") } } });
     if ((r = match(/^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/comments$/))) {
       const [, owner, repo, n] = r;
       if (req.method === "GET") {
@@ -189,6 +222,10 @@ export async function startGitHubStandIn(opts: { token?: string } = {}): Promise
         return send(200, issue);
       }
     }
+    if ((r = match(/^\/repos\/([^/]+)\/([^/]+)\/pulls\/(\d+)$/)) && req.method === "GET") {
+      const pr = pulls.get(Number(r[3]));
+      return pr ? send(200, pr) : send(404, { message: "Not Found" });
+    }
     if ((r = match(/^\/repos\/([^/]+)\/([^/]+)\/actions\/workflows\/([^/]+)\/dispatches$/)) && req.method === "POST") {
       if (typeof b.ref !== "string") return send(422, { message: "ref is required" });
       dispatches.push({ workflow: decodeURIComponent(r[3]!), ref: b.ref, inputs: (b.inputs as Record<string, string>) ?? {} });
@@ -206,6 +243,12 @@ export async function startGitHubStandIn(opts: { token?: string } = {}): Promise
     comments,
     issues,
     dispatches,
+    pulls,
+    issueToken: (permissions) => {
+      const t = `ghs_job_${randomBytes(12).toString("hex")}`;
+      tokens.set(t, { ...permissions, metadata: "read" });
+      return t;
+    },
     calls: () => requests.map((x) => `${x.method} ${x.path}`),
     resetLog: () => {
       requests.length = 0;

@@ -22,6 +22,8 @@ export interface StandinIssue {
   labels: string[];
   state: "open" | "closed";
   state_reason: string | null;
+  /** Who wrote the issue: the token's account unless planted by a test. */
+  author?: string;
 }
 
 export interface GithubStandin {
@@ -30,6 +32,8 @@ export interface GithubStandin {
   issues: StandinIssue[];
   /** REST calls that change something (POST/PATCH), as "METHOD path". */
   writes(): string[];
+  /** The login of the token's account (GET /user). */
+  login: string;
   /** Make the next `n` requests fail with this status (e.g. 502) to exercise retries. */
   failNext(n: number, status: number): void;
   close(): Promise<void>;
@@ -41,7 +45,8 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-export async function startGithubStandin(opts: { owner: string; repo: string; token: string }): Promise<GithubStandin> {
+export async function startGithubStandin(opts: { owner: string; repo: string; token: string; login?: string }): Promise<GithubStandin> {
+  const login = opts.login ?? "gatehouse-bot";
   const calls: RecordedCall[] = [];
   const issues: StandinIssue[] = [];
   let failures: { n: number; status: number } = { n: 0, status: 500 };
@@ -54,6 +59,7 @@ export async function startGithubStandin(opts: { owner: string; repo: string; to
     state: i.state,
     state_reason: i.state_reason,
     labels: i.labels.map((name) => ({ name })),
+    user: { login: i.author ?? login, type: "User" },
     html_url: `https://github.com/${opts.owner}/${opts.repo}/issues/${i.number}`,
   });
   const server: Server = createServer(async (req, res) => {
@@ -67,6 +73,7 @@ export async function startGithubStandin(opts: { owner: string; repo: string; to
       return send(failures.status, { message: "stand-in failure" });
     }
     if (req.headers.authorization !== `token ${opts.token}`) return send(401, { message: "Bad credentials" });
+    if (req.method === "GET" && url.pathname === "/user") return send(200, { login, type: "User" });
     if (req.method === "POST" && url.pathname === prefix) {
       const issue: StandinIssue = { number: issues.length + 1, title: String(body!.title), body: String(body!.body ?? ""), labels: (body!.labels as string[]) ?? [], state: "open", state_reason: null };
       issues.push(issue);
@@ -99,6 +106,7 @@ export async function startGithubStandin(opts: { owner: string; repo: string; to
     baseUrl: loopback.origin,
     calls,
     issues,
+    login,
     writes: () => calls.filter((c) => c.method !== "GET").map((c) => `${c.method} ${c.path}`),
     failNext: (n, status) => {
       failures = { n, status };

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PROJECT_ROOT } from "./fixture.ts";
@@ -20,6 +20,8 @@ export interface WorkflowRepo {
   commitAndPush(message: string, branch?: string): string;
   /** The runner's checkout of `sha` (on `branch` when given, as actions/checkout does for branch events), cleaned like actions/checkout (build output kept, see below). */
   checkout(sha: string, branch?: string): void;
+  /** A second checkout of `sha` at `dir` inside the runner's workspace (e.g. the PR audit's `.base`), kept between jobs like the main one. */
+  checkoutAt(dir: string, sha: string): string;
   /** origin's head of `branch`. */
   head(branch?: string): string;
   editDev(file: string, edit: (text: string) => string): void;
@@ -58,7 +60,7 @@ export function createWorkflowRepo(prepare: (dev: string) => void): WorkflowRepo
   git(dev, "commit", "-q", "-m", "initial");
   git(dev, "push", "-q", "origin", "main");
   git(root, "clone", "-q", origin, runner);
-  appendFileSync(path.join(runner, ".git/info/exclude"), "node_modules\n");
+  appendFileSync(path.join(runner, ".git/info/exclude"), "node_modules\n.base\n");
   symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(runner, "node_modules"));
 
   return {
@@ -79,7 +81,20 @@ export function createWorkflowRepo(prepare: (dev: string) => void): WorkflowRepo
       else git(runner, "checkout", "-q", "-f", "--detach", sha);
       // actions/checkout cleans the workspace (git clean -ffdx). The compiler's output (artifacts/,
       // cache/) is kept between jobs to save the compile time; node_modules stands for `npm ci`.
-      git(runner, "clean", "-q", "-ffdx", "-e", "node_modules", "-e", "artifacts", "-e", "cache");
+      // Second checkouts (.base) are kept too, as their own repositories, cleaned by checkoutAt.
+      git(runner, "clean", "-q", "-ffdx", "-e", "node_modules", "-e", "artifacts", "-e", "cache", "-e", ".base");
+    },
+    checkoutAt(dir, sha) {
+      const target = path.join(runner, dir);
+      if (!existsSync(target)) {
+        git(root, "clone", "-q", origin, target);
+        appendFileSync(path.join(target, ".git/info/exclude"), "node_modules\n");
+        symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(target, "node_modules"));
+      }
+      git(target, "fetch", "-q", "origin", "+refs/heads/*:refs/remotes/origin/*");
+      git(target, "checkout", "-q", "-f", "--detach", sha);
+      git(target, "clean", "-q", "-ffdx", "-e", "node_modules", "-e", "artifacts", "-e", "cache");
+      return git(target, "rev-parse", "HEAD");
     },
     head(branch = "main") {
       return git(origin, "rev-parse", branch);

@@ -1,5 +1,5 @@
 import type { Command } from "../main.ts";
-import { requireArg } from "../main.ts";
+import { requireArg, requireHash } from "../main.ts";
 import { actorFor, withSetup } from "../chain.ts";
 import { cancel, cancelBuilder } from "../../pipeline/cancel.ts";
 import { writeJsonAtomic } from "../../fs/atomic.ts";
@@ -10,9 +10,10 @@ const command: Command = {
   summary: "cancel a pending operation as the guardian, or write its Transaction Builder file",
   usage,
   options: { from: { type: "string" }, "builder-file": { type: "string" } },
+  flags: { from: { value: "account:N|0xADDR", help: "the account that acts (a key the network holds)", default: "$GATEHOUSE_SIGNER_KEY, else on a Hardhat dev network the role's default account" }, "builder-file": { value: "FILE", help: "write the Safe Transaction Builder JSON of the cancel instead of sending it", default: "send the cancel" } },
   run: (c) =>
     withSetup(c, async (setup) => {
-      const operationId = requireArg(c, 0, "the operation id", usage);
+      const operationId = requireHash(requireArg(c, 0, "the operation id", usage), "operation id");
       const builderFile = c.flags["builder-file"] as string | undefined;
       if (builderFile) {
         writeJsonAtomic(builderFile, await cancelBuilder(setup, operationId));

@@ -10,9 +10,12 @@ const command: Command = {
   summary: "compile and audit every governed contract against what is deployed (exit 1 on any finding)",
   usage: "check [--network NAME] [--json] [--report FILE]",
   options: { report: { type: "string" } },
+  flags: { report: { value: "FILE", help: "also write the Markdown report to FILE", default: "stdout only" } },
   run: (c) =>
     withSetup(c, async (setup) => {
-      const result = await runCheck(setup, { commit: gitCommit(c.root) });
+      // 5-11 s of compiling is otherwise silent: say so on a terminal (stderr keeps stdout for the report).
+      const progress = process.stderr.isTTY ? (line: string) => void process.stderr.write(`${line}\n`) : undefined;
+      const result = await runCheck(setup, { commit: gitCommit(c.root), progress });
       const report = c.flags.report as string | undefined;
       if (report) writeFileAtomic(report, result.markdown);
       c.out.print(result.markdown);

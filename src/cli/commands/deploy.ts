@@ -9,6 +9,7 @@ const command: Command = {
   summary: "deploy the Safe, the TimelockController and the governed proxies (idempotent)",
   usage: "deploy [--network NAME] [--from account:N]",
   options: { from: { type: "string" } },
+  flags: { from: { value: "account:N|0xADDR", help: "the account that acts (a key the network holds)", default: "$GATEHOUSE_SIGNER_KEY, else on a Hardhat dev network the role's default account" } },
   run: (c) =>
     withChain(c, async (ctx) => {
       const policy = loadPolicy(c.root, c.network);

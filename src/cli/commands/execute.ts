@@ -10,6 +10,7 @@ const command: Command = {
   summary: "execute the approved Safe transaction, then the timelock operation once its ETA has passed",
   usage,
   options: { from: { type: "string" } },
+  flags: { from: { value: "account:N|0xADDR", help: "the account that acts (a key the network holds)", default: "$GATEHOUSE_SIGNER_KEY, else on a Hardhat dev network the role's default account" } },
   run: (c) =>
     withSetup(c, async (setup) => {
       const ref = requireArg(c, 0, "the proposal (id, operation id or file)", usage);

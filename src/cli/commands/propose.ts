@@ -11,6 +11,7 @@ const command: Command = {
   summary: "build, check and approve the Safe transaction that schedules a proposal",
   usage,
   options: { via: { type: "string" }, from: { type: "string" } },
+  flags: { via: { value: "service|onchain", help: "submit to a Safe Transaction Service, or approve on chain (approveHash)", default: "service when one is configured, else onchain" }, from: { value: "account:N|0xADDR", help: "the account that acts (a key the network holds)", default: "$GATEHOUSE_SIGNER_KEY, else on a Hardhat dev network the role's default account" } },
   run: (c) =>
     withSetup(c, async (setup) => {
       const ref = requireArg(c, 0, "the proposal (id, operation id or file)", usage);

@@ -7,6 +7,7 @@ const command: Command = {
   summary: "deploy the implementations that changed and write a proposal record (never an unsafe upgrade)",
   usage: "stage [--network NAME] [--delay SECONDS] [--from account:N]",
   options: { delay: { type: "string" }, from: { type: "string" } },
+  flags: { delay: { value: "SECONDS", help: "the timelock delay of the operation (at least the policy minimum)", default: "the policy's governance.delaySeconds" }, from: { value: "account:N|0xADDR", help: "the account that acts (a key the network holds)", default: "$GATEHOUSE_SIGNER_KEY, else on a Hardhat dev network the role's default account" } },
   run: (c) =>
     withSetup(c, async (setup) => {
       const delayFlag = c.flags.delay as string | undefined;

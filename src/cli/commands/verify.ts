@@ -10,6 +10,7 @@ const command: Command = {
   summary: "recompute calldata, salt, operation id and Safe hashes, and compare each new implementation with the build at the proposal's commit",
   usage,
   options: { "current-build": { type: "boolean" } },
+  flags: { "current-build": { help: "compare with the current build instead of the build at the proposal's commit", default: "off" } },
   run: (c) =>
     withSetup(c, async (setup) => {
       const ref = requireArg(c, 0, "the proposal (id, operation id or file)", usage);

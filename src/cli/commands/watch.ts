@@ -1,10 +1,10 @@
 import path from "node:path";
 import { GatehouseError } from "../../errors.ts";
-import { createWatchMetrics } from "../../watch/metrics.ts";
+import { createWatchMetrics, startMetricsServer, type Health } from "../../watch/metrics.ts";
 import { watcherOptions } from "../../watch/setup.ts";
 import { filesSink } from "../../watch/sinks/files.ts";
 import { sinksFromPolicy } from "../../watch/sinks/config.ts";
-import { follow, runOnce, type StepResult } from "../../watch/watcher.ts";
+import { follow, runOnce, startWithRetry, type StepResult } from "../../watch/watcher.ts";
 import { withSetup } from "../chain.ts";
 import type { Command } from "../main.ts";
 
@@ -28,6 +28,7 @@ const command: Command = {
     interval: { type: "string" },
     "metrics-port": { type: "string" },
   },
+  flags: { once: { help: "process the confirmed blocks once and exit (a scheduled job)", default: "on unless --follow" }, follow: { help: "run as a service, polling every --interval", default: "off" }, db: { value: "FILE", help: "the watcher's ledger (SQLite)", default: ".gatehouse/watch-<network>.sqlite" }, "from-block": { value: "N", help: "first block to read on a fresh ledger", default: "the timelock's creation block" }, "max-range": { value: "N", help: "most blocks per log query", default: "2000" }, interval: { value: "MS", help: "poll interval in --follow mode", default: "2000" }, "metrics-port": { value: "N", help: "Prometheus metrics and /health port in --follow mode", default: "9464" } },
   run: async (c) => {
     if (c.flags.once && c.flags.follow) throw new GatehouseError("USAGE", { message: `--once and --follow exclude each other (usage: gatehouse ${usage})` });
     const fromBlock = intFlag(c.flags["from-block"], "from-block");
@@ -35,7 +36,41 @@ const command: Command = {
     const interval = intFlag(c.flags.interval, "interval");
     const metricsPort = intFlag(c.flags["metrics-port"], "metrics-port");
     if (maxRange === 0) throw new GatehouseError("USAGE", { message: "--max-range: at least 1 block" });
-    return withSetup(c, async (setup) => {
+    const log = (line: string) => c.out.log(line);
+    const metrics = createWatchMetrics();
+    // --follow serves /healthz and /metrics from the start, so a start-up that keeps failing is visible.
+    let startup: { attempts: number; lastError?: string } = { attempts: 0 };
+    let health: () => Health = () => ({ ok: false, starting: true, startupAttempts: startup.attempts, ...(startup.lastError ? { lastError: startup.lastError } : {}) });
+    const server = c.flags.follow ? await startMetricsServer({ metrics, health: () => health(), port: metricsPort ?? 9464 }) : undefined;
+    if (server) log(`metrics on ${server.url}/metrics, health on ${server.url}/healthz`);
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    let started = false;
+    try {
+      return await startWithRetry(() => withSetup(c, async (setup) => {
+        started = true;
+        metrics.starting.set(0);
+        return run(setup);
+      }), {
+        // Configuration errors (exit 2) end it now; so does anything after the start-up (the loop retries its own steps).
+        fatal: (e) => started || (e instanceof GatehouseError && e.exitCode === 2),
+        ...(c.flags.follow ? { signal: controller.signal } : { attempts: 4, baseDelayMs: 500 }),
+        onFailure: (e, attempt, wait) => {
+          startup = { attempts: attempt, lastError: redact((e as Error).message) };
+          metrics.startupFailures.inc();
+          metrics.starting.set(1);
+          log(`start-up failed (attempt ${attempt}; retrying in ${wait} ms): ${startup.lastError}`);
+        },
+      });
+    } catch (e) {
+      // --once: exit 1 means "an alert was found" to a scheduled job; a chain that kept failing is exit 3.
+      if (c.flags.follow || (e instanceof GatehouseError && e.exitCode === 2)) throw e;
+      throw new GatehouseError("WATCH_INCOMPLETE", { attempts: (e as { attempts?: number }).attempts ?? 1, reason: redact((e as Error).message) }, { cause: e });
+    } finally {
+      await server?.close();
+    }
+
+    async function run(setup: Parameters<Parameters<typeof withSetup>[1]>[0]): Promise<number> {
       const db = (c.flags.db as string | undefined) ?? path.join(c.root, ".gatehouse", `watch-${c.network}.sqlite`);
       let sinks = sinksFromPolicy(setup.policy, c.root);
       if (sinks.length === 0) {
@@ -44,7 +79,6 @@ const command: Command = {
         sinks = [filesSink(path.join(c.root, dir), { id: `files:${dir}` })];
       }
       const base = await watcherOptions(setup);
-      const log = (line: string) => c.out.log(line);
       const options = {
         ...base,
         sinks,
@@ -63,18 +97,15 @@ const command: Command = {
         c.out.result({ ok: r.sinkErrors.length === 0, ...r });
         return r.sinkErrors.length > 0 || alerts.some((a) => a.action === "created") ? 1 : 0;
       }
-      const controller = new AbortController();
-      const stop = () => controller.abort();
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
       try {
         await follow({
           ...options,
-          metrics: createWatchMetrics(),
+          metrics,
           signal: controller.signal,
           intervalMs: interval ?? 2000,
-          metricsPort: metricsPort ?? 9464,
-          onListening: (s) => log(`metrics on ${s.url}/metrics, health on ${s.url}/healthz`),
+          onHealth: (h) => (health = h),
         });
       } finally {
         process.off("SIGINT", stop);
@@ -82,7 +113,12 @@ const command: Command = {
       }
       c.out.result({ ok: true, stopped: true });
       return 0;
-    });
+    }
   },
 };
+
+/** Error messages may quote the RPC URL, which often carries an API key: never print it. */
+function redact(message: string): string {
+  return message.replace(/\b(https?|wss?):\/\/[^\s'")]+/gi, "<rpc url>");
+}
 export default command;

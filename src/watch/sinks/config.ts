@@ -9,7 +9,8 @@ import { webhookSink } from "./webhook.ts";
 /**
  * The sinks the policy's `notifications` list names. Secrets (the GitHub token, the webhook URL) come
  * from the environment variables the policy names; the GitHub API root from GITHUB_API_URL (set by
- * GitHub Actions, and on GitHub Enterprise), else api.github.com.
+ * GitHub Actions, and on GitHub Enterprise), else api.github.com; the GitHub sink's own login from
+ * GATEHOUSE_GITHUB_AUTHOR when set.
  */
 export function sinksFromPolicy(policy: Policy, root: string, env: Record<string, string | undefined> = process.env): Sink[] {
   return policy.notifications.map((n, i) => {
@@ -17,7 +18,8 @@ export function sinksFromPolicy(policy: Policy, root: string, env: Record<string
     if (n.type === "github") {
       const token = env[n.tokenEnv];
       if (!token) throw new GatehouseError("USAGE", { message: `${where} (github ${n.repository}): set the environment variable ${n.tokenEnv} to a token that may write issues` });
-      return githubSink({ repository: n.repository, token, labels: n.labels, baseUrl: env.GITHUB_API_URL || undefined });
+      // GATEHOUSE_GITHUB_AUTHOR: the login the token posts as, when the token cannot tell (see githubSink).
+      return githubSink({ repository: n.repository, token, labels: n.labels, baseUrl: env.GITHUB_API_URL || undefined, ...(env.GATEHOUSE_GITHUB_AUTHOR ? { author: env.GATEHOUSE_GITHUB_AUTHOR } : {}) });
     }
     if (n.type === "webhook") {
       const url = env[n.urlEnv];

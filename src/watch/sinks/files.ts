@@ -1,23 +1,27 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { writeFileAtomic } from "../../fs/atomic.ts";
+import { removeStaleTempFiles, writeFileAtomic } from "../../fs/atomic.ts";
+import { escapeMarkdownLinkText, renderText, untagData } from "../../review/untrusted.ts";
 import { fileKey, marker, type FoundPost, type Sink, type SinkPost } from "./sink.ts";
 
 /**
  * Files in a folder: `<name>.md` (the review page) and `<name>.json` per post, rewritten in place on
  * every state change, and `index.md` listing every post (pending operations first). Each write is
- * atomic, so a reader never sees half a post.
+ * atomic, so a reader never sees half a post; the temporary files of writes cut off by a crash (kill -9)
+ * are removed when the sink starts. Pages are Markdown escaped as for GitHub; the JSON is data.
  */
-export function filesSink(dir: string, opts: { id?: string; onWrite?: (post: SinkPost, file: string) => void } = {}): Sink {
+export function filesSink(dir: string, opts: { id?: string; onWrite?: (post: SinkPost, file: string) => void; log?: (line: string) => void } = {}): Sink {
   const abs = path.resolve(dir);
+  const removed = removeStaleTempFiles(abs);
+  if (removed.length > 0) opts.log?.(`removed ${removed.length} temporary file(s) left in ${dir} by an interrupted write`);
   let changed = false;
   return {
     id: opts.id ?? `files:${dir}`,
     async publish(post) {
       const name = fileKey(post.key);
-      const json = { ...post.json, key: post.key, state: post.state, severity: post.severity, title: post.title, summary: post.summary, contentHash: post.contentHash };
+      const json = { ...untagData(post.json), key: post.key, state: post.state, severity: post.severity, title: renderText(post.title, "raw"), summary: renderText(post.summary, "raw"), contentHash: post.contentHash };
       // The page first, the JSON last: `find` reads the JSON, so it never reports a page not yet written.
-      writeFileAtomic(path.join(abs, `${name}.md`), `${marker(post)}\n${post.markdown}`);
+      writeFileAtomic(path.join(abs, `${name}.md`), `${marker(post)}\n${renderText(post.markdown, "markdown")}`);
       writeFileAtomic(path.join(abs, `${name}.json`), JSON.stringify(json, null, 2) + "\n");
       opts.onWrite?.(post, path.join(abs, `${name}.md`));
       changed = true;
@@ -49,6 +53,8 @@ interface IndexEntry {
   severity: string;
   eta?: { iso: string };
   scheduled?: { block: number };
+  executed?: { block: number };
+  cancelled?: { block: number };
   event?: { block: number };
 }
 
@@ -67,9 +73,12 @@ export function indexMarkdown(abs: string): string {
   }
   const rank = (e: IndexEntry) => (e.severity === "alert" && e.state !== "retracted" ? -1 : 0) * 10 + (ORDER[e.state] ?? 5);
   entries.sort((a, b) => rank(a) - rank(b) || (b.scheduled?.block ?? b.event?.block ?? 0) - (a.scheduled?.block ?? a.event?.block ?? 0));
+  // Block: where the post's latest state happened (executed, cancelled, scheduled, or the alert's event).
   const lines = ["# Gatehouse: queued operations and alerts", "", "| State | Severity | Post | ETA | Block |", "| --- | --- | --- | --- | --- |"];
   for (const e of entries) {
-    lines.push(`| ${e.state} | ${e.severity === "alert" ? "**alert**" : e.severity} | [${e.title.replace(/\|/g, "\\|")}](${e.name}.md) | ${e.eta && e.state === "scheduled" ? e.eta.iso : ""} | ${e.scheduled?.block ?? e.event?.block ?? ""} |`);
+    const block = (e.state === "executed" ? e.executed?.block : e.state === "cancelled" ? e.cancelled?.block : undefined) ?? e.scheduled?.block ?? e.event?.block ?? "";
+    // The title is plain text (names in it are claims): escaped whole, it cannot link, ping or break the table.
+    lines.push(`| ${e.state} | ${e.severity === "alert" ? "**alert**" : e.severity} | [${escapeMarkdownLinkText(e.title)}](${e.name}.md) | ${e.eta?.iso ?? ""} | ${block} |`);
   }
   return lines.join("\n") + "\n";
 }

@@ -3,6 +3,9 @@ import type { PostState } from "../decide.ts";
 /**
  * What every sink receives: one post (an operation's review or an alert) in its current state, rendered
  * as Markdown, a one-line summary and JSON. Sinks are thin adapters; the ledger decides what to send.
+ * `title`, `summary` and `markdown` are tagged text (src/review/untrusted.ts): each sink renders them with
+ * `renderText(text, <its context>)`, which escapes the untrusted spans for its syntax; `json` is data,
+ * sent or stored with `untagData`.
  */
 export interface SinkPost {
   key: string;
@@ -37,6 +40,21 @@ export interface Sink {
   find?(key: string): Promise<FoundPost | undefined>;
   /** Called once at the end of a watch step in which something was published (e.g. to rewrite an index). */
   flush?(): Promise<void>;
+  /**
+   * Something the sink saw that a person must look at, found since the last call (e.g. a Gatehouse marker
+   * in an issue the bot did not write). The watcher posts each as an alert to every sink, once.
+   */
+  takeAlerts?(): SinkAlert[];
+}
+
+export interface SinkAlert {
+  /** Stable post key, `alert:sink:…`, so a restart posts it once. */
+  key: string;
+  kind: "planted-marker";
+  /** Tagged text (untrusted parts marked). */
+  title: string;
+  message: string;
+  details: Record<string, unknown>;
 }
 
 /** The marker every Gatehouse post carries, so a post can be found again by its key. */

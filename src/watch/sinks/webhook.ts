@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { renderText, untagData } from "../../review/untrusted.ts";
 import { sleep } from "../rpc.ts";
 import { stateVerb, type Sink, type SinkPost } from "./sink.ts";
 
@@ -7,6 +8,10 @@ import { stateVerb, type Sink, type SinkPost } from "./sink.ts";
  * corrected), as a Slack incoming-webhook payload, a Discord webhook payload, or Gatehouse JSON.
  * Webhooks cannot be read back, so after a crash between sending and recording a message is sent again
  * with the same `Idempotency-Key` header (receivers that honour it drop the duplicate).
+ * Untrusted text is escaped per format (src/review/untrusted.ts): Slack mrkdwn entities and no
+ * `@channel`/`<!channel>`, Discord Markdown with `allowed_mentions` empty (nobody is pinged whatever the
+ * text), and in the JSON format `title`/`summary` as plain text and `markdown` as GitHub Markdown; its
+ * `data` is the review as data, to be escaped by whoever shows it.
  */
 export type WebhookFormat = "slack" | "discord" | "json";
 
@@ -15,22 +20,26 @@ const clip = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n - 1)
 export function webhookPayload(post: SinkPost, format: WebhookFormat): Record<string, unknown> {
   const verb = stateVerb(post);
   const icon = post.severity === "alert" ? "🚨" : post.state === "executed" ? "✅" : post.state === "scheduled" ? "⏳" : "🛑";
-  const headline = `${icon} ${verb}: ${post.title}`;
   if (format === "slack") {
+    const title = renderText(post.title, "slack");
+    const summary = renderText(post.summary, "slack");
     return {
-      text: clip(`${headline}\n${post.summary}`, 3000),
+      text: clip(`${icon} ${verb}: ${title}\n${summary}`, 3000),
       blocks: [
-        { type: "header", text: { type: "plain_text", text: clip(`${verb}: ${post.title}`, 150), emoji: true } },
-        { type: "section", text: { type: "mrkdwn", text: clip(post.summary, 3000) } },
+        // Slack asks for &, <, > as entities in every text field, plain_text included.
+        { type: "header", text: { type: "plain_text", text: clip(`${verb}: ${title}`, 150), emoji: true } },
+        { type: "section", text: { type: "mrkdwn", text: clip(summary, 3000) } },
         { type: "context", elements: [{ type: "mrkdwn", text: clip(`gatehouse · ${post.network} · \`${post.key}\``, 300) }] },
       ],
     };
   }
   if (format === "discord") {
+    const title = renderText(post.title, "discord");
+    const headline = `${icon} ${verb}: ${title}`;
     const color = post.severity === "alert" ? 0xe01e5a : post.state === "executed" ? 0x2eb67d : post.state === "scheduled" ? 0xecb22e : 0x6b7280;
     return {
       content: clip(headline, 2000),
-      embeds: [{ title: clip(post.title, 256), description: clip(post.summary, 4096), color, footer: { text: clip(`gatehouse · ${post.network} · ${post.key}`, 2048) } }],
+      embeds: [{ title: clip(title, 256), description: clip(renderText(post.summary, "discord"), 4096), color, footer: { text: clip(`gatehouse · ${post.network} · ${post.key}`, 2048) } }],
       allowed_mentions: { parse: [] },
     };
   }
@@ -44,11 +53,11 @@ export function webhookPayload(post: SinkPost, format: WebhookFormat): Record<st
     previousState: post.previousState ?? null,
     verb,
     severity: post.severity,
-    title: post.title,
-    summary: post.summary,
-    markdown: post.markdown,
+    title: renderText(post.title, "plain"),
+    summary: renderText(post.summary, "plain"),
+    markdown: renderText(post.markdown, "markdown"),
     contentHash: post.contentHash,
-    data: post.json,
+    data: untagData(post.json),
   };
 }
 

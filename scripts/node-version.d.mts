@@ -1,0 +1,2 @@
+export declare const REQUIRED: string;
+export declare function nodeVersionProblem(version: string): string | null;
