@@ -276,7 +276,7 @@ describe("least-trust CI: policy relaxations, records in PRs, the audited policy
       p.governance.guardian = ["0x0000000000000000000000000000000000000bad"];
       p.governance.timelock = "0x0000000000000000000000000000000000000bad";
       p.compiler.version = "0.8.20";
-      p.contracts.push({ name: "treasury", kind: "uups", contract: "VaultV2", initializerArgs: [] });
+      p.contracts.push({ name: "treasury", kind: "uups", contract: "VaultV2", initializerArgs: [], upgradeInitializers: [] });
       p.contracts[1]!.proxy = "0x0000000000000000000000000000000000000bad";
       p.contracts[0]!.contract = "VaultV2Inserted"; // the upgrade itself: not a relaxation
     });
@@ -301,7 +301,7 @@ describe("least-trust CI: policy relaxations, records in PRs, the audited policy
   });
 
   it("the upgrade check runs the base policy with only each proxy's target taken from the PR", () => {
-    const pr = edit((p) => ((p.rules.minDelaySeconds = 1), (p.contracts[0]!.contract = "VaultV2Inserted"), p.contracts.push({ name: "extra", kind: "uups", contract: "VaultV1", initializerArgs: [] })));
+    const pr = edit((p) => ((p.rules.minDelaySeconds = 1), (p.contracts[0]!.contract = "VaultV2Inserted"), p.contracts.push({ name: "extra", kind: "uups", contract: "VaultV1", initializerArgs: [], upgradeInitializers: [] })));
     const e = effectivePolicy(base, pr);
     expect(e.rules).to.deep.equal(base.rules);
     expect(e.contracts.map((c) => `${c.name}:${c.contract}`)).to.deep.equal(["vault:VaultV2Inserted", "registry:RegistryV2"]);

@@ -2,8 +2,9 @@ import { expect } from "chai";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Wallet, ZeroAddress, getBytes, hexlify, id, concat, toBeHex, zeroPadValue, Signature } from "ethers";
-import { A, ROLES, TX, calls, event, facts, record, scheduled, topology } from "./helpers/watch-fixtures.ts";
+import { Interface, Wallet, ZeroAddress, ZeroHash, getBytes, hexlify, id, concat, toBeHex, zeroPadValue, Signature } from "ethers";
+import { A, ROLES, SALT, TX, calls, event, facts, record, safeExecuted, scheduleBatchData, scheduled, topology } from "./helpers/watch-fixtures.ts";
+import { hashOperationBatch, upgradeInterface } from "../src/timelock/calls.ts";
 import { decideOperation, decideTransaction, operationOccurrences, renderDecision, retractDecision, watchedAddresses } from "../src/watch/decide.ts";
 import { WATCH_TOPICS, decodeLog, watchInterface } from "../src/watch/events.ts";
 import { Ledger } from "../src/watch/ledger.ts";
@@ -27,7 +28,20 @@ describe("watch core: operations and severity (pure)", () => {
     const d = decideOperation(occs[0]!, { topology, records: [r], facts: facts() });
     expect(d).to.include({ severity: "review", state: "scheduled", eta: 1_003_600, group: `op:${r.operationId.toLowerCase()}`, key: `op:${r.operationId.toLowerCase()}:${TX.schedule}` });
     expect(d.review!.verification.status).to.equal("verified");
-    expect(d.review!.verification.checks.map((c) => c.ok)).to.deep.equal([true, true, true, true]);
+    expect(d.review!.verification.checks.filter((c) => !c.ok)).to.deep.equal([]);
+    expect(d.review!.verification.checks.map((c) => c.name)).to.deep.equal([
+      "scheduled calls",
+      "proposal record",
+      "call 1: governed upgrade",
+      "call 1: upgrade path",
+      "call 1: implementation build",
+      "call 2: governed upgrade",
+      "call 2: upgrade path",
+      "call 2: implementation build",
+      "scheduled by the Safe",
+      "recorded Safe transaction",
+      "signed by owners",
+    ]);
     expect(d.review!.calls.map((c) => [c.upgrade!.proxyName, c.upgrade!.contract])).to.deep.equal([["registry", "RegistryV2"], ["vault", "VaultV2"]]);
     expect(d.review!.calls[0]!.upgrade!.proxyAdmin).to.equal(A.registryAdmin);
     expect(d.review!.proposal).to.deep.include({ id: r.id, commit: r.commit });
@@ -38,20 +52,21 @@ describe("watch core: operations and severity (pure)", () => {
     const occ = operationOccurrences(scheduled(opId, [calls.vault], { block: 10, tx: TX.schedule }), A.timelock)[0]!;
     const d = decideOperation(occ, { topology, records: [r], facts: facts() });
     expect(d.severity).to.equal("alert");
-    expect(d.alerts.map((a) => a.kind)).to.deep.equal(["unknown-operation"]);
+    // The Safe transaction of that block scheduled another operation: this one came from elsewhere too.
+    expect(d.alerts.map((a) => a.kind)).to.deep.equal(["unknown-operation", "not-scheduled-by-safe"]);
     expect(d.review!.verification.status).to.equal("unverified");
     expect(d.review!.cancel.calldata).to.equal(encodeCancel(opId));
     expect(d.review!.cancel.command).to.equal(`npx gatehouse cancel ${opId} --network default`);
-    expect(untag(d.title)).to.equal(`ALERT (unknown-operation): Queued: upgrade vault to ${A.vaultV2.slice(0, 6)}…${A.vaultV2.slice(-4)} (op ${opId.slice(0, 10)}…)`);
+    expect(untag(d.title)).to.equal(`ALERT (unknown-operation, not-scheduled-by-safe): Queued: upgrade vault to ${A.vaultV2.slice(0, 6)}…${A.vaultV2.slice(-4)} (op ${opId.slice(0, 10)}…)`);
   });
 
-  it("an implementation whose bytecode differs from the record's is an alert (bytecode-mismatch)", () => {
+  it("an implementation whose bytecode differs from the watcher's own build is an alert (bytecode-mismatch)", () => {
     const occ = operationOccurrences(scheduled(r.operationId, [calls.registry, calls.vault], { block: 10, tx: TX.schedule }), A.timelock)[0]!;
-    const d = decideOperation(occ, { topology, records: [r], facts: facts({ codeHashes: { [A.vaultV2.toLowerCase()]: id("metamorphic"), [A.registryV2.toLowerCase()]: null } }) });
+    const d = decideOperation(occ, { topology, records: [r], facts: facts({ code: { [A.vaultV2.toLowerCase()]: "0x6666", [A.registryV2.toLowerCase()]: null } }) });
     expect(d.severity).to.equal("alert");
     expect(d.alerts.map((a) => a.kind)).to.deep.equal(["bytecode-mismatch", "bytecode-mismatch"]);
     expect(d.review!.verification.status).to.equal("failed");
-    expect(renderDecision(d, 1_000_100).markdown).to.contain("hashes to nothing (no code), the record says");
+    expect(renderDecision(d, 1_000_100).markdown).to.contain(`hashes to nothing (no code), the build of RegistryV2 at commit ${r.commit} to`);
   });
 
   it("a record whose calls no longer hash to its id is an alert (operation-mismatch)", () => {
@@ -76,11 +91,45 @@ describe("watch core: operations and severity (pure)", () => {
     ]);
     const [first, second] = occs.map((o) => decideOperation(o, { topology, records: [r], facts: facts() }));
     expect([first!.state, second!.state]).to.deep.equal(["cancelled", "executed"]);
+    // Scheduled again after a cancel: still a review, and it says so with the history.
+    expect(second!.severity).to.equal("review");
+    expect(first!.review!.history).to.equal(undefined);
+    expect(second!.review!.history!.map((h) => [h.scheduled.txHash, h.cancelled?.txHash])).to.deep.equal([[TX.schedule, TX.cancel]]);
+    expect(renderDecision(second!, 1_000_100).markdown).to.contain("> **Scheduled again.** This operation id was scheduled 1 time before:").and.to.contain(`cancelled in block 11 (tx \`${TX.cancel}\`)`);
     expect(first!.key).to.not.equal(second!.key);
     const retracted = retractDecision(second!);
     expect(retracted.state).to.equal("retracted");
     expect(retracted.title).to.match(/^Retracted: /);
     expect(retracted.contentHash).to.not.equal(second!.contentHash);
+  });
+
+  it("signatures that do not reach the threshold of owners, and an unknown predecessor, are alerts naming the check", () => {
+    const occ = operationOccurrences(scheduled(r.operationId, [calls.registry, calls.vault], { block: 10, tx: TX.schedule }), A.timelock)[0]!;
+    const lone = facts({ txs: { [TX.schedule]: safeExecuted(scheduleBatchData([calls.registry, calls.vault]), { signers: [A.owner1, A.attacker] }) } });
+    const d = decideOperation(occ, { topology, records: [r], facts: lone });
+    expect(d.alerts.map((a) => [a.kind, a.check])).to.deep.equal([["signers-not-owners", "signed by owners"]]);
+    expect(d.alerts[0]!.message).to.contain(`(not owners: ${A.attacker})`);
+
+    const pred = id("nobody's operation");
+    const chained = operationOccurrences(scheduled(r.operationId, [calls.registry, calls.vault], { block: 10, tx: TX.schedule }).map((e) => (e.name === "CallScheduled" ? { ...e, args: { ...e.args, predecessor: pred } } : e)), A.timelock)[0]!;
+    const unknown = decideOperation(chained, { topology, records: [r], facts: facts({ operations: { [`${pred}@10`]: false } }) });
+    expect(unknown.alerts.map((a) => a.kind)).to.include("unknown-predecessor");
+    const known = decideOperation(chained, { topology, records: [r], facts: facts({ operations: { [`${pred}@10`]: true } }) });
+    expect(known.review!.verification.checks.find((c) => c.name === "predecessor")).to.include({ ok: true });
+  });
+
+  it("an initializer the policy allows is shown decoded and passes; a delegatecall Safe transaction does not schedule as the Safe", () => {
+    const init = new Interface(["function initializeV2(uint256 cap)"]).encodeFunctionData("initializeV2", [5n]);
+    const vault = { target: A.vault, value: "0", data: upgradeInterface.encodeFunctionData("upgradeToAndCall", [A.vaultV2, init]) };
+    const rec = { ...r, operations: [{ ...r.operations[1]!, call: vault }] };
+    rec.operationId = hashOperationBatch({ calls: [{ ...vault, value: 0n }], predecessor: ZeroHash, salt: SALT });
+    const occ = operationOccurrences(scheduled(rec.operationId, [vault], { block: 10, tx: TX.schedule }), A.timelock)[0]!;
+    const ok = decideOperation(occ, { topology, records: [rec], facts: facts({ txs: { [TX.schedule]: safeExecuted(scheduleBatchData([vault])) } }) });
+    expect(ok.severity, JSON.stringify(ok.alerts)).to.equal("review");
+    expect(ok.review!.calls[0]!.description).to.contain("then call **initializeV2(cap=5)** on it");
+    const viaDelegate = decideOperation(occ, { topology, records: [rec], facts: facts({ txs: { [TX.schedule]: safeExecuted(scheduleBatchData([vault]), { call: { to: A.attacker, value: "0", data: "0x", operation: 1 } }) } }) });
+    expect(viaDelegate.alerts.map((a) => [a.kind, a.check])).to.deep.equal([["not-scheduled-by-safe", "scheduled by the Safe"]]);
+    expect(viaDelegate.alerts[0]!.message).to.contain("is a DELEGATECALL");
   });
 
   it("content hashes ignore the clock: the time left changes, the post does not", () => {
@@ -134,8 +183,8 @@ describe("watch core: governance events outside operations (pure)", () => {
     expect(kinds([event("Upgraded", { implementation: A.vaultV1 }, { block: 7, tx: TX.other, address: A.vault })])).to.deep.equal(["upgrade-outside-timelock"]);
   });
 
-  it("watches the timelock, the proxies and the ProxyAdmins, and decodes raw logs", () => {
-    expect(watchedAddresses(topology)).to.deep.equal([A.timelock, A.registry, A.registryAdmin, A.vault]);
+  it("watches the timelock, the Safe, the proxies and the ProxyAdmins, and decodes raw logs", () => {
+    expect(watchedAddresses(topology)).to.deep.equal([A.timelock, A.safe, A.registry, A.registryAdmin, A.vault]);
     const fragment = watchInterface.getEvent("Cancelled")!;
     const opId = id("op");
     const decoded = decodeLog({ address: A.timelock.toLowerCase(), topics: [fragment.topicHash, opId], data: "0x", blockNumber: "0x10", blockHash: id("b"), transactionHash: id("t"), transactionIndex: "0x0", logIndex: "0x3" });

@@ -6,7 +6,7 @@ import { deployed, type Deployed } from "./helpers/fixture.ts";
 import { startGithubStandin, type GithubStandin } from "./helpers/github-standin.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "./helpers/webhook-receiver.ts";
 import { startFlakyRpc } from "./helpers/flaky-rpc.ts";
-import { TEST_COMMIT, cancelAsGuardian, executeAfterDelay, mine, rawProposer, scheduleOutsidePipeline, scheduleThroughPipeline, upgradeBypassingTimelock } from "./helpers/watch-scenario.ts";
+import { TEST_BUILD, TEST_COMMIT, cancelAsGuardian, executeAfterDelay, mine, rawProposer, scheduleOutsidePipeline, scheduleThroughPipeline, upgradeBypassingTimelock } from "./helpers/watch-scenario.ts";
 import { id } from "ethers";
 import { main } from "../src/cli/main.ts";
 import { consoleOutput } from "../src/cli/output.ts";
@@ -68,7 +68,7 @@ async function harness(d: Deployed): Promise<Harness> {
     posts,
     metrics,
     sinks,
-    run: async (extra = {}) => runOnce({ ...(await watcherOptions(d.setup)), sinks: sinks(), ledger: h.db, metrics, retry: { baseDelayMs: 1 }, ...extra }),
+    run: async (extra = {}) => runOnce({ ...(await watcherOptions(d.setup, { build: TEST_BUILD })), sinks: sinks(), ledger: h.db, metrics, retry: { baseDelayMs: 1 }, ...extra }),
     files: () => {
       const out: Record<string, string> = {};
       try {
@@ -154,7 +154,9 @@ describe("watch: reviews and alerts on a real Safe + TimelockController", functi
       // verification
       "**Verification:** ✅ verified",
       "- [x] proposal record: the calls of proposal",
-      "- [x] bytecode of vault: on-chain code of",
+      `is the build of VaultV2 at protected commit ${TEST_COMMIT}`,
+      "- [x] scheduled by the Safe: scheduled by the Safe's execTransaction",
+      "- [x] signed by owners: 2 of the Safe's owners signed (threshold 2",
       // the cancel path
       `\`cancel(bytes32)\` on the timelock \`${record.timelock}\`, value 0, calldata \`${encodeCancel(record.operationId)}\``,
       `\`npx gatehouse cancel ${record.operationId} --network default\``,
@@ -233,7 +235,7 @@ describe("watch: reviews and alerts on a real Safe + TimelockController", functi
     expect(h.gh.writes()).to.deep.equal([`POST /repos/acme/governance/issues`, `POST /repos/acme/governance/issues`]);
     const [unknown, upgrade] = h.gh.issues;
     expect(unknown!.labels).to.deep.equal(["gatehouse", "upgrade", "alert"]);
-    expect(unknown!.title).to.equal(`ALERT (unknown-operation): Queued: upgrade vault to 0x${outside.implementation.slice(2, 6)}…${outside.implementation.slice(-4)} (op ${outside.operationId.slice(0, 10)}…)`);
+    expect(unknown!.title).to.equal(`ALERT (unknown-operation, not-scheduled-by-safe): Queued: upgrade vault to 0x${outside.implementation.slice(2, 6)}…${outside.implementation.slice(-4)} (op ${outside.operationId.slice(0, 10)}…)`);
     expect(unknown!.body).to.contain("no proposal record in proposals/default/ has this id").and.to.contain(`npx gatehouse cancel ${outside.operationId}`);
     expect(upgrade!.labels).to.deep.equal(["gatehouse", "upgrade", "alert"]);
     expect(upgrade!.title).to.equal(`ALERT: Upgrade outside the timelock: vault now runs ${bypass.implementation}`);
@@ -478,7 +480,7 @@ describe("watch: RPC failures and follow mode", function () {
     let url = "";
     const posted: string[] = [];
     const running = follow({
-      ...(await watcherOptions(d.setup)),
+      ...(await watcherOptions(d.setup, { build: TEST_BUILD })),
       sinks: h.sinks(),
       ledger: h.db,
       metrics: h.metrics,

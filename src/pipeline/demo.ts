@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -31,6 +32,15 @@ import { apiKitFor } from "../safe/service-client.ts";
  * proposed again and carried through to execution. Every claim the demo makes is checked on chain;
  * the result is ok only if all of them held.
  */
+/** The project's HEAD: the commit the demo's record names and the watcher builds (null outside git). */
+function headCommit(root: string): string | null {
+  try {
+    return execFileSync("git", ["rev-parse", "HEAD"], { cwd: root, stdio: ["ignore", "pipe", "ignore"] }).toString().trim() || null;
+  } catch {
+    return null;
+  }
+}
+
 export interface DemoCheck {
   name: string;
   ok: boolean;
@@ -64,7 +74,8 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
     log(`   ${service.url}/api (SQLite ${path.join(root, "tx-service.sqlite")}); proposals go through the real api-kit`);
     const setup = loadSetup(ctx, root, policy, api);
     const reviewsDir = path.join(root, "reviews");
-    const watcher = { ...(await watcherOptions(setup)), sinks: [filesSink(reviewsDir)], ledger: path.join(root, "watch.sqlite") };
+    // The watcher builds the recorded commit itself from the project's git repository (the workspace is scratch).
+    const watcher = { ...(await watcherOptions(setup, { build: { repoRoot: opts.projectRoot } })), sinks: [filesSink(reviewsDir)], ledger: path.join(root, "watch.sqlite") };
     // One catch-up of the watcher, as the scheduled workflow runs it; returns what it wrote.
     const watchOnce = async () =>
       (await runOnce(watcher)).posts
@@ -83,7 +94,7 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
     log(`   ${user!.address} deposited 1.5 ETH in the vault and registered "alice"`);
 
     step("stage V2 (check, deploy implementations, write the proposal record)");
-    const staged = await stage({ setup, deployer: deployer!, log: (l) => log(`   ${l}`) });
+    const staged = await stage({ setup, deployer: deployer!, commit: headCommit(opts.projectRoot), log: (l) => log(`   ${l}`) });
     const proposal = staged.proposal!;
     expect("check passes for VaultV2 and RegistryV2", staged.check.findings.length === 0, `${staged.check.proxies.length} proxies audited`);
     log(`   record ${path.relative(root, proposal.file)}; operation ${proposal.record.operationId}`);

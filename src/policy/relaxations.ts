@@ -92,6 +92,10 @@ export function policyRelaxations(base: Policy | undefined, pr: Policy | undefin
     // which proxy is governed and how, and must not move under the reviewers' feet.
     changed("contract-changed", `contracts.${name}.kind`, b.kind, c.kind);
     changed("contract-changed", `contracts.${name}.proxy`, b.proxy, c.proxy);
+    // An allowed upgrade initializer is a call the watcher will no longer alert on.
+    for (const fn of (c.upgradeInitializers ?? []).filter((f) => !(b.upgradeInitializers ?? []).includes(f))) {
+      add("contract-changed", `contracts.${name}.upgradeInitializers`, `contracts.${name}.upgradeInitializers allows '${fn}': an upgrade may call it without a watcher alert`);
+    }
   }
   for (const name of baseContracts.keys()) if (!prContracts.has(name)) add("contract-removed", `contracts.${name}`, `the governed contract '${name}' is removed from the policy: its upgrades would no longer be checked or watched`);
 

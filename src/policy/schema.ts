@@ -51,6 +51,11 @@ export const GovernedContract = z
     initializerArgs: z.array(z.union([z.string(), z.number(), z.boolean()])).default([]),
     /** The proxy's address, when the proxy exists outside this repository's deployment record. */
     proxy: Address.optional(),
+    /**
+     * Functions of `contract` an upgrade may call on the proxy (upgradeToAndCall/upgradeAndCall data), by
+     * name, e.g. [initializeV2]. Any other call during an upgrade is a watcher alert. Default: none.
+     */
+    upgradeInitializers: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "a Solidity function name" })).default([]),
   })
   .strict();
 

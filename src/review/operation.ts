@@ -15,10 +15,25 @@ export type AlertKind =
   | "role-change"
   | "delay-change"
   | "ownership-change"
-  | "admin-change";
+  | "admin-change"
+  // A call of the batch that is not a governed upgrade: role or delay change, value transfer, arbitrary target.
+  | "not-an-upgrade"
+  | "ungoverned-proxy"
+  | "wrong-upgrade-path"
+  | "value-transfer"
+  | "initializer-not-allowed"
+  | "not-scheduled-by-safe"
+  | "safe-tx-mismatch"
+  | "signers-not-owners"
+  | "unknown-predecessor"
+  // The governing Safe's own configuration, and a module acting as the Safe.
+  | "safe-config-change"
+  | "safe-module-execution";
 
 export interface Alert {
   kind: AlertKind;
+  /** The verification check that failed (its name in the review's checks). */
+  check?: string;
   message: string;
 }
 
@@ -33,12 +48,20 @@ export interface UpgradeDetails {
   oldImplementation?: string;
   oldContract?: string;
   newImplementation: string;
+  /** The policy's target contract, set only when the new implementation is its reviewed build. */
   contract?: string;
+  /** The contract the proposal record claims, when it is not proven. */
+  claimedContract?: string;
   initializer: string;
+  /** The initializer decoded with the reviewed build's ABI: `name(arg=value, …)`. */
+  initializerCall?: string;
   /** keccak256 of the new implementation's runtime code (immutables masked) as read on chain; null: no code. */
   bytecodeHash?: string | null;
-  /** What the proposal record says it must be. */
+  /** The watcher's own build of the policy's target at the record's (protected) commit. */
   expectedBytecodeHash?: string;
+  build?: { commit: string; contract: string };
+  /** What the proposal record claims (shown, never the reference). */
+  recordBytecodeHash?: string;
 }
 
 export interface ReviewCall {
@@ -82,6 +105,8 @@ export interface OperationReview {
   eta?: { timestamp: number; iso: string };
   executed?: ChainPoint;
   cancelled?: ChainPoint;
+  /** Earlier schedulings of the same operation id (each cancelled or, on a broken chain, executed), oldest first. */
+  history?: { scheduled: ChainPoint; cancelled?: ChainPoint; executed?: ChainPoint }[];
   proposal?: { id: string; commit: string | null; createdAt: string; rollbackOperationId: string };
   storageLayoutDiff: Record<string, Record<string, unknown>[]>;
   safeTransaction?: {
@@ -195,7 +220,14 @@ export function renderOperationMarkdown(r: OperationReview, left?: TimeLeft): st
     lines.push("> **RETRACTED.** The block that scheduled this operation is no longer on the canonical chain (reorg). Nothing is queued under this post; ignore it unless it is scheduled again.", "");
   }
   if (r.alerts.length > 0) {
-    lines.push("> [!CAUTION]", ...r.alerts.map((a) => `> **${a.kind}**: ${a.message}`), "");
+    lines.push("> [!CAUTION]", ...r.alerts.map((a) => `> **${a.kind}**${a.check ? ` (failed check: ${a.check})` : ""}: ${a.message}`), "");
+  }
+  if (r.history && r.history.length > 0) {
+    lines.push(
+      `> **Scheduled again.** This operation id was scheduled ${r.history.length} time${r.history.length === 1 ? "" : "s"} before:`,
+      ...r.history.map((h, i) => `> ${i + 1}. scheduled in block ${h.scheduled.block} (tx ${code(h.scheduled.txHash)})${h.cancelled ? `, cancelled in block ${h.cancelled.block} (tx ${code(h.cancelled.txHash)})` : h.executed ? `, executed in block ${h.executed.block}` : ""}`),
+      "",
+    );
   }
   const verification = r.verification.status === "verified" ? "✅ verified" : r.verification.status === "failed" ? "❌ FAILED" : "⚠️ unverified (no proposal record)";
   const state =

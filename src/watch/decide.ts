@@ -1,4 +1,6 @@
-import { AbiCoder, Interface, ZeroAddress, ZeroHash, getAddress, keccak256, toUtf8Bytes } from "ethers";
+import { AbiCoder, Interface, ZeroAddress, ZeroHash, formatEther, getAddress, keccak256, toUtf8Bytes } from "ethers";
+import type { ImmutableReferences } from "../plan/bytecode.ts";
+import { bytecodeHash } from "../plan/bytecode.ts";
 import type { DeploymentRecord } from "../records/deployment.ts";
 import type { ProposalRecord } from "../records/proposal.ts";
 import { alertSummary, renderAlertMarkdown, type EventAlert } from "../review/alert.ts";
@@ -19,18 +21,34 @@ import {
 } from "../review/operation.ts";
 import { untrusted } from "../review/untrusted.ts";
 import { ROLES, decodeUpgradeCall, formatDuration, hashOperationBatch, timelockInterface, type Call } from "../timelock/calls.ts";
-import { OPERATION_EVENTS, compareEvents, type WatchedEvent } from "./events.ts";
+import { OPERATION_EVENTS, SAFE_CONFIG_EVENTS, SAFE_MODULE_EVENTS, compareEvents, type WatchedEvent } from "./events.ts";
+import type { SafeExecution } from "./safe-signers.ts";
 
 /**
  * The watcher's functional core: canonical events + proposal records + chain facts → the posts that
  * should exist, each with a severity. No provider, no file system, no clock: everything is passed in.
  *
- * Severity: an operation that matches a proposal record (its id recomputed from the record's calls) is a
- * review; an operation with no record, a record whose calls or bytecode do not check out, an upgrade
- * that did not go through the timelock, a role change, an ownership or admin change, a delay change is
- * an alert. Events that establish exactly the recorded deployment (the constructor's roles sent by the
- * deployer before it renounced, proxies created at their initial implementation) are neither.
+ * A proposal record is a claim (anyone who can merge can write one); the chain and the protected branch
+ * are the truth. An operation is a review only when every check below holds, and each failed check is an
+ * alert that names it:
+ * - every call upgrades a governed proxy (deployment record and policy) through its real upgrade path
+ *   (UUPS: the proxy; Transparent: the ProxyAdmin in its EIP-1967 admin slot at the scheduling block),
+ *   with value 0, to code equal to the watcher's own build of the policy's target at a protected commit,
+ *   with an initializer only when the policy allows that function;
+ * - the Safe scheduled it with execTransaction in the same transaction, that Safe transaction is the
+ *   record's, and its signatures recover to owners (at that block) reaching the threshold;
+ * - the record's calls and the scheduled calls hash to the operation id; the predecessor is zero or an
+ *   operation of this timelock.
+ * Events that establish exactly the recorded deployment (the constructor's roles sent by the deployer
+ * before it renounced, proxies created at their initial implementation, the Safe's setup) are neither.
  */
+
+export interface GovernedTarget {
+  /** The contract the policy says the proxy should run: the only build a new implementation may equal. */
+  contract: string;
+  /** Initializer functions the policy allows in an upgrade of this proxy (by name). */
+  upgradeInitializers: string[];
+}
 
 export interface Topology {
   network: string;
@@ -42,11 +60,17 @@ export interface Topology {
   minDelay: number;
   cancellers: string[];
   proxies: { name: string; address: string; kind: "uups" | "transparent"; proxyAdmin?: string; initialImplementation: string }[];
+  /** The policy's governed contracts by proxy name; a proxy missing here is not governed. */
+  governed: Record<string, GovernedTarget>;
   /** The cancellers as read on chain by the shell (whether each is a Safe, whether it holds the role); shown in reviews. */
   guardians?: Guardian[];
 }
 
-export function topologyOf(deployment: DeploymentRecord, network: string): Topology {
+export interface PolicyTargets {
+  contracts: { name: string; contract: string; upgradeInitializers?: string[] }[];
+}
+
+export function topologyOf(deployment: DeploymentRecord, network: string, policy?: PolicyTargets): Topology {
   if (!deployment.timelock || !deployment.safe) throw new Error(`deployments/${network}.json has no timelock or Safe`);
   return {
     network,
@@ -64,12 +88,13 @@ export function topologyOf(deployment: DeploymentRecord, network: string): Topol
       ...(p.proxyAdmin ? { proxyAdmin: getAddress(p.proxyAdmin) } : {}),
       initialImplementation: getAddress(p.initialImplementation),
     })),
+    governed: Object.fromEntries((policy?.contracts ?? []).map((c) => [c.name, { contract: c.contract, upgradeInitializers: c.upgradeInitializers ?? [] }])),
   };
 }
 
-/** Every address whose events the watcher reads: the timelock, the proxies and their ProxyAdmins. */
+/** Every address whose events the watcher reads: the timelock, the Safe, the proxies and their ProxyAdmins. */
 export function watchedAddresses(t: Topology): string[] {
-  return [...new Set([t.timelock, ...t.proxies.flatMap((p) => [p.address, ...(p.proxyAdmin ? [p.proxyAdmin] : [])])])];
+  return [...new Set([t.timelock, t.safe, ...t.proxies.flatMap((p) => [p.address, ...(p.proxyAdmin ? [p.proxyAdmin] : [])])])];
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -95,6 +120,8 @@ export interface OperationOccurrence {
   cancelled?: ChainPointRef;
   /** False when an index of the batch is missing (never on a consistent chain). */
   complete: boolean;
+  /** Earlier schedulings of the same id, oldest first (an id can be scheduled again once cancelled). */
+  history: { scheduled: ChainPointRef; cancelled?: ChainPointRef; executed?: ChainPointRef }[];
 }
 
 const point = (e: WatchedEvent): ChainPointRef => ({ block: e.block, blockHash: e.blockHash, txHash: e.txHash });
@@ -119,6 +146,7 @@ export function operationOccurrences(events: WatchedEvent[], timelock: string): 
           delay: e.args.delay!,
           scheduled: point(e),
           complete: true,
+          history: all.filter((o) => o.operationId === id).map((o) => ({ scheduled: o.scheduled, ...(o.cancelled ? { cancelled: o.cancelled } : {}), ...(o.executed ? { executed: o.executed } : {}) })),
         };
         open.set(id, occ);
         all.push(occ);
@@ -153,13 +181,18 @@ export function statusOf(occ: OperationOccurrence): OperationStatus {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Chain facts: what the shell reads from the chain for the core to decide with
+// Chain facts: what the shell reads from the chain (and builds from the protected branch) for the core
 
 export interface TxFacts {
   from: string;
   to: string | null;
-  safeExecution?: { safe: string; safeTxHash: string; signers: string[]; nonce?: number; threshold?: number };
+  safeExecution?: SafeExecution;
 }
+
+/** The policy's target contract built at a protected commit, or why there is no such build. */
+export type BuildFact =
+  | { ok: true; bytecodeHash: string; immutableReferences?: ImmutableReferences; abi?: readonly unknown[] }
+  | { ok: false; reason: string };
 
 export interface ChainFacts {
   /** Timestamp of the head block, seconds: "now" on this chain (dev chains move time on their own). */
@@ -168,39 +201,57 @@ export interface ChainFacts {
   blockTimestamps: Record<string, number>;
   /** By lower-case transaction hash. */
   txs: Record<string, TxFacts>;
-  /** bytecodeHash (immutables masked with the recorded contract's references) by lower-case address; null: no code. */
-  codeHashes: Record<string, string | null>;
+  /** Runtime code by lower-case address; null: no code. */
+  code: Record<string, string | null>;
   /** ERC-1967 implementation of a proxy at a block: key `<lower-case proxy>@<block>`. */
   implementations: Record<string, string>;
+  /** ERC-1967 admin slot of a proxy at a block: key `<lower-case proxy>@<block>`. */
+  admins: Record<string, string>;
+  /** The watcher's own builds: key `<commit>:<contract>`. */
+  builds: Record<string, BuildFact>;
+  /** The Safe's owners and threshold as they were when a block began: key = block number. */
+  safeOwners: Record<string, { owners: string[]; threshold: number }>;
+  /** Whether an id is an operation of the timelock (pending, ready or done) at a block: key `<id>@<block>`. */
+  operations: Record<string, boolean>;
 }
 
 export function emptyFacts(now = 0): ChainFacts {
-  return { now, blockTimestamps: {}, txs: {}, codeHashes: {}, implementations: {} };
+  return { now, blockTimestamps: {}, txs: {}, code: {}, implementations: {}, admins: {}, builds: {}, safeOwners: {}, operations: {} };
 }
 
 export interface FactsNeeded {
   blocks: { number: number; hash: string }[];
   txs: string[];
-  /** Implementations whose code to hash; `contract` names the record's contract (for its immutable references). */
-  code: { address: string; contract?: string }[];
+  /** Addresses whose runtime code to read. */
+  code: { address: string }[];
   implementations: { proxy: string; block: number }[];
+  admins?: { proxy: string; block: number }[];
+  builds?: { commit: string; contract: string }[];
+  safeOwners?: { block: number }[];
+  operations?: { id: string; block: number }[];
 }
 
 /** What `decideOperation` reads from the facts for these occurrences (the shell fetches exactly this). */
-export function factsNeededForOperations(occs: OperationOccurrence[], records: ProposalRecord[]): FactsNeeded {
-  const need: FactsNeeded = { blocks: [], txs: [], code: [], implementations: [] };
+export function factsNeededForOperations(occs: OperationOccurrence[], records: ProposalRecord[], topology?: Topology): FactsNeeded {
+  const need: Required<FactsNeeded> = { blocks: [], txs: [], code: [], implementations: [], admins: [], builds: [], safeOwners: [], operations: [] };
   for (const occ of occs) {
-    need.blocks.push({ number: occ.scheduled.block, hash: occ.scheduled.blockHash });
+    const block = occ.scheduled.block;
+    need.blocks.push({ number: block, hash: occ.scheduled.blockHash });
     need.txs.push(occ.scheduled.txHash);
     if (occ.cancelled) need.txs.push(occ.cancelled.txHash);
     if (occ.executed) need.txs.push(occ.executed.txHash);
+    need.safeOwners.push({ block });
+    if (occ.predecessor !== ZeroHash) need.operations.push({ id: occ.predecessor.toLowerCase(), block });
     const record = recordFor(occ.operationId, records);
     for (const c of occ.calls) {
       const up = decodeUpgradeCall({ target: c.target, value: BigInt(c.value), data: c.data });
       if (!up) continue;
-      const op = record?.operations.find((o) => sameAddress(o.proxyAddress, up.proxy) && sameAddress(o.newImplementation, up.implementation));
-      need.code.push({ address: up.implementation.toLowerCase(), ...(op ? { contract: op.contract } : {}) });
-      need.implementations.push({ proxy: up.proxy.toLowerCase(), block: occ.scheduled.block });
+      need.code.push({ address: up.implementation.toLowerCase() });
+      need.implementations.push({ proxy: up.proxy.toLowerCase(), block });
+      if (up.kind === "transparent") need.admins.push({ proxy: up.proxy.toLowerCase(), block });
+      const proxy = topology?.proxies.find((p) => sameAddress(p.address, up.proxy));
+      const target = proxy ? topology!.governed[proxy.name] : undefined;
+      if (target && record?.commit) need.builds.push({ commit: record.commit, contract: target.contract });
     }
   }
   return need;
@@ -273,8 +324,15 @@ const ROLE_NAMES: Record<string, string> = Object.fromEntries(Object.entries(ROL
 const roleName = (role: string) => ROLE_NAMES[role.toLowerCase()] ?? role;
 const extraTimelock = new Interface(["function updateDelay(uint256 newDelay)"]);
 
+/** How people know a contract: "the timelock", "proxy vault", … ; an unknown one as `0x…`. */
+function knownAs(address: string, t: Topology): string {
+  const name = contractName(address, t);
+  return name === address ? `\`${getAddress(address)}\`` : `${name} \`${getAddress(address)}\``;
+}
+
 function contractName(address: string, t: Topology): string {
   if (sameAddress(address, t.timelock)) return "the timelock";
+  if (sameAddress(address, t.safe)) return "the Safe";
   const proxy = t.proxies.find((p) => sameAddress(p.address, address));
   if (proxy) return `proxy ${untrusted(proxy.name)}`;
   const admin = t.proxies.find((p) => sameAddress(p.proxyAdmin, address));
@@ -282,23 +340,67 @@ function contractName(address: string, t: Topology): string {
   return address;
 }
 
+const ethAmount = (wei: string) => `${formatEther(BigInt(wei))} ETH (${wei} wei)`;
+
 /** A plain-words description of a call that is not an upgrade. */
-function describeOtherCall(c: { target: string; value: string; data: string }, t: Topology): string {
-  const value = c.value !== "0" ? ` sending ${c.value} wei` : "";
+export function describeOtherCall(c: { target: string; value: string; data: string }, t: Topology): string {
+  const value = c.value !== "0" ? `, sending **${ethAmount(c.value)}**` : "";
   if (sameAddress(c.target, t.timelock)) {
     try {
       const parsed = timelockInterface.parseTransaction({ data: c.data }) ?? extraTimelock.parseTransaction({ data: c.data });
       if (parsed?.name === "grantRole" || parsed?.name === "revokeRole") {
-        return `**${parsed.name === "grantRole" ? "Grant" : "Revoke"} ${roleName(parsed.args[0] as string)}** ${parsed.name === "grantRole" ? "to" : "from"} \`${getAddress(parsed.args[1] as string)}\` on the timelock${value}.`;
+        return `**${parsed.name === "grantRole" ? "Grant" : "Revoke"} ${roleName(parsed.args[0] as string)}** ${parsed.name === "grantRole" ? "to" : "from"} \`${getAddress(parsed.args[1] as string)}\` on the timelock (a call of the timelock to itself)${value}.`;
       }
-      if (parsed?.name === "updateDelay") return `**Change the timelock's minimum delay** to ${parsed.args[0]}s (${formatDuration(parsed.args[0] as bigint)})${value}.`;
-      if (parsed) return `Call \`${parsed.signature}\` on the timelock${value}.`;
+      if (parsed?.name === "updateDelay") return `**Change the timelock's minimum delay** to ${parsed.args[0]}s (${formatDuration(parsed.args[0] as bigint)}) (a call of the timelock to itself)${value}.`;
+      if (parsed) return `Call \`${parsed.signature}\` on the timelock (a call of the timelock to itself)${value}.`;
     } catch {
       // fall through
     }
   }
+  if (c.data === "0x") return `**Send ${ethAmount(c.value)}** to ${knownAs(c.target, t)}, with no calldata.`;
   const bytes = (c.data.length - 2) / 2;
-  return `Call ${contractName(c.target, t)} \`${c.target}\` with selector \`${c.data.slice(0, 10)}\` (${bytes} bytes of calldata)${value}. Not a proxy upgrade: read the calldata before the ETA.`;
+  return `Call ${knownAs(c.target, t)} with selector \`${c.data.slice(0, 10)}\` (${bytes} bytes of calldata)${value}. Not a proxy upgrade: read the calldata before the ETA.`;
+}
+
+/** `transferOwnership(newOwner=0x…)` from the build's ABI, or undefined when the selector is not in it. */
+function decodeInitializer(data: string, abi: readonly unknown[] | undefined): { name: string; text: string } | undefined {
+  if (!abi) return undefined;
+  try {
+    const parsed = new Interface(abi as never).parseTransaction({ data });
+    if (!parsed) return undefined;
+    const args = parsed.fragment.inputs.map((input, i) => `${input.name || `arg${i}`}=${argText(parsed.args[i])}`);
+    return { name: parsed.name, text: `${parsed.name}(${args.join(", ")})` };
+  } catch {
+    return undefined;
+  }
+}
+
+function argText(v: unknown): string {
+  if (typeof v === "bigint") return v.toString();
+  if (Array.isArray(v)) return `[${v.map(argText).join(", ")}]`;
+  return String(v);
+}
+
+const scheduleOf = (data: string) => {
+  try {
+    return timelockInterface.parseTransaction({ data }) ?? undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** The operation id a schedule/scheduleBatch calldata schedules, or undefined. */
+function scheduledIdOf(data: string): string | undefined {
+  const parsed = scheduleOf(data);
+  if (parsed?.name === "scheduleBatch") {
+    const [targets, values, payloads, predecessor, salt] = parsed.args as unknown as [string[], bigint[], string[], string, string];
+    return hashOperationBatch({ calls: targets.map((target, i) => ({ target, value: values[i]!, data: payloads[i]! })), predecessor, salt });
+  }
+  if (parsed?.name === "schedule") {
+    const [target, value, data, predecessor, salt] = parsed.args as unknown as [string, bigint, string, string, string];
+    return keccak256(coder.encode(["address", "uint256", "bytes", "bytes32", "bytes32"], [target, value, data, predecessor, salt]));
+  }
+  return undefined;
 }
 
 export interface DecideContext {
@@ -312,18 +414,119 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
   const { topology: t, facts } = ctx;
   const record = recordFor(occ.operationId, ctx.records);
   const alerts: Alert[] = [];
-  const alert = (kind: AlertKind, message: string) => alerts.push({ kind, message });
+  const checks: VerificationCheck[] = [];
+  /** One named check; a failed one is an alert of `kind` that names the check. */
+  const check = (name: string, ok: boolean, detail: string, kind: AlertKind) => {
+    checks.push({ name, ok, detail });
+    if (!ok) alerts.push({ kind, check: name, message: detail });
+  };
+  const block = occ.scheduled.block;
   const schedTx = facts.txs[occ.scheduled.txHash];
 
+  // 1. What was scheduled is what the record describes.
+  const ids = idsOfCalls(occ);
+  const callsOk = occ.complete && (ids.batch === occ.operationId || ids.single === occ.operationId);
+  if (record) {
+    check("scheduled calls", callsOk, callsOk ? "the calls in the CallScheduled events hash to the operation id" : `the scheduled calls hash to ${ids.batch}, not to the operation id: what was scheduled is not what was reviewed`, "operation-mismatch");
+    const recordCalls = record.operations.map((o) => ({ target: o.call.target, value: BigInt(o.call.value), data: o.call.data }));
+    const recomputed = hashOperationBatch({ calls: recordCalls, predecessor: record.predecessor, salt: record.salt });
+    const recordOk = recomputed === occ.operationId;
+    check("proposal record", recordOk, recordOk ? `the calls of proposal ${record.id} hash to the on-chain operation id` : `the calls of proposal ${record.id} hash to ${recomputed}, not to the on-chain id ${occ.operationId}`, "operation-mismatch");
+  } else {
+    alerts.push({
+      kind: "unknown-operation",
+      check: "proposal record",
+      message: `operation ${occ.operationId} was scheduled on the timelock${schedTx ? ` by \`${schedTx.from}\`` : ""}, but no proposal record in proposals/${t.network}/ has this id: nobody proposed it through the Gatehouse pipeline. Unless it is expected, the guardian should cancel it before it executes.`,
+    });
+  }
+
+  // 2. The calls: each an upgrade of a governed proxy, through its real path, to the watcher's own build.
   const calls: ReviewCall[] = occ.calls.map((c, index) => {
+    const n = `call ${index + 1}`;
+    if (c.value !== "0") check(`${n}: value`, false, `${n} sends ${ethAmount(c.value)} to \`${getAddress(c.target)}\`; an upgrade sends nothing.`, "value-transfer");
     const up = decodeUpgradeCall({ target: c.target, value: BigInt(c.value), data: c.data });
-    if (!up) return { index, ...c, description: describeOtherCall(c, t) };
+    if (!up) {
+      const description = describeOtherCall(c, t);
+      check(`${n}: governed upgrade`, false, `${n} is not a proxy upgrade: ${description}`, "not-an-upgrade");
+      return { index, ...c, description };
+    }
     const known = t.proxies.find((p) => sameAddress(p.address, up.proxy));
+    const target = known ? t.governed[known.name] : undefined;
     const op = record?.operations.find((o) => sameAddress(o.proxyAddress, up.proxy) && sameAddress(o.newImplementation, up.implementation));
-    const oldImplementation = facts.implementations[`${up.proxy.toLowerCase()}@${occ.scheduled.block}`] ?? op?.oldImplementation;
-    const name = known?.name ?? op?.proxy;
-    const codeHash = facts.codeHashes[up.implementation.toLowerCase()];
-    const expected = op ? record?.artifacts[op.proxy]?.bytecodeHash : undefined;
+    const oldImplementation = facts.implementations[`${up.proxy.toLowerCase()}@${block}`] ?? op?.oldImplementation;
+    const name = known?.name;
+    const label = name ? untrusted(name) : getAddress(up.proxy);
+    const kindWord = up.kind === "uups" ? "UUPS" : "Transparent";
+    const build = target && record?.commit ? facts.builds[`${record.commit}:${target.contract}`] : undefined;
+    const code = facts.code[up.implementation.toLowerCase()];
+    const onchainHash = code === undefined ? undefined : code === null ? null : bytecodeHash(code, build?.ok ? build.immutableReferences : undefined);
+
+    // Governed: in the deployment record and in the policy.
+    if (!known || !target) {
+      check(
+        `${n}: governed upgrade`,
+        false,
+        `${n} upgrades \`${getAddress(up.proxy)}\`, which is ${!known ? `not a proxy of deployments/${t.network}.json` : `not governed by the policy (no contracts[] entry named '${untrusted(known.name)}')`}.`,
+        "ungoverned-proxy",
+      );
+    } else {
+      check(`${n}: governed upgrade`, true, `${n} upgrades ${untrusted(known.name)}, a ${known.kind === "uups" ? "UUPS" : "Transparent"} proxy the policy governs (target ${target.contract})`, "ungoverned-proxy");
+    }
+
+    // The upgrade path read from the chain.
+    let path: { ok: boolean; detail: string };
+    if (known && up.kind !== known.kind) {
+      path = { ok: false, detail: `${n} upgrades ${untrusted(known.name)} as a ${kindWord} proxy, but it is a ${known.kind === "uups" ? "UUPS" : "Transparent"} proxy.` };
+    } else if (up.kind === "uups") {
+      path = { ok: true, detail: `${n} calls upgradeToAndCall on the proxy itself` };
+    } else {
+      const admin = facts.admins[`${up.proxy.toLowerCase()}@${block}`];
+      path =
+        admin === undefined
+          ? { ok: false, detail: `${n}: the EIP-1967 admin slot of ${label} at block ${block} could not be read, so the ProxyAdmin \`${getAddress(c.target)}\` is unproven.` }
+          : sameAddress(admin, c.target)
+            ? { ok: true, detail: `${n} calls upgradeAndCall on \`${getAddress(c.target)}\`, the ProxyAdmin in ${label}'s EIP-1967 admin slot at block ${block}` }
+            : { ok: false, detail: `${n} sends upgradeAndCall to \`${getAddress(c.target)}\`, but the ProxyAdmin in ${label}'s EIP-1967 admin slot at block ${block} is \`${getAddress(admin)}\`: this call does not upgrade the proxy.` };
+    }
+    check(`${n}: upgrade path`, path.ok, path.detail, "wrong-upgrade-path");
+
+    // The new implementation is the watcher's own build of the policy's target at a protected commit.
+    let codeOk = false;
+    // Without a record there is no commit to build: the unknown-operation alert already says so.
+    if (target && record) {
+      let detail: string;
+      if (!record.commit) detail = `proposal ${record.id} names no commit, so there is no reviewed build of ${target.contract} to compare with.`;
+      else if (!build) detail = `the build of ${target.contract} at commit ${record.commit} is not available.`;
+      else if (!build.ok) detail = `no build of ${target.contract} at commit ${record.commit}: ${build.reason}`;
+      else if (onchainHash === undefined) detail = `the code of \`${getAddress(up.implementation)}\` could not be read.`;
+      else {
+        codeOk = onchainHash === build.bytecodeHash;
+        detail = codeOk
+          ? `the code of \`${getAddress(up.implementation)}\` is the build of ${target.contract} at protected commit ${record.commit} (${build.bytecodeHash})`
+          : `the code of \`${getAddress(up.implementation)}\` hashes to ${onchainHash ?? "nothing (no code)"}, the build of ${target.contract} at commit ${record.commit} to ${build.bytecodeHash}${op && code && [onchainHash, bytecodeHash(code)].includes(record.artifacts[op.proxy]?.bytecodeHash ?? "") ? " (the record's own bytecodeHash matches the deployed code, but the record is not the reference)" : ""}.`;
+      }
+      check(`${n}: implementation build`, codeOk, detail, "bytecode-mismatch");
+    }
+
+    // An initializer only when the policy allows that function of the target.
+    let initText: string | undefined;
+    if (up.initializer !== "0x") {
+      const decoded = decodeInitializer(up.initializer, build?.ok ? build.abi : undefined);
+      initText = decoded?.text;
+      const allowed = decoded !== undefined && target !== undefined && target.upgradeInitializers.includes(decoded.name);
+      check(
+        `${n}: initializer`,
+        allowed,
+        allowed
+          ? `${n} calls ${decoded!.text}, an initializer the policy allows for ${label}`
+          : decoded
+            ? `${n} calls ${decoded.text} on ${label} during the upgrade; the policy allows ${target?.upgradeInitializers.length ? target.upgradeInitializers.join(", ") : "no initializer"} for it.`
+            : `${n} calls selector \`${up.initializer.slice(0, 10)}\` (${(up.initializer.length - 2) / 2} bytes) on ${label} during the upgrade, which is no function of the reviewed build; the policy allows ${target?.upgradeInitializers.length ? target.upgradeInitializers.join(", ") : "no initializer"}.`,
+        "initializer-not-allowed",
+      );
+    }
+
+    const contract = codeOk ? target!.contract : undefined;
     const upgrade = {
       kind: up.kind,
       proxy: getAddress(up.proxy),
@@ -332,75 +535,100 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
       ...(oldImplementation ? { oldImplementation: getAddress(oldImplementation) } : {}),
       ...(op?.oldContract ? { oldContract: op.oldContract } : {}),
       newImplementation: getAddress(up.implementation),
-      ...(op ? { contract: op.contract } : {}),
+      ...(contract ? { contract } : {}),
+      ...(op && op.contract !== contract ? { claimedContract: op.contract } : {}),
       initializer: up.initializer,
-      ...(codeHash !== undefined ? { bytecodeHash: codeHash } : {}),
-      ...(expected ? { expectedBytecodeHash: expected } : {}),
+      ...(initText ? { initializerCall: initText } : {}),
+      ...(onchainHash !== undefined ? { bytecodeHash: onchainHash } : {}),
+      ...(build?.ok ? { expectedBytecodeHash: build.bytecodeHash, build: { commit: record!.commit!, contract: target!.contract } } : {}),
+      ...(op && record?.artifacts[op.proxy]?.bytecodeHash ? { recordBytecodeHash: record.artifacts[op.proxy]!.bytecodeHash } : {}),
     };
     const via = up.kind === "transparent" ? ` through its ProxyAdmin \`${getAddress(c.target)}\`` : "";
     const from = upgrade.oldImplementation ? ` from \`${upgrade.oldImplementation}\`${upgrade.oldContract ? ` (${untrusted(upgrade.oldContract)})` : ""}` : "";
-    const init = up.initializer === "0x" ? ", without calling an initializer" : `, then call \`${up.initializer.slice(0, 10)}\` on it (initializer, ${(up.initializer.length - 2) / 2} bytes: \`${up.initializer}\`)`;
-    const who = name ? `**${untrusted(name)}** (${up.kind === "uups" ? "UUPS" : "Transparent"} proxy \`${upgrade.proxy}\`)` : `the ${up.kind === "uups" ? "UUPS" : "Transparent"} proxy \`${upgrade.proxy}\` (**not a governed proxy of this deployment**)`;
-    return { index, ...c, upgrade, description: `Upgrade ${who}${via}${from} to \`${upgrade.newImplementation}\`${op ? ` (${untrusted(op.contract)})` : ""}${init}.` };
+    const init =
+      up.initializer === "0x"
+        ? ", without calling an initializer"
+        : `, then call ${initText ? `**${initText}**` : `\`${up.initializer.slice(0, 10)}\``} on it (initializer, ${(up.initializer.length - 2) / 2} bytes: \`${up.initializer}\`)`;
+    const who = name ? `**${untrusted(name)}** (${kindWord} proxy \`${upgrade.proxy}\`)` : `the ${kindWord} proxy \`${upgrade.proxy}\` (**not a governed proxy of this deployment**)`;
+    const what = contract ? ` (${contract})` : op ? ` (the record claims ${untrusted(op.contract)}; **not** the reviewed build)` : "";
+    return { index, ...c, upgrade, description: `Upgrade ${who}${via}${from} to \`${upgrade.newImplementation}\`${what}${init}.` };
   });
+  if (occ.calls.length === 0) check("calls", false, "the operation has no calls.", "not-an-upgrade");
 
-  // Verification: the scheduled calls hash to the id; the record's calls hash to it; each new implementation holds the recorded bytecode.
-  const checks: VerificationCheck[] = [];
-  const ids = idsOfCalls(occ);
-  const callsOk = occ.complete && (ids.batch === occ.operationId || ids.single === occ.operationId);
-  if (record) {
-    checks.push({ name: "scheduled calls", ok: callsOk, detail: callsOk ? "the calls in the CallScheduled events hash to the operation id" : `the scheduled calls hash to ${ids.batch}, not to the operation id` });
-    const recordCalls = record.operations.map((o) => ({ target: o.call.target, value: BigInt(o.call.value), data: o.call.data }));
-    const recomputed = hashOperationBatch({ calls: recordCalls, predecessor: record.predecessor, salt: record.salt });
-    const recordOk = recomputed === occ.operationId;
-    checks.push({ name: "proposal record", ok: recordOk, detail: recordOk ? `the calls of proposal ${record.id} hash to the on-chain operation id` : `the calls of proposal ${record.id} hash to ${recomputed}, not to the on-chain id` });
-    if (!callsOk || !recordOk) alert("operation-mismatch", `proposal ${record.id} claims operation ${occ.operationId}, but ${!recordOk ? "its calls hash to another id" : "the scheduled calls do not hash to it"}: what was scheduled is not what was reviewed.`);
-    for (const c of calls) {
-      const u = c.upgrade;
-      if (!u) continue;
-      if (!u.expectedBytecodeHash) {
-        checks.push({ name: `bytecode of ${untrusted(u.proxyName ?? u.proxy)}`, ok: false, detail: `the record has no bytecode hash for the implementation ${u.newImplementation}` });
-        alert("bytecode-mismatch", `the implementation ${u.newImplementation} of ${untrusted(u.proxyName ?? u.proxy)} is not described by proposal ${record.id}.`);
-        continue;
-      }
-      const ok = u.bytecodeHash === u.expectedBytecodeHash;
-      checks.push({
-        name: `bytecode of ${untrusted(u.proxyName ?? u.proxy)}`,
-        ok,
-        detail: ok
-          ? `on-chain code of ${u.newImplementation} hashes to ${u.bytecodeHash} as recorded${u.contract ? ` for ${untrusted(u.contract)}` : ""}`
-          : `on-chain code of ${u.newImplementation} hashes to ${u.bytecodeHash ?? "nothing (no code)"}, the record says ${u.expectedBytecodeHash}`,
-      });
-      if (!ok) alert("bytecode-mismatch", `the new implementation ${u.newImplementation} of ${untrusted(u.proxyName ?? u.proxy)} does not hold the bytecode of proposal ${record.id} (${u.bytecodeHash ?? "no code"} instead of ${u.expectedBytecodeHash}).`);
-    }
-  } else {
-    alert(
-      "unknown-operation",
-      `operation ${occ.operationId} was scheduled on the timelock${schedTx ? ` by \`${schedTx.from}\`` : ""}, but no proposal record in proposals/${t.network}/ has this id: nobody proposed it through the Gatehouse pipeline. Unless it is expected, the guardian should cancel it before the ETA.`,
+  // 3. Who scheduled it: the Safe's execTransaction in this very transaction, the recorded one, signed by owners.
+  const exec = schedTx?.safeExecution;
+  const scheduledBy = ((): { ok: boolean; detail: string } => {
+    if (!schedTx) return { ok: false, detail: `the scheduling transaction ${occ.scheduled.txHash} could not be read.` };
+    const sender = `sent by \`${schedTx.from}\` to \`${schedTx.to ?? "(contract creation)"}\``;
+    if (exec && exec.modules.length > 0) return { ok: false, detail: `the transaction (${sender}) ran module ${exec.modules.map((m) => `\`${m}\``).join(", ")} as the Safe: a module acts as the Safe with no owner signatures.` };
+    if (!exec || exec.executions === 0) return { ok: false, detail: `the operation was scheduled by a transaction ${sender}, in which the Safe \`${t.safe}\` executed no Safe transaction: another proposer scheduled it.` };
+    if (!exec.direct) return { ok: false, detail: `the transaction was ${sender}, not to the Safe \`${t.safe}\`: the schedule call did not provably come from the Safe's execTransaction.` };
+    if (exec.executions !== 1) return { ok: false, detail: `the Safe executed ${exec.executions} Safe transactions in one transaction.` };
+    const call = exec.call;
+    if (!call) return { ok: false, detail: `the Safe transaction ${exec.safeTxHash} could not be decoded.` };
+    if (call.operation !== 0) return { ok: false, detail: `the Safe transaction ${exec.safeTxHash} is a DELEGATECALL to \`${call.to}\`, not a call to the timelock.` };
+    if (!sameAddress(call.to, t.timelock) || call.value !== "0") return { ok: false, detail: `the Safe transaction ${exec.safeTxHash} calls \`${call.to}\`${call.value !== "0" ? ` with ${ethAmount(call.value)}` : ""}, not the timelock with value 0.` };
+    const id = scheduledIdOf(call.data);
+    if (id !== occ.operationId) return { ok: false, detail: `the Safe transaction ${exec.safeTxHash} schedules ${id ?? "nothing the timelock knows"}, not operation ${occ.operationId}.` };
+    return { ok: true, detail: `scheduled by the Safe's execTransaction (Safe transaction ${exec.safeTxHash}) in transaction ${occ.scheduled.txHash}` };
+  })();
+  check("scheduled by the Safe", scheduledBy.ok, scheduledBy.detail, "not-scheduled-by-safe");
+
+  const scheduleTxs = record?.safeTransactions.filter((s) => s.purpose === "schedule") ?? [];
+  const recordSafeTx = (exec && scheduleTxs.find((s) => sameAddress(s.safeTxHash, exec.safeTxHash))) || scheduleTxs.at(-1);
+  if (record && exec && exec.executions > 0) {
+    const matches = recordSafeTx !== undefined && sameAddress(recordSafeTx.safeTxHash, exec.safeTxHash);
+    check(
+      "recorded Safe transaction",
+      matches,
+      matches
+        ? `the executed Safe transaction ${exec.safeTxHash} is the one proposal ${record.id} records`
+        : `the Safe executed Safe transaction ${exec.safeTxHash}; proposal ${record.id} records ${scheduleTxs.length ? scheduleTxs.map((s) => s.safeTxHash).join(", ") : "no schedule Safe transaction"}.`,
+      "safe-tx-mismatch",
     );
   }
-  for (const c of calls) {
-    if (c.upgrade && !t.proxies.some((p) => sameAddress(p.address, c.upgrade!.proxy)) && record) {
-      alert("operation-mismatch", `call ${c.index + 1} upgrades ${c.upgrade.proxy}, which is not a governed proxy of deployments/${t.network}.json.`);
-    }
+  if (exec && exec.executions > 0) {
+    const owners = facts.safeOwners[String(block)];
+    const signers = [...new Set(exec.signers.map((a) => getAddress(a)))];
+    const owning = owners ? signers.filter((s) => owners.owners.some((o) => sameAddress(o, s))) : [];
+    const ok = owners !== undefined && owning.length >= owners.threshold;
+    const outsiders = owners ? signers.filter((s) => !owning.includes(s)) : [];
+    check(
+      "signed by owners",
+      ok,
+      !owners
+        ? `the Safe's owners and threshold before block ${block} could not be read.`
+        : ok
+          ? `${owning.length} of the Safe's owners signed (threshold ${owners.threshold} before block ${block}): ${owning.join(", ")}`
+          : `the signatures recover to ${signers.length ? signers.join(", ") : "no one"}; ${owning.length} of them owned the Safe before block ${block}, threshold ${owners.threshold}${outsiders.length ? ` (not owners: ${outsiders.join(", ")})` : ""}.`,
+      "signers-not-owners",
+    );
+  }
+
+  // 4. The predecessor is nothing or an operation of this timelock.
+  if (occ.predecessor !== ZeroHash) {
+    const known = facts.operations[`${occ.predecessor.toLowerCase()}@${block}`];
+    check(
+      "predecessor",
+      known === true,
+      known === true ? `the predecessor ${occ.predecessor} is an operation of this timelock` : `the predecessor ${occ.predecessor} is ${known === false ? "no operation of this timelock" : "unknown (the timelock could not be asked)"}: the operation depends on something nobody reviewed.`,
+      "unknown-predecessor",
+    );
   }
 
   const scheduledAt = facts.blockTimestamps[occ.scheduled.blockHash];
   const eta = scheduledAt !== undefined ? scheduledAt + Number(occ.delay) : undefined;
-  const exec = schedTx?.safeExecution;
-  // Every Safe transaction the record ever proposed for scheduling (a cancelled round keeps its own).
-  const scheduleTxs = record?.safeTransactions.filter((s) => s.purpose === "schedule") ?? [];
-  const recordSafeTx = (exec && scheduleTxs.find((s) => sameAddress(s.safeTxHash, exec.safeTxHash))) || scheduleTxs.at(-1);
-  const safeTransaction: OperationReview["safeTransaction"] = exec
-    ? {
-        safe: exec.safe,
-        safeTxHash: exec.safeTxHash,
-        ...(recordSafeTx && sameAddress(recordSafeTx.safeTxHash, exec.safeTxHash) ? { domainHash: recordSafeTx.domainHash, messageHash: recordSafeTx.messageHash, nonce: recordSafeTx.nonce } : exec.nonce !== undefined ? { nonce: exec.nonce } : {}),
-        signers: exec.signers,
-        ...(exec.threshold !== undefined ? { threshold: exec.threshold } : {}),
-        ...(recordSafeTx ? { matchesRecord: sameAddress(recordSafeTx.safeTxHash, exec.safeTxHash) } : {}),
-      }
-    : undefined;
+  const safeTransaction: OperationReview["safeTransaction"] =
+    exec && exec.executions > 0
+      ? {
+          safe: exec.safe,
+          safeTxHash: exec.safeTxHash,
+          ...(recordSafeTx && sameAddress(recordSafeTx.safeTxHash, exec.safeTxHash) ? { domainHash: recordSafeTx.domainHash, messageHash: recordSafeTx.messageHash, nonce: recordSafeTx.nonce } : exec.nonce !== undefined ? { nonce: exec.nonce } : {}),
+          signers: exec.signers,
+          ...(facts.safeOwners[String(block)] ? { threshold: facts.safeOwners[String(block)]!.threshold } : exec.threshold !== undefined ? { threshold: exec.threshold } : {}),
+          ...(recordSafeTx ? { matchesRecord: sameAddress(recordSafeTx.safeTxHash, exec.safeTxHash) } : {}),
+        }
+      : undefined;
 
   // A guardian Safe is known from the record's cancel path (propose read its code); an EOA guardian
   // has no Safe to import the Transaction Builder file into.
@@ -428,6 +656,7 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
     ...(eta !== undefined ? { eta: { timestamp: eta, iso: new Date(eta * 1000).toISOString() } } : {}),
     ...(occ.executed ? { executed: { ...occ.executed, ...(facts.txs[occ.executed.txHash] ? { from: facts.txs[occ.executed.txHash]!.from } : {}) } } : {}),
     ...(occ.cancelled ? { cancelled: { ...occ.cancelled, ...(facts.txs[occ.cancelled.txHash] ? { from: facts.txs[occ.cancelled.txHash]!.from } : {}) } } : {}),
+    ...(occ.history.length > 0 ? { history: occ.history } : {}),
     ...(record ? { proposal: { id: record.id, commit: record.commit, createdAt: record.createdAt, rollbackOperationId: record.rollback.operationId } } : {}),
     storageLayoutDiff: record?.storageLayoutDiff ?? {},
     ...(safeTransaction ? { safeTransaction } : {}),
@@ -475,6 +704,8 @@ export function decideTransaction(txHash: string, txEvents: WatchedEvent[], ctx:
   const from = ctx.facts.txs[txHash]?.from;
   const initialization = (address: string) =>
     events.some((e) => e.address === address && ((e.name === "AdminChanged" && e.args.previousAdmin === ZeroAddress) || (e.name === "OwnershipTransferred" && e.args.previousOwner === ZeroAddress)));
+  // The Safe's creation emits its own configuration (SafeSetup with the owners, the fallback handler): not a change.
+  const safeCreation = events.some((e) => e.address === t.safe && e.name === "SafeSetup");
   const out: Decision[] = [];
   others.forEach((e, ordinal) => {
     const where = contractName(e.address, t);
@@ -558,8 +789,26 @@ export function decideTransaction(txHash: string, txEvents: WatchedEvent[], ctx:
         }
         break;
       }
-      default:
+      default: {
+        if (e.address !== t.safe || safeCreation) break;
+        if ((SAFE_CONFIG_EVENTS as readonly string[]).includes(e.name)) {
+          const change = safeChangeText(e);
+          verdict = {
+            kind: "safe-config-change",
+            title: `Safe configuration changed: ${change}`,
+            message: `the governing Safe \`${t.safe}\` changed its own configuration: ${change}${from ? ` (transaction sent by ${from})` : ""}. Who can sign, or what can act as the Safe without signatures, is not what it was.`,
+            remedy: "run `gatehouse doctor` to compare the Safe with the policy; if the owners did not decide this together, treat the Safe as compromised and have the guardian cancel every queued operation.",
+          };
+        } else if ((SAFE_MODULE_EVENTS as readonly string[]).includes(e.name)) {
+          verdict = {
+            kind: "safe-module-execution",
+            title: `A module executed a transaction as the Safe: ${e.args.module}`,
+            message: `module \`${e.args.module}\` executed a transaction as the governing Safe \`${t.safe}\`${from ? ` (transaction sent by ${from})` : ""}: no owner signature was needed. Anything it scheduled on the timelock was not approved by the owners.`,
+            remedy: "check what the module did and who controls it; disable it through the Safe and have the guardian cancel what it scheduled.",
+          };
+        }
         break;
+      }
     }
     if (!verdict) return;
     const key = `alert:${txHash}:${ordinal}`;
@@ -590,6 +839,32 @@ export function decideTransaction(txHash: string, txEvents: WatchedEvent[], ctx:
     });
   });
   return out;
+}
+
+function safeChangeText(e: WatchedEvent): string {
+  const a = e.args;
+  switch (e.name) {
+    case "AddedOwner":
+      return `owner ${a.owner} added`;
+    case "RemovedOwner":
+      return `owner ${a.owner} removed`;
+    case "ChangedThreshold":
+      return `threshold set to ${a.threshold}`;
+    case "EnabledModule":
+      return `module ${a.module} enabled (it can act as the Safe with no signatures)`;
+    case "DisabledModule":
+      return `module ${a.module} disabled`;
+    case "ChangedGuard":
+      return `guard set to ${a.guard}`;
+    case "ChangedModuleGuard":
+      return `module guard set to ${a.moduleGuard}`;
+    case "ChangedFallbackHandler":
+      return `fallback handler set to ${a.handler}`;
+    case "ChangedMasterCopy":
+      return `singleton (master copy) changed to ${a.singleton}`;
+    default:
+      return e.name;
+  }
 }
 
 /** What a post becomes when the events behind it left the canonical chain. */

@@ -1,5 +1,39 @@
+import { createRequire } from "node:module";
 import { Interface, getAddress, type LogDescription } from "ethers";
 import { TIMELOCK_ABI } from "../timelock/calls.ts";
+
+const require = createRequire(import.meta.url);
+const SAFE_ARTIFACTS = "@safe-global/safe-smart-account/build/artifacts/contracts";
+
+/**
+ * The Safe's own configuration events, exactly as the Safe 1.5.0 artifacts declare them (ChangedMasterCopy
+ * comes from SafeMigration, which a Safe delegatecalls to change its singleton, so the Safe emits it).
+ * A change to who can sign or what can act as the Safe without signatures is an alert.
+ */
+export const SAFE_CONFIG_EVENTS = [
+  "AddedOwner",
+  "RemovedOwner",
+  "ChangedThreshold",
+  "EnabledModule",
+  "DisabledModule",
+  "ChangedGuard",
+  "ChangedModuleGuard",
+  "ChangedFallbackHandler",
+  "ChangedMasterCopy",
+] as const;
+/** A module executed a transaction as the Safe: no owner signed it. */
+export const SAFE_MODULE_EVENTS = ["ExecutionFromModuleSuccess"] as const;
+
+function safeEventFragments(): string[] {
+  const safe = new Interface((require(`${SAFE_ARTIFACTS}/Safe.sol/Safe.json`) as { abi: never[] }).abi);
+  const migration = new Interface((require(`${SAFE_ARTIFACTS}/libraries/SafeMigration.sol/SafeMigration.json`) as { abi: never[] }).abi);
+  // SafeSetup marks the Safe's creation: the configuration events of that transaction are the deployment's own.
+  return [...SAFE_CONFIG_EVENTS, ...SAFE_MODULE_EVENTS, "SafeSetup"].map((name) => {
+    const fragment = safe.getEvent(name) ?? migration.getEvent(name);
+    if (!fragment) throw new Error(`the Safe 1.5.0 artifacts declare no event ${name}`);
+    return fragment.format("full");
+  });
+}
 
 /**
  * The events the watcher reads (pure): TimelockController operations and governance, and the admin events
@@ -16,6 +50,8 @@ export const WATCH_EVENT_ABI = [
   "event AdminChanged(address previousAdmin, address newAdmin)",
   "event OwnershipTransferred(address indexed previousOwner, address indexed newOwner)",
   "event OwnershipTransferStarted(address indexed previousOwner, address indexed newOwner)",
+  // The governing Safe itself
+  ...safeEventFragments(),
 ];
 
 export const watchInterface = new Interface(WATCH_EVENT_ABI);
@@ -33,7 +69,13 @@ export type WatchedEventName =
   | "BeaconUpgraded"
   | "AdminChanged"
   | "OwnershipTransferred"
-  | "OwnershipTransferStarted";
+  | "OwnershipTransferStarted"
+  | (typeof SAFE_CONFIG_EVENTS)[number]
+  | (typeof SAFE_MODULE_EVENTS)[number]
+  | "SafeSetup";
+
+/** Events that only mean something when the governing Safe emits them. */
+export const SAFE_ONLY = new Set<string>([...SAFE_CONFIG_EVENTS, ...SAFE_MODULE_EVENTS, "SafeSetup"]);
 
 /** Events that only mean something when the timelock emits them. */
 export const TIMELOCK_ONLY = new Set<WatchedEventName>(["CallScheduled", "CallExecuted", "CallSalt", "Cancelled", "MinDelayChange"]);
@@ -70,6 +112,7 @@ export interface WatchedEvent {
 
 function argString(value: unknown): string {
   if (typeof value === "bigint") return value.toString();
+  if (Array.isArray(value)) return value.map(argString).join(",");
   if (typeof value === "string") return /^0x[0-9a-fA-F]{40}$/.test(value) ? getAddress(value) : value;
   return String(value);
 }

@@ -8,7 +8,7 @@ import { factsReader } from "./facts.ts";
 import { readGuardians } from "./guardians.ts";
 import { blockNumber, creationBlock, rangeState, scanLogs } from "./indexer.ts";
 import { retryingRpc, type Rpc } from "./rpc.ts";
-import { rpcOf } from "./setup.ts";
+import { buildTargetOf, rpcOf, type BuildSource } from "./setup.ts";
 
 /**
  * `gatehouse review <operationId>`: read one operation's events from the chain (bounded ranges, from the
@@ -20,11 +20,11 @@ export interface OperationReviewResult {
   rendered: Rendered;
 }
 
-export async function loadOperationReviews(setup: Setup, operationId: string, opts: { fromBlock?: number; rpc?: Rpc } = {}): Promise<OperationReviewResult[]> {
+export async function loadOperationReviews(setup: Setup, operationId: string, opts: { fromBlock?: number; rpc?: Rpc; build?: BuildSource } = {}): Promise<OperationReviewResult[]> {
   if (!/^0x[0-9a-fA-F]{64}$/.test(operationId)) throw new GatehouseError("USAGE", { message: `operation id '${operationId}': expected a 0x-prefixed 32-byte hex value` });
   const id = operationId.toLowerCase();
   const rpc = retryingRpc(opts.rpc ?? (await rpcOf(setup)), { retries: 6 });
-  const topology = topologyOf(setup.deployment, setup.ctx.network);
+  const topology = topologyOf(setup.deployment, setup.ctx.network, setup.policy);
   topology.guardians = await readGuardians(rpc, topology);
   const head = await blockNumber(rpc);
   const from = opts.fromBlock ?? (await creationBlock(rpc, topology.timelock, head));
@@ -36,9 +36,7 @@ export async function loadOperationReviews(setup: Setup, operationId: string, op
     throw new GatehouseError("USAGE", { message: `no operation ${operationId} was ever scheduled on the timelock ${topology.timelock} (blocks ${from}-${head} of '${setup.ctx.network}')` });
   }
   const records = listProposals(setup.root, setup.ctx.network).map((p) => p.record);
-  const facts = await factsReader({ rpc, safe: topology.safe, immutableReferences: async (c) => (await setup.ctx.readArtifact(c)).immutableReferences }).gather(
-    factsNeededForOperations(occs, records),
-  );
+  const facts = await factsReader({ rpc, safe: topology.safe, timelock: topology.timelock, buildTarget: buildTargetOf(setup, opts.build) }).gather(factsNeededForOperations(occs, records, topology));
   return occs.map((occ) => {
     const decision = decideOperation(occ, { topology, records, facts });
     const r = renderDecision(decision, facts.now);

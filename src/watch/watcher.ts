@@ -13,10 +13,11 @@ import {
   topologyOf,
   watchedAddresses,
   type Decision,
+  type PolicyTargets,
   type Topology,
 } from "./decide.ts";
 import { OPERATION_EVENTS, WATCH_TOPICS } from "./events.ts";
-import { factsReader } from "./facts.ts";
+import { factsReader, type BuildTarget } from "./facts.ts";
 import { readGuardians } from "./guardians.ts";
 import { blockNumber, creationBlock, header, rangeState, syncToHead, type RangeState, type SyncResult } from "./indexer.ts";
 import { Ledger } from "./ledger.ts";
@@ -49,6 +50,10 @@ export interface WatcherOptions {
   /** First block when the ledger has no checkpoint; default: the block that created the timelock. */
   startBlock?: number;
   immutableReferences?: (contract: string) => Promise<ImmutableReferences | undefined>;
+  /** The policy's governed contracts (target contract, allowed upgrade initializers); none: nothing is governed. */
+  policy?: PolicyTargets;
+  /** The watcher's own build of a policy target at a protected commit (src/build/at-commit.ts). */
+  buildTarget?: BuildTarget;
   metrics?: WatchMetrics;
   /** Retry policy for RPC calls (false: the caller's rpc already retries). */
   retry?: RetryOptions | false;
@@ -88,7 +93,7 @@ export interface Watcher {
 export function createWatcher(o: WatcherOptions): Watcher {
   const log = o.log ?? (() => {});
   const metrics = o.metrics ?? createWatchMetrics();
-  const topology = topologyOf(o.deployment, o.network);
+  const topology = topologyOf(o.deployment, o.network, o.policy);
   const ledger = typeof o.ledger === "string" ? new Ledger(o.ledger) : o.ledger;
   ledger.bind(`${topology.chainId}:${topology.timelock}`);
   const rpc =
@@ -101,7 +106,7 @@ export function createWatcher(o: WatcherOptions): Watcher {
             if (o.retry) o.retry.onError?.(method, failure, e);
           },
         });
-  const facts = factsReader({ rpc, safe: topology.safe, immutableReferences: o.immutableReferences });
+  const facts = factsReader({ rpc, safe: topology.safe, timelock: topology.timelock, buildTarget: o.buildTarget });
   const range: RangeState = rangeState(o.maxRange ?? 2000);
   const confirmations = Math.max(1, o.confirmations ?? 1);
   let startBlock = o.startBlock;
@@ -175,7 +180,7 @@ export function createWatcher(o: WatcherOptions): Watcher {
   async function decideGroup(group: string, records: ProposalRecord[]): Promise<{ decisions: Decision[]; now: number }> {
     if (group.startsWith("op:")) {
       const occs = operationOccurrences(ledger.eventsOfOperation(group.slice(3)), topology.timelock);
-      const f = await facts.gather(factsNeededForOperations(occs, records));
+      const f = await facts.gather(factsNeededForOperations(occs, records, topology));
       return { decisions: occs.map((occ) => decideOperation(occ, { topology, records, facts: f })), now: f.now };
     }
     const txHash = group.slice(3);

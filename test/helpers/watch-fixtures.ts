@@ -1,7 +1,8 @@
-import { ZeroAddress, ZeroHash, getAddress, id, keccak256, toUtf8Bytes } from "ethers";
+import { ZeroAddress, ZeroHash, getAddress, id, keccak256 } from "ethers";
 import type { ProposalRecord } from "../../src/records/proposal.ts";
-import { ROLES, hashOperationBatch, upgradeInterface } from "../../src/timelock/calls.ts";
-import type { ChainFacts, Topology } from "../../src/watch/decide.ts";
+import { ROLES, hashOperationBatch, timelockInterface, upgradeInterface } from "../../src/timelock/calls.ts";
+import type { ChainFacts, Topology, TxFacts } from "../../src/watch/decide.ts";
+import type { SafeExecution } from "../../src/watch/safe-signers.ts";
 import type { WatchedEvent, WatchedEventName } from "../../src/watch/events.ts";
 
 /** Synthetic topology, records, events and facts for the watcher's pure core (no chain). */
@@ -35,10 +36,16 @@ export const topology: Topology = {
     { name: "registry", address: A.registry, kind: "transparent", proxyAdmin: A.registryAdmin, initialImplementation: A.registryV1 },
     { name: "vault", address: A.vault, kind: "uups", initialImplementation: A.vaultV1 },
   ],
+  governed: { registry: { contract: "RegistryV2", upgradeInitializers: [] }, vault: { contract: "VaultV2", upgradeInitializers: ["initializeV2"] } },
 };
 
-export const VAULT_CODE_HASH = keccak256(toUtf8Bytes("VaultV2 runtime"));
-export const REGISTRY_CODE_HASH = keccak256(toUtf8Bytes("RegistryV2 runtime"));
+/** Stand-ins for runtime code: the watcher's "build" of each target and the code on chain are the same bytes. */
+export const VAULT_CODE = "0x" + Buffer.from("VaultV2 runtime").toString("hex");
+export const REGISTRY_CODE = "0x" + Buffer.from("RegistryV2 runtime").toString("hex");
+export const VAULT_CODE_HASH = keccak256(VAULT_CODE);
+export const REGISTRY_CODE_HASH = keccak256(REGISTRY_CODE);
+export const COMMIT = "c0ffee0000000000000000000000000000000000";
+export const SAFE_TX_HASH = "0x" + "5e".repeat(32);
 
 export const calls = {
   registry: { target: A.registryAdmin, value: "0", data: upgradeInterface.encodeFunctionData("upgradeAndCall", [A.registry, A.registryV2, "0x"]) },
@@ -68,7 +75,7 @@ export function record(): ProposalRecord {
     network: "default",
     chainId: 31337,
     createdAt: "2026-01-01T00:00:00.000Z",
-    commit: "c0ffee0000000000000000000000000000000000",
+    commit: COMMIT,
     timelock: A.timelock,
     safe: A.safe,
     operations: [op("registry"), op("vault")],
@@ -83,7 +90,25 @@ export function record(): ProposalRecord {
     },
     storageLayoutDiff: { vault: [{ label: "depositCap", type: "uint256", slot: "2", offset: 0, status: "appended", file: "contracts/VaultV2.sol", line: 12 }] },
     rollback: { operations: [], salt: SALT, predecessor: ZeroHash, operationId: id("rollback") },
-    safeTransactions: [],
+    safeTransactions: [
+      {
+        purpose: "schedule",
+        safe: A.safe,
+        to: A.timelock,
+        value: "0",
+        data: scheduleBatchData(callList, SALT),
+        operation: 0,
+        safeTxGas: "0",
+        baseGas: "0",
+        gasPrice: "0",
+        gasToken: ZeroAddress,
+        refundReceiver: ZeroAddress,
+        nonce: 4,
+        safeTxHash: SAFE_TX_HASH,
+        domainHash: id("domain"),
+        messageHash: id("message"),
+      } as ProposalRecord["safeTransactions"][number],
+    ],
     state: "scheduled",
     history: [],
   };
@@ -111,13 +136,32 @@ export function scheduled(operationId: string, callList: { target: string; value
   ];
 }
 
+export function scheduleBatchData(callList: { target: string; value: string; data: string }[], salt = SALT, predecessor = ZeroHash): string {
+  return timelockInterface.encodeFunctionData("scheduleBatch", [callList.map((c) => c.target), callList.map((c) => c.value), callList.map((c) => c.data), predecessor, salt, 3600n]);
+}
+
+/** A transaction in which the Safe executed `data` on the timelock (execTransaction sent to the Safe, signed by two owners). */
+export function safeExecuted(data: string, over: Partial<SafeExecution> = {}): TxFacts {
+  return {
+    from: A.deployer,
+    to: A.safe,
+    safeExecution: { safe: A.safe, safeTxHash: SAFE_TX_HASH, signers: [A.owner1, A.owner2], nonce: 4, threshold: 2, direct: true, executions: 1, call: { to: A.timelock, value: "0", data, operation: 0 }, modules: [], ...over },
+  };
+}
+
 export function facts(over: Partial<ChainFacts> = {}): ChainFacts {
+  const batch = safeExecuted(scheduleBatchData([calls.registry, calls.vault]));
+  const owners = { owners: [A.owner1, A.owner2, getAddress("0x" + "03".repeat(20))], threshold: 2 };
   return {
     now: 1_000_100,
     blockTimestamps: { [id("block 10")]: 1_000_000, [id("block 20")]: 1_000_050 },
-    txs: {},
-    codeHashes: { [A.vaultV2.toLowerCase()]: VAULT_CODE_HASH, [A.registryV2.toLowerCase()]: REGISTRY_CODE_HASH },
+    txs: { [TX.schedule]: batch, [TX.again]: batch },
+    code: { [A.vaultV2.toLowerCase()]: VAULT_CODE, [A.registryV2.toLowerCase()]: REGISTRY_CODE },
     implementations: {},
+    admins: { [`${A.registry.toLowerCase()}@10`]: A.registryAdmin, [`${A.registry.toLowerCase()}@20`]: A.registryAdmin },
+    builds: { [`${COMMIT}:VaultV2`]: { ok: true, bytecodeHash: VAULT_CODE_HASH, abi: ["function initializeV2(uint256 cap)", "function transferOwnership(address newOwner)"] }, [`${COMMIT}:RegistryV2`]: { ok: true, bytecodeHash: REGISTRY_CODE_HASH } },
+    safeOwners: { "10": owners, "20": owners },
+    operations: {},
     ...over,
   };
 }

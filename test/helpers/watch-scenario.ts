@@ -1,5 +1,6 @@
-import { Contract, ZeroHash, id, parseEther } from "ethers";
-import { HEAD, type Deployed } from "./fixture.ts";
+import { Contract, ZeroAddress, ZeroHash, concat, getBytes, id, parseEther, toBeHex } from "ethers";
+import { HEAD, PROJECT_ROOT, TEST_PROTECTED_BRANCH, type Deployed } from "./fixture.ts";
+import type { Actor } from "../../src/chain/context.ts";
 import { stage } from "../../src/pipeline/stage.ts";
 import { propose } from "../../src/pipeline/propose.ts";
 import { sign } from "../../src/pipeline/sign.ts";
@@ -9,9 +10,15 @@ import { TIMELOCK_ABI, UPGRADE_ABI, upgradeInterface } from "../../src/timelock/
 
 /** Chain actions the watcher tests play: the governed path, and the ways around it a watcher must flag. */
 
-/** stage → propose → sign → execute the Safe transaction: the operation is queued on the timelock. */
-// The commit under test: sign verifies the implementations against its build before approving.
+/**
+ * Records staged in tests carry the HEAD of the checked-out branch, and the watcher builds it itself: in
+ * tests the protected branch is the current one (a feature branch locally, main in CI). The product
+ * default (the policy's protectedBranch, "main") is untouched.
+ */
 export const TEST_COMMIT = HEAD;
+export const TEST_BUILD = { repoRoot: PROJECT_ROOT, protectedBranch: TEST_PROTECTED_BRANCH };
+
+/** stage → propose → sign → execute the Safe transaction: the operation is queued on the timelock. */
 
 export async function scheduleThroughPipeline(d: Deployed, commit: string | null = TEST_COMMIT): Promise<ProposalRecord> {
   const staged = await stage({ setup: d.setup, deployer: d.actors.deployer, commit });
@@ -104,3 +111,45 @@ export async function rawProposer(d: Deployed): Promise<{ address: string; signS
     send: async (raw) => (await provider.request({ method: "eth_sendRawTransaction", params: [raw] })) as string,
   };
 }
+
+const SAFE_ABI = [
+  "function nonce() view returns (uint256)",
+  "function getTransactionHash(address to, uint256 value, bytes data, uint8 operation, uint256 safeTxGas, uint256 baseGas, uint256 gasPrice, address gasToken, address refundReceiver, uint256 _nonce) view returns (bytes32)",
+  "function execTransaction(address to, uint256 value, bytes data, uint8 operation, uint256 safeTxGas, uint256 baseGas, uint256 gasPrice, address gasToken, address refundReceiver, bytes signatures) payable returns (bool)",
+  "function execTransactionFromModule(address to, uint256 value, bytes data, uint8 operation) returns (bool)",
+  "function enableModule(address module)",
+  "function addOwnerWithThreshold(address owner, uint256 _threshold)",
+];
+
+/**
+ * A Safe transaction signed by `signers` (eth_sign signatures, sorted by owner as the Safe requires) and
+ * executed on the real Safe 1.5.0: what the owners do when a proposal tricks them, outside Gatehouse.
+ */
+export async function execSafeTx(d: Deployed, tx: { to: string; data: string; value?: bigint; safeTxGas?: bigint }, signers: Actor[] = [d.actors.owners[0], d.actors.owners[1]]): Promise<{ safeTxHash: string; nonce: number; txHash: string }> {
+  const safe = new Contract(d.setup.deployment.safe.address, SAFE_ABI, d.actors.deployer.signer);
+  const nonce = (await safe.nonce()) as bigint;
+  const args = [tx.to, tx.value ?? 0n, tx.data, 0, tx.safeTxGas ?? 0n, 0n, 0n, ZeroAddress, ZeroAddress] as const;
+  const safeTxHash = (await safe.getTransactionHash(...args, nonce)) as string;
+  const sorted = [...signers].sort((a, b) => (BigInt(a.address) < BigInt(b.address) ? -1 : 1));
+  const sigs = await Promise.all(
+    sorted.map(async (s) => {
+      const sig = getBytes(await s.signer.signMessage(getBytes(safeTxHash)));
+      sig[64] = sig[64]! + 4; // eth_sign flavour: v + 4
+      return sig;
+    }),
+  );
+  const receipt = await (await safe.execTransaction(...args, concat(sigs))).wait();
+  return { safeTxHash, nonce: Number(nonce), txHash: receipt!.hash };
+}
+
+/** The Safe enables `module`, which then schedules `data` on the timelock as the Safe, with no signatures. */
+export async function scheduleThroughModule(d: Deployed, module: Actor, data: string): Promise<string> {
+  const safeAddress = d.setup.deployment.safe.address;
+  await execSafeTx(d, { to: safeAddress, data: new Contract(safeAddress, SAFE_ABI).interface.encodeFunctionData("enableModule", [module.address]) });
+  const safe = new Contract(safeAddress, SAFE_ABI, module.signer);
+  const receipt = await (await safe.execTransactionFromModule(d.setup.deployment.timelock.address, 0n, data, 0)).wait();
+  return receipt!.hash;
+}
+
+export const safeInterface = new Contract(ZeroAddress, SAFE_ABI).interface;
+export { toBeHex };
