@@ -82,6 +82,14 @@ async function load(opts: CommitBuildOptions, commit: string): Promise<LoadedBui
   return { artifacts: readArtifacts(path.join(done, "artifacts")), units: readBuildInfos(path.join(done, "artifacts", "build-info")) };
 }
 
+/** True when `branch` (local, or its origin/ remote-tracking ref) contains `commit`. */
+export async function commitOnBranch(repoRoot: string, commit: string, branch: string): Promise<boolean> {
+  return assertReachable(repoRoot, commit, branch).then(
+    () => true,
+    () => false,
+  );
+}
+
 /** Refuse a commit the protected branch does not contain: its sources were never reviewed. */
 async function assertReachable(repoRoot: string, commit: string, branch: string): Promise<void> {
   const git = (...args: string[]) => execFileAsync("git", args, { cwd: repoRoot });

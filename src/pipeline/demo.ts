@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { commitOnBranch } from "../build/at-commit.ts";
 import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -72,10 +73,19 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
     service = await startTxService({ ctx, dbFile: path.join(root, "tx-service.sqlite"), log: () => {} });
     const api = apiKitFor(ctx.chainId, { url: service.url });
     log(`   ${service.url}/api (SQLite ${path.join(root, "tx-service.sqlite")}); proposals go through the real api-kit`);
-    const setup = loadSetup(ctx, root, policy, api);
+    // The record names the project's HEAD; stage deploys its build, and verify, sign and the watcher build
+    // it again from the project's git repository (the workspace is scratch). They accept only a commit on
+    // the protected branch: on a feature branch the demo says so and stands in the current branch for it.
+    const head = headCommit(opts.projectRoot);
+    let protectedBranch = policy.protectedBranch;
+    if (head && !(await commitOnBranch(opts.projectRoot, head, protectedBranch))) {
+      protectedBranch = execFileSync("git", ["rev-parse", "--abbrev-ref", "HEAD"], { cwd: opts.projectRoot }).toString().trim();
+      log(`   note: HEAD ${head.slice(0, 12)} is not on '${policy.protectedBranch}'; this demo treats '${protectedBranch}' as the protected branch (a real network never does)`);
+    }
+    const setup = { ...loadSetup(ctx, root, policy, api), ...(head ? { source: { repoRoot: opts.projectRoot, protectedBranch, commit: head } } : {}) };
+    const build = head ? "commit" : "current";
     const reviewsDir = path.join(root, "reviews");
-    // The watcher builds the recorded commit itself from the project's git repository (the workspace is scratch).
-    const watcher = { ...(await watcherOptions(setup, { build: { repoRoot: opts.projectRoot } })), sinks: [filesSink(reviewsDir)], ledger: path.join(root, "watch.sqlite") };
+    const watcher = { ...(await watcherOptions(setup, { build: { repoRoot: opts.projectRoot, protectedBranch } })), sinks: [filesSink(reviewsDir)], ledger: path.join(root, "watch.sqlite") };
     // One catch-up of the watcher, as the scheduled workflow runs it; returns what it wrote.
     const watchOnce = async () =>
       (await runOnce(watcher)).posts
@@ -94,7 +104,7 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
     log(`   ${user!.address} deposited 1.5 ETH in the vault and registered "alice"`);
 
     step("stage V2 (check, deploy implementations, write the proposal record)");
-    const staged = await stage({ setup, deployer: deployer!, commit: headCommit(opts.projectRoot), log: (l) => log(`   ${l}`) });
+    const staged = await stage({ setup, deployer: deployer!, commit: head, log: (l) => log(`   ${l}`) });
     const proposal = staged.proposal!;
     expect("check passes for VaultV2 and RegistryV2", staged.check.findings.length === 0, `${staged.check.proxies.length} proxies audited`);
     log(`   record ${path.relative(root, proposal.file)}; operation ${proposal.record.operationId}`);
@@ -109,12 +119,15 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
 
       if (round === "executed") {
         step("a signer verifies the proposal independently (gatehouse verify)");
-        const v = await verify({ setup, proposal: proposal.record.id, build: "current" });
-        expect("verify recomputes calldata, salt, operation id, Safe hashes and bytecode", v.checks.every((c) => c.ok), `${v.checks.length} checks against the current build`);
+        const v = await verify({ setup, proposal: proposal.record.id, build });
+        expect(
+          "verify recomputes calldata, salt, operation id, Safe hashes and bytecode",
+          v.checks.every((c) => c.ok),
+          `${v.checks.length} checks against ${head ? `the build of commit ${head.slice(0, 12)}` : "the current build (no git repository)"}`,
+        );
       }
       step(`second owner ${owner2!.address} signs (a confirmation on the service)`);
-      // The demo's scratch workspace has no commit: it compares with the current build (dev chains only).
-      const s = await sign({ setup, safeTxHash: p.safeTx.safeTxHash, signer: owner2!, build: "current" });
+      const s = await sign({ setup, safeTxHash: p.safeTx.safeTxHash, signer: owner2!, build });
       expect("threshold met", s.approvals.length >= s.threshold, `${s.approvals.length} of ${s.threshold} approvals`);
 
       step("execute the Safe transaction: the timelock schedules the operation");
