@@ -57,7 +57,7 @@ describe("review: an operation's Markdown and JSON", () => {
   });
 
   it("the cancel path: the exact cancel(bytes32) call, a valid Transaction Builder file for the guardian Safe, the command", () => {
-    const c = cancelPath({ network: "sepolia", chainId: 11155111, timelock: A.timelock, operationId: r.operationId, guardianSafe: A.guardian, createdAt: 1_700_000_000_000, what: "vault -> VaultV2" });
+    const c = cancelPath({ network: "sepolia", chainId: 11155111, timelock: A.timelock, operationId: r.operationId, guardianSafeTx: { safe: A.guardian, nonce: 0 }, createdAt: 1_700_000_000_000, what: "vault -> VaultV2" });
     expect(c.calldata).to.equal(encodeCancel(r.operationId));
     expect(timelockInterface.decodeFunctionData("cancel", c.calldata)[0]).to.equal(r.operationId);
     expect(c.command).to.equal(`npx gatehouse cancel ${r.operationId} --network sepolia`);

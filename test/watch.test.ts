@@ -167,6 +167,8 @@ describe("watch: reviews and alerts on a real Safe + TimelockController", functi
     expect(builder.meta.checksum).to.equal(txBuilderChecksum(builder));
     // The default guardian is an EOA (account 4): the file names no guardian Safe to import it into.
     expect(builder.meta.createdFromSafeAddress).to.equal("");
+    // One cancel file per operation: the review hands out the very file propose wrote beside the record.
+    expect(builder).to.deep.equal(JSON.parse(readFileSync(path.join(d.root, "proposals/default", record.cancel!.txBuilderFile), "utf8")));
 
     // Webhook: one message; files: one review page and its JSON.
     expect(h.hook.deliveries).to.have.length(1);

@@ -1,6 +1,7 @@
-import { encodeCancel, formatDuration } from "../timelock/calls.ts";
-import { cancelTxBuilderFile, type TxBuilderFile } from "./tx-builder.ts";
-import { escapePlain, untag, untrusted, untrustedCode } from "./untrusted.ts";
+import { cancelArtifact } from "../proposal/derive.ts";
+import { formatDuration } from "../timelock/calls.ts";
+import type { TxBuilderFile } from "./tx-builder.ts";
+import { untrusted, untrustedCode } from "./untrusted.ts";
 
 /**
  * The community review of one timelock operation (pure): what it does in plain words, where it comes
@@ -155,26 +156,28 @@ export function timeLeft(eta: number | undefined, now: number): TimeLeft | undef
 }
 
 /** The cancel path of an operation: the exact call, the Transaction Builder file, the CLI command. */
-export function cancelPath(input: { network: string; chainId: number; timelock: string; operationId: string; guardianSafe?: string; guardians?: Guardian[]; createdAt: number; what: string }): OperationReview["cancel"] {
-  const calldata = encodeCancel(input.operationId);
+export function cancelPath(input: {
+  network: string;
+  chainId: number;
+  timelock: string;
+  operationId: string;
+  /** The guardian Safe and the nonce its cancel was prepared at (from the proposal's cancel path). */
+  guardianSafeTx?: { safe: string; nonce: number };
+  guardians?: Guardian[];
+  createdAt: number;
+  what: string;
+}): OperationReview["cancel"] {
+  // The same file propose wrote beside the record (same words, creation time and guardian nonce).
+  const artifact = cancelArtifact({ chainId: input.chainId, timelock: input.timelock, operationId: input.operationId, what: input.what, createdAt: input.createdAt, ...(input.guardianSafeTx ? { guardianSafe: input.guardianSafeTx } : {}) });
   return {
     timelock: input.timelock,
     function: "cancel(bytes32)",
-    calldata,
+    calldata: artifact.calldata,
     command: `npx gatehouse cancel ${input.operationId} --network ${input.network}`,
     builderCommand: `npx gatehouse cancel ${input.operationId} --network ${input.network} --builder-file cancel-${input.operationId.slice(2, 14)}.json`,
-    ...(input.guardianSafe ? { guardianSafe: input.guardianSafe } : {}),
+    ...(input.guardianSafeTx ? { guardianSafe: input.guardianSafeTx.safe } : {}),
     ...(input.guardians ? { guardians: input.guardians } : {}),
-    txBuilder: cancelTxBuilderFile({
-      chainId: BigInt(input.chainId),
-      timelock: input.timelock,
-      operationId: input.operationId,
-      calldata,
-      guardianSafe: input.guardianSafe,
-      // Data for the Safe app, shown in the review inside a code block; it names proxies and contracts (claims): no marks, nothing that pings or links.
-      description: `Cancel timelock operation ${input.operationId} (${escapePlain(untag(input.what))}) before it is executed.`,
-      createdAt: input.createdAt,
-    }),
+    txBuilder: artifact.txBuilder,
   };
 }
 

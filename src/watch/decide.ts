@@ -20,6 +20,7 @@ import {
   type VerificationCheck,
 } from "../review/operation.ts";
 import { untrusted } from "../review/untrusted.ts";
+import { proposalWords } from "../proposal/derive.ts";
 import { ROLES, decodeUpgradeCall, formatDuration, hashOperationBatch, timelockInterface, type Call } from "../timelock/calls.ts";
 import { OPERATION_EVENTS, SAFE_CONFIG_EVENTS, SAFE_MODULE_EVENTS, compareEvents, type WatchedEvent } from "./events.ts";
 import type { SafeExecution } from "./safe-signers.ts";
@@ -632,7 +633,7 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
 
   // A guardian Safe is known from the record's cancel path (propose read its code); an EOA guardian
   // has no Safe to import the Transaction Builder file into.
-  const guardianSafe = record?.cancel?.guardianSafeTx?.safe;
+  const guardianSafeTx = record?.cancel?.guardianSafeTx;
   const status = statusOf(occ);
   const severity = alerts.length > 0 ? "alert" : "review";
   const base = {
@@ -666,10 +667,11 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
       chainId: t.chainId,
       timelock: t.timelock,
       operationId: occ.operationId,
-      guardianSafe,
+      ...(guardianSafeTx ? { guardianSafeTx } : {}),
       ...(t.guardians ? { guardians: t.guardians } : {}),
-      createdAt: (scheduledAt ?? 0) * 1000,
-      what: calls.map((c) => (c.upgrade ? `${c.upgrade.proxyName ?? c.upgrade.proxy} -> ${c.upgrade.contract ?? c.upgrade.newImplementation}` : c.target)).join(", "),
+      // With a record: its words and creation time, so the file is the one propose wrote beside it.
+      createdAt: record ? Date.parse(record.createdAt) : (scheduledAt ?? 0) * 1000,
+      what: record ? proposalWords(record) : calls.map((c) => (c.upgrade ? `${c.upgrade.proxyName ?? c.upgrade.proxy} -> ${c.upgrade.contract ?? c.upgrade.newImplementation}` : c.target)).join(", "),
     }),
   };
   return {
