@@ -1,7 +1,12 @@
 import { expect } from "chai";
 import { ZeroHash, getAddress, id } from "ethers";
 import { batchOf, cancelArtifact, chooseNonce, executeBatchArgs, nextStep, operationIdOf, scheduleCalldata, type ChainView } from "../src/proposal/derive.ts";
-import type { ProposalRecord } from "../src/records/proposal.ts";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { isGatehouseError } from "../src/errors.ts";
+import { readProposalFile, writeProposal, type ProposalRecord } from "../src/records/proposal.ts";
+import { record as fixtureRecord } from "./helpers/watch-fixtures.ts";
 import { txBuilderChecksum } from "../src/review/tx-builder.ts";
 import { decodeSchedule, encodeCancel, hashOperationBatch, timelockInterface } from "../src/timelock/calls.ts";
 
@@ -67,5 +72,33 @@ describe("proposal domain: one derivation of what a record means (pure)", () => 
     expect(nextStep(scheduled, view({ cancelled: true, scheduleTx: { executed: true, approvals: 2, threshold: 2 } })).step).to.equal("cancelled");
     // A Cancelled event of an earlier round does not stop a new round whose transaction has not run yet.
     expect(nextStep(scheduled, view({ cancelled: true, scheduleTx: { executed: false, approvals: 2, threshold: 2 } })).step).to.equal("execute-safe-tx");
+  });
+
+  it("loads a version 1 record by migrating it, and refuses one whose layout rows are not layout rows", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "gatehouse-record-"));
+    try {
+      const v2 = { ...fixtureRecord(), safeTransactions: [] };
+      const file = path.join(dir, `${v2.id}.json`);
+      writeFileSync(file, JSON.stringify({ ...v2, version: 1 }));
+      const loaded = readProposalFile(file);
+      expect(loaded.version).to.equal(2);
+      expect(loaded).to.deep.equal(v2);
+      // Saved again, it is a version 2 file.
+      writeProposal(file, loaded);
+      expect(JSON.parse(readFileSync(file, "utf8")).version).to.equal(2);
+
+      writeFileSync(file, JSON.stringify({ ...v2, version: 1, storageLayoutDiff: { vault: [{ label: "x", status: "sideways" }] } }));
+      const err = (() => {
+        try {
+          readProposalFile(file);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(isGatehouseError(err, "FILE_INVALID") && err.exitCode, String(err)).to.equal(2);
+      expect((err as Error).message).to.contain("storageLayoutDiff.vault.0");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -31,7 +31,7 @@ function injectedPost(): SinkPost {
   const t: Topology = { ...topology, proxies: topology.proxies.map((p) => (p.name === "vault" ? { ...p, name: PAYLOAD } : p)) };
   r.operations[1]!.contract = PAYLOAD;
   r.operations[1]!.oldContract = PAYLOAD;
-  r.storageLayoutDiff = { [PAYLOAD]: [{ label: `${PAYLOAD} \`x\` |`, type: PAYLOAD, slot: "2", offset: 0, status: PAYLOAD }] };
+  r.storageLayoutDiff = { [PAYLOAD]: [{ label: `${PAYLOAD} \`x\` |`, type: PAYLOAD, slot: "2", offset: 0, status: "inserted", file: PAYLOAD, line: 1 }] };
   const occ = operationOccurrences(scheduled(r.operationId, [calls.registry, calls.vault], { block: 10, tx: TX.schedule }), A.timelock)[0]!;
   const d = decideOperation(occ, { topology: t, records: [r], facts: facts() });
   const rendered = renderDecision(d, 1_000_100);

@@ -140,7 +140,7 @@ export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?
   }
   const now = new Date().toISOString();
   const record: ProposalRecord = {
-    version: 1,
+    version: 2,
     id,
     network: ctx.network,
     chainId: Number(ctx.chainId),
@@ -156,7 +156,7 @@ export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?
     delay: delay.toString(),
     operationId: plan.operationId,
     artifacts,
-    storageLayoutDiff: Object.fromEntries(changed.map((p) => [p.name, (p.audit?.layoutDiff ?? []) as unknown as Record<string, unknown>[]])),
+    storageLayoutDiff: Object.fromEntries(changed.map((p) => [p.name, p.audit?.layoutDiff ?? []])),
     rollback: {
       operations: plan.rollback.operations.map(toRecord),
       salt: plan.rollback.batch.salt,

@@ -55,9 +55,23 @@ export const SafeTxRecord = z
 
 export const ProposalState = z.enum(["staged", "proposed", "scheduled", "executed", "cancelled"]);
 
-export const ProposalRecord = z
+/** One variable of the storage layout diff, as `check` computed it (src/check/audit.ts LayoutRow). */
+export const LayoutRowRecord = z
   .object({
-    version: z.literal(1),
+    label: z.string(),
+    type: z.string(),
+    slot: z.string(),
+    offset: z.number().int().nonnegative(),
+    status: z.enum(["kept", "appended", "inserted", "deleted", "retyped", "renamed", "moved"]),
+    file: z.string(),
+    line: z.number().int().nonnegative(),
+    namespace: z.string().optional(),
+  })
+  .strict();
+
+const ProposalFields = z
+  .object({
+    version: z.literal(2),
     id: z.string().regex(/^[0-9a-f]{12}$/),
     network: z.string(),
     chainId: z.number().int(),
@@ -93,7 +107,7 @@ export const ProposalRecord = z
         })
         .strict(),
     ),
-    storageLayoutDiff: z.record(z.string(), z.array(z.record(z.string(), z.unknown()))),
+    storageLayoutDiff: z.record(z.string(), z.array(LayoutRowRecord)),
     rollback: z.object({ operations: z.array(OperationRecord), salt: Bytes32, predecessor: Bytes32, operationId: Bytes32 }).strict(),
     /** Every Safe transaction proposed for this record, oldest first (a cancelled round keeps its own). */
     safeTransactions: z.array(SafeTxRecord).default([]),
@@ -113,9 +127,22 @@ export const ProposalRecord = z
   })
   .strict();
 
-export type ProposalRecord = z.infer<typeof ProposalRecord>;
+/**
+ * The record format is versioned. Version 1 kept the storage layout diff as untyped rows; version 2 types
+ * them. A version 1 file still loads: it is migrated on read (and written back as version 2 by the next
+ * step that saves it), and a row that is not a layout row is refused as an invalid file.
+ */
+export const ProposalRecord = z.preprocess((data) => migrateProposal(data), ProposalFields);
+
+export function migrateProposal(data: unknown): unknown {
+  if (typeof data !== "object" || data === null || (data as { version?: unknown }).version !== 1) return data;
+  return { ...(data as object), version: 2 };
+}
+
+export type ProposalRecord = z.infer<typeof ProposalFields>;
 export type OperationRecord = z.infer<typeof OperationRecord>;
 export type SafeTxRecord = z.infer<typeof SafeTxRecord>;
+export type LayoutRowRecord = z.infer<typeof LayoutRowRecord>;
 export type ProposalState = z.infer<typeof ProposalState>;
 
 export function proposalsDir(root: string, network: string): string {

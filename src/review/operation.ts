@@ -1,4 +1,5 @@
 import { cancelArtifact } from "../proposal/derive.ts";
+import type { LayoutRowRecord } from "../records/proposal.ts";
 import { formatDuration } from "../timelock/calls.ts";
 import type { TxBuilderFile } from "./tx-builder.ts";
 import { untrusted, untrustedCode } from "./untrusted.ts";
@@ -109,7 +110,7 @@ export interface OperationReview {
   /** Earlier schedulings of the same operation id (each cancelled or, on a broken chain, executed), oldest first. */
   history?: { scheduled: ChainPoint; cancelled?: ChainPoint; executed?: ChainPoint }[];
   proposal?: { id: string; commit: string | null; createdAt: string; rollbackOperationId: string };
-  storageLayoutDiff: Record<string, Record<string, unknown>[]>;
+  storageLayoutDiff: Record<string, LayoutRowRecord[]>;
   safeTransaction?: {
     safe: string;
     safeTxHash: string;

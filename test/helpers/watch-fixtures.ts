@@ -70,7 +70,7 @@ export function record(): ProposalRecord {
     call: calls[name],
   });
   return {
-    version: 1,
+    version: 2,
     id: operationId.slice(2, 14),
     network: "default",
     chainId: 31337,
