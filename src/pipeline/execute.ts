@@ -2,7 +2,7 @@ import { Contract, ZeroAddress, getAddress } from "ethers";
 import type { Actor } from "../chain/context.ts";
 import { GatehouseError } from "../errors.ts";
 import { resolveProposal, withState, writeProposal, type ProposalRecord, type SafeTxRecord } from "../records/proposal.ts";
-import { chooseNonce, executeBatchArgs, executeCalldata } from "../proposal/derive.ts";
+import { chooseNonce, executeBatchArgs, executeCalldata, nextStep, type ChainView } from "../proposal/derive.ts";
 import { approveSafeTx, buildSafeTx, executeSafeTx, safeTxStatus, submitToService } from "../safe/transactions.ts";
 import { readSafe } from "../safe/kit.ts";
 import { formatDuration, ROLES, UPGRADE_ABI } from "../timelock/calls.ts";
@@ -49,21 +49,30 @@ export async function execute(opts: { setup: Setup; proposal: string; executor: 
     writeProposal(file, record);
   };
   let op = await operationState(timelock, record.operationId);
-
+  const scheduleTx = record.safeTransactions.filter((t) => t.purpose === "schedule").at(-1);
+  // What the chain says, then the one pure rule that turns it into the next step.
+  const view: ChainView = { operation: op, now: await latestTimestamp(ctx), cancelled: false };
   if (op.state === "Unset") {
-    const scheduleTx = record.safeTransactions.filter((t) => t.purpose === "schedule").at(-1);
-    const scheduled = scheduleTx ? (await safeTxStatus(ctx, scheduleTx, setup.service)).executed : false;
-    // Unset after its schedule transaction ran (or with none at all) means the guardian cancelled it.
-    if ((!scheduleTx || scheduled) && (await wasCancelled(setup, record.operationId))) {
-      save(withState(record, "cancelled"));
-      throw new GatehouseError("OPERATION_CANCELLED", { operationId: record.operationId });
+    if (scheduleTx) {
+      const status = await safeTxStatus(ctx, scheduleTx, setup.service);
+      view.scheduleTx = { executed: status.executed, approvals: status.approvals.length, threshold: status.threshold };
     }
-    if (!scheduleTx) throw new GatehouseError("USAGE", { message: `proposal ${record.id} has not been proposed yet: run \`gatehouse propose ${record.id}\`` });
-    const tx = await executeSafeTx(ctx, setup.deployment, scheduleTx, executor, setup.service);
+    view.cancelled = await wasCancelled(setup, record.operationId);
+  }
+  const next = nextStep(record, view);
+
+  if (next.step === "cancelled") {
+    save(withState(record, "cancelled"));
+    throw new GatehouseError("OPERATION_CANCELLED", { operationId: record.operationId });
+  }
+  if (next.step === "propose") throw new GatehouseError("USAGE", { message: `proposal ${record.id} has not been proposed yet: run \`gatehouse propose ${record.id}\`` });
+  if (next.step === "collect-approvals") throw new GatehouseError("THRESHOLD_NOT_MET", { safeTxHash: scheduleTx!.safeTxHash, have: next.have, need: next.need });
+  if (next.step === "execute-safe-tx") {
+    const tx = await executeSafeTx(ctx, setup.deployment, scheduleTx!, executor, setup.service);
     op = await operationState(timelock, record.operationId);
     save(
       withState(
-        { ...record, safeTransactions: record.safeTransactions.map((t) => (t.safeTxHash === scheduleTx.safeTxHash ? { ...t, executedTx: tx } : t)) },
+        { ...record, safeTransactions: record.safeTransactions.map((t) => (t.safeTxHash === scheduleTx!.safeTxHash ? { ...t, executedTx: tx } : t)) },
         "scheduled",
         { tx },
       ),
@@ -71,17 +80,16 @@ export async function execute(opts: { setup: Setup; proposal: string; executor: 
     return { record, step: "scheduled", eta: op.eta, tx };
   }
 
-  if (op.state === "Waiting") {
-    const now = await latestTimestamp(ctx);
+  if (next.step === "wait") {
     save(withState(record, "scheduled"));
     throw new GatehouseError("NOT_READY", {
       operationId: record.operationId,
-      timeLeft: formatDuration(op.eta - now),
-      eta: new Date(Number(op.eta) * 1000).toISOString(),
+      timeLeft: formatDuration(next.secondsLeft),
+      eta: new Date(Number(next.eta) * 1000).toISOString(),
     });
   }
 
-  if (op.state === "Ready") {
+  if (next.step === "execute-operation") {
     const open = (await timelock.hasRole(ROLES.EXECUTOR_ROLE, ZeroAddress)) as boolean;
     let tx: string;
     if (open) {
