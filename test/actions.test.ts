@@ -220,17 +220,17 @@ describe("actions glue: the PR comment over REST (local stand-in for api.github.
 });
 
 describe("actions glue: execution plan, Safe link, configured networks (pure)", () => {
-  const base: ProposalStatus = { id: "aaaaaaaaaaaa", operationId: "0x" + "11".repeat(32), proxies: [], recordState: "proposed", operation: "Unset" };
+  const base: ProposalStatus = { id: "aaaaaaaaaaaa", operationId: "0x" + "11".repeat(32), proxies: [], recordState: "proposed", operation: "Unset", next: "propose" };
 
   it("executes only a fully approved Safe transaction or a Ready operation", () => {
     expect(planExecution({ ...base })).to.deep.equal({ action: "skip", reason: "not proposed yet" });
-    expect(planExecution({ ...base, safeTxHash: "0x1", approvals: 1, threshold: 2, safeTxExecuted: false })).to.deep.equal({ action: "skip", reason: "waiting for approvals: 1 of 2" });
-    expect(planExecution({ ...base, safeTxHash: "0x1", approvals: 2, threshold: 2, safeTxExecuted: false }).action).to.equal("execute");
-    expect(planExecution({ ...base, operation: "Waiting", secondsLeft: 3600, eta: "2030-01-01T00:00:00.000Z" })).to.deep.equal({ action: "skip", reason: "waiting: 1h left (ETA 2030-01-01T00:00:00.000Z)" });
-    expect(planExecution({ ...base, operation: "Ready" }).action).to.equal("execute");
-    expect(planExecution({ ...base, operation: "Cancelled" })).to.deep.equal({ action: "skip", reason: "cancelled by the guardian" });
-    expect(planExecution({ ...base, operation: "Done", recordState: "executed" })).to.deep.equal({ action: "skip", reason: "already executed" });
-    expect(planExecution({ ...base, operation: "Done", recordState: "scheduled" }).action).to.equal("execute");
+    expect(planExecution({ ...base, next: "collect-approvals", safeTxHash: "0x1", approvals: 1, threshold: 2, safeTxExecuted: false })).to.deep.equal({ action: "skip", reason: "waiting for approvals: 1 of 2" });
+    expect(planExecution({ ...base, next: "execute-safe-tx", safeTxHash: "0x1", approvals: 2, threshold: 2, safeTxExecuted: false }).action).to.equal("execute");
+    expect(planExecution({ ...base, next: "wait", operation: "Waiting", secondsLeft: 3600, eta: "2030-01-01T00:00:00.000Z" })).to.deep.equal({ action: "skip", reason: "waiting: 1h left (ETA 2030-01-01T00:00:00.000Z)" });
+    expect(planExecution({ ...base, next: "execute-operation", operation: "Ready" }).action).to.equal("execute");
+    expect(planExecution({ ...base, next: "cancelled", operation: "Cancelled" })).to.deep.equal({ action: "skip", reason: "cancelled by the guardian" });
+    expect(planExecution({ ...base, next: "post-checks", operation: "Done", recordState: "executed" })).to.deep.equal({ action: "skip", reason: "already executed" });
+    expect(planExecution({ ...base, next: "post-checks", operation: "Done", recordState: "scheduled" }).action).to.equal("execute");
   });
 
   it("links Safe{Wallet} on chains it serves, else the Transaction Service", () => {

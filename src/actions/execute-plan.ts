@@ -19,26 +19,24 @@ export interface ExecutionResult {
   postChecks?: PostCheck[];
 }
 
+/** The step comes from the proposal domain (`nextStep`, via `gatehouse status`); this only words it. */
 export function planExecution(p: ProposalStatus): ExecutionPlan {
-  switch (p.operation) {
-    case "Cancelled":
+  switch (p.next) {
+    case "cancelled":
       return { action: "skip", reason: "cancelled by the guardian" };
-    case "Ready":
+    case "execute-operation":
       return { action: "execute", reason: "ETA passed" };
-    case "Waiting":
+    case "wait":
       return { action: "skip", reason: `waiting: ${formatDuration(BigInt(p.secondsLeft ?? 0))} left (ETA ${p.eta ?? "?"})` };
-    case "Done":
+    case "post-checks":
       // Executed by someone else (open executor role): record it and run the post-upgrade checks once.
       return p.recordState === "executed" ? { action: "skip", reason: "already executed" } : { action: "execute", reason: "executed elsewhere; recording it" };
-    case "Unset": {
-      if (!p.safeTxHash) return { action: "skip", reason: "not proposed yet" };
-      if (p.safeTxExecuted) return { action: "skip", reason: "Safe transaction executed but the operation is not scheduled" };
-      const approvals = p.approvals ?? 0;
-      const threshold = p.threshold ?? Number.POSITIVE_INFINITY;
-      return approvals >= threshold
-        ? { action: "execute", reason: `Safe transaction approved (${approvals} of ${threshold})` }
-        : { action: "skip", reason: `waiting for approvals: ${approvals} of ${threshold}` };
-    }
+    case "propose":
+      return { action: "skip", reason: p.safeTxExecuted ? "Safe transaction executed but the operation is not scheduled" : "not proposed yet" };
+    case "collect-approvals":
+      return { action: "skip", reason: `waiting for approvals: ${p.approvals ?? 0} of ${p.threshold ?? "?"}` };
+    case "execute-safe-tx":
+      return { action: "execute", reason: `Safe transaction approved (${p.approvals} of ${p.threshold})` };
   }
 }
 

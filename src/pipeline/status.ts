@@ -1,3 +1,4 @@
+import { nextStep, type NextStep } from "../proposal/derive.ts";
 import { listProposals, type ProposalRecord } from "../records/proposal.ts";
 import { safeTxStatus } from "../safe/transactions.ts";
 import type { OperationState } from "../timelock/calls.ts";
@@ -16,6 +17,8 @@ export interface ProposalStatus {
   approvals?: number;
   threshold?: number;
   safeTxExecuted?: boolean;
+  /** What moves it forward (the proposal domain's nextStep). */
+  next: NextStep["step"];
 }
 
 export async function status(setup: Setup): Promise<ProposalStatus[]> {
@@ -23,15 +26,22 @@ export async function status(setup: Setup): Promise<ProposalStatus[]> {
   const out: ProposalStatus[] = [];
   for (const { record } of listProposals(setup.root, setup.ctx.network)) {
     const op = await operationState(setup.timelock, record.operationId);
-    const cancelled = op.state === "Unset" && (await wasCancelled(setup, record.operationId));
     const scheduleTx = record.safeTransactions.filter((t) => t.purpose === "schedule").at(-1);
     const safe = scheduleTx ? await safeTxStatus(setup.ctx, scheduleTx, setup.service) : undefined;
+    const next = nextStep(record, {
+      operation: op,
+      now,
+      cancelled: op.state === "Unset" && (await wasCancelled(setup, record.operationId)),
+      ...(safe ? { scheduleTx: { executed: safe.executed, approvals: safe.approvals.length, threshold: safe.threshold } } : {}),
+    });
+    const cancelled = next.step === "cancelled";
     out.push({
       id: record.id,
       operationId: record.operationId,
       proxies: record.operations.map((o) => `${o.proxy} -> ${o.contract}`),
       recordState: record.state,
       operation: cancelled ? "Cancelled" : op.state,
+      next: next.step,
       ...(op.eta > 1n ? { eta: new Date(Number(op.eta) * 1000).toISOString(), secondsLeft: Math.max(0, Number(op.eta - now)) } : {}),
       ...(scheduleTx && safe
         ? { safeTxHash: scheduleTx.safeTxHash, approvals: safe.approvals.length, threshold: safe.threshold, safeTxExecuted: safe.executed }

@@ -13,7 +13,7 @@ const command: Command = {
       for (const r of rows) {
         const safe = r.safeTxHash ? `Safe tx ${r.safeTxHash.slice(0, 10)}… ${r.approvals}/${r.threshold}${r.safeTxExecuted ? " executed" : ""}` : "not proposed";
         const eta = r.eta ? ` ETA ${r.eta}${r.operation === "Waiting" ? ` (${formatDuration(r.secondsLeft ?? 0)} left)` : ""}` : "";
-        c.out.print(`${r.id}  ${r.operation.padEnd(9)} ${safe}${eta}  ${r.proxies.join(", ")}`);
+        c.out.print(`${r.id}  ${r.operation.padEnd(9)} ${safe}${eta}  next: ${r.next}  ${r.proxies.join(", ")}`);
       }
       c.out.result({ ok: true, proposals: rows });
       return 0;
