@@ -6,16 +6,8 @@ import type { ProposalRecord, SafeTxRecord } from "../records/proposal.ts";
 import { safeTxHashes } from "../safe/hash.ts";
 import { describeShapeViolations, safeTxShapeViolations } from "../safe/shape.ts";
 import { safeTxData } from "../safe/transactions.ts";
-import { hashOperationBatch, type Batch } from "../timelock/calls.ts";
+import { operationIdOf } from "../proposal/derive.ts";
 import type { Setup } from "./setup.ts";
-
-export function batchOf(record: Pick<ProposalRecord, "operations" | "predecessor" | "salt">): Batch {
-  return {
-    calls: record.operations.map((o) => ({ target: o.call.target, value: BigInt(o.call.value), data: o.call.data })),
-    predecessor: record.predecessor,
-    salt: record.salt,
-  };
-}
 
 /** Refuse a Safe transaction that is not Gatehouse's one shape, naming each field (SAFE_TX_SHAPE). */
 export function assertSafeTxShape(tx: SafeTxRecord, timelock: string): void {
@@ -38,7 +30,7 @@ export async function checkProposalAgainstChain(setup: Setup, file: string, reco
   }
   if (getAddress(record.timelock) !== getAddress(setup.deployment.timelock.address)) throw stale(`timelock ${record.timelock} is not the deployed one (${setup.deployment.timelock.address})`);
   if (getAddress(record.safe) !== getAddress(setup.deployment.safe.address)) throw stale(`Safe ${record.safe} is not the deployed one (${setup.deployment.safe.address})`);
-  const recomputed = hashOperationBatch(batchOf(record));
+  const recomputed = operationIdOf(record);
   if (recomputed !== record.operationId) throw stale(`operationId ${record.operationId} is not the hash of its calls (${recomputed})`);
   for (const tx of record.safeTransactions) {
     assertSafeTxShape(tx, record.timelock);

@@ -12,8 +12,8 @@ import { resolveProposal, type ProposalRecord } from "../records/proposal.ts";
 import { safeCall, safeTxHashes } from "../safe/hash.ts";
 import { describeShapeViolations, safeTxShapeViolations } from "../safe/shape.ts";
 import { safeTxData } from "../safe/transactions.ts";
-import { decodeSchedule, decodeUpgradeCall, encodeCancel, encodeExecuteBatch, hashOperationBatch } from "../timelock/calls.ts";
-import { batchOf } from "./verify-record.ts";
+import { decodeSchedule, decodeUpgradeCall } from "../timelock/calls.ts";
+import { batchOf, cancelArtifact, executeCalldata, operationIdOf } from "../proposal/derive.ts";
 import { sourceOf, type Setup } from "./setup.ts";
 
 /**
@@ -53,10 +53,10 @@ export function verifyRecord(record: ProposalRecord): VerifyCheck[] {
   const batch = batchOf(record);
   const salt = deriveSalt(BigInt(record.chainId), record.timelock, batch.calls, record.round);
   check("salt", salt === record.salt, salt === record.salt ? `derived from the content (round ${record.round})` : `recomputed ${salt}, the record says ${record.salt}`);
-  const operationId = hashOperationBatch(batch);
+  const operationId = operationIdOf(record);
   check("operation id", operationId === record.operationId, operationId === record.operationId ? operationId : `recomputed ${operationId}, the record says ${record.operationId}`);
   if (record.cancel) {
-    const ok = record.cancel.calldata === encodeCancel(record.operationId) && getAddress(record.cancel.target) === getAddress(record.timelock);
+    const ok = record.cancel.calldata === cancelArtifact({ chainId: record.chainId, timelock: record.timelock, operationId: record.operationId }).calldata && getAddress(record.cancel.target) === getAddress(record.timelock);
     check("cancel path", ok, ok ? `cancel(${record.operationId.slice(0, 10)}…) on the timelock` : `the recorded cancel call does not cancel ${record.operationId} on ${record.timelock}`);
     const g = record.cancel.guardianSafeTx;
     if (g) {
@@ -89,7 +89,7 @@ export function verifyRecord(record: ProposalRecord): VerifyCheck[] {
         detail = (e as Error).message;
       }
     } else {
-      ok = getAddress(tx.to) === getAddress(record.timelock) && tx.data === encodeExecuteBatch(batch);
+      ok = getAddress(tx.to) === getAddress(record.timelock) && tx.data === executeCalldata(record);
       detail = ok ? `executeBatch of operation ${record.operationId} on the timelock` : `its data is not executeBatch of operation ${record.operationId} on the timelock`;
     }
     check(`${label} call`, ok, detail);

@@ -20,7 +20,7 @@ import {
   type VerificationCheck,
 } from "../review/operation.ts";
 import { untrusted } from "../review/untrusted.ts";
-import { proposalWords } from "../proposal/derive.ts";
+import { operationIdOf, proposalWords } from "../proposal/derive.ts";
 import { ROLES, decodeUpgradeCall, formatDuration, hashOperationBatch, timelockInterface, type Call } from "../timelock/calls.ts";
 import { OPERATION_EVENTS, SAFE_CONFIG_EVENTS, SAFE_MODULE_EVENTS, compareEvents, type WatchedEvent } from "./events.ts";
 import type { SafeExecution } from "./safe-signers.ts";
@@ -429,8 +429,7 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
   const callsOk = occ.complete && (ids.batch === occ.operationId || ids.single === occ.operationId);
   if (record) {
     check("scheduled calls", callsOk, callsOk ? "the calls in the CallScheduled events hash to the operation id" : `the scheduled calls hash to ${ids.batch}, not to the operation id: what was scheduled is not what was reviewed`, "operation-mismatch");
-    const recordCalls = record.operations.map((o) => ({ target: o.call.target, value: BigInt(o.call.value), data: o.call.data }));
-    const recomputed = hashOperationBatch({ calls: recordCalls, predecessor: record.predecessor, salt: record.salt });
+    const recomputed = operationIdOf(record);
     const recordOk = recomputed === occ.operationId;
     check("proposal record", recordOk, recordOk ? `the calls of proposal ${record.id} hash to the on-chain operation id` : `the calls of proposal ${record.id} hash to ${recomputed}, not to the on-chain id ${occ.operationId}`, "operation-mismatch");
   } else {
