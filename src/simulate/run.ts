@@ -59,6 +59,16 @@ export async function simulateProposal(setup: Setup, record: ProposalRecord, opt
 }
 
 /**
+ * Hardhat 3 build names (`project/contracts/X.sol`, `npm/@scope/pkg@1.2.3/path.sol`) as artifacts name
+ * their sources (`contracts/X.sol`, `@scope/pkg/path.sol`).
+ */
+export function artifactName(fq: string): string {
+  if (fq.startsWith("project/")) return fq.slice("project/".length);
+  const m = /^npm\/((?:@[^/]+\/)?[^/@]+)@[^/]+\/(.*)$/.exec(fq);
+  return m ? `${m[1]}/${m[2]}` : fq;
+}
+
+/**
  * The OZ upgrades plugin's validation cache (cache/validations.json, written on every build): per
  * contract the storage layout with its types and ERC-7201 namespaces, as upgrades-core reads it.
  */
@@ -66,6 +76,6 @@ export function loadLayouts(file = path.join(hre.config.paths.cache, "validation
   const out = new Map<string, StorageLayout>();
   if (!existsSync(file)) return out;
   const data = JSON.parse(readFileSync(file, "utf8")) as { log?: Record<string, { layout?: StorageLayout }>[] };
-  for (const run of data.log ?? []) for (const [fq, v] of Object.entries(run)) if (v.layout) out.set(fq, v.layout);
+  for (const run of data.log ?? []) for (const [fq, v] of Object.entries(run)) if (v.layout) out.set(artifactName(fq), v.layout);
   return out;
 }

@@ -43,10 +43,13 @@ export async function serveRpc(provider: Eip1193, host = "127.0.0.1"): Promise<S
           return;
         }
         const out = Array.isArray(body) ? await Promise.all(body.map((b) => answer(b))) : await answer(body as never);
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(out, (_, v) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v)));
+        res.writeHead(200, { "content-type": "application/json", connection: "close" }).end(JSON.stringify(out, (_, v) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v)));
       })();
     });
   });
+  // One connection per request: a keep-alive socket the server times out while EDR's client reuses it
+  // stalled the fork for minutes (seen intermittently); loopback connections are cheap.
+  server.keepAliveTimeout = 0;
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {

@@ -165,7 +165,6 @@ export async function simulate(input: SimulateInput): Promise<SimulationReport> 
         forking: { url: input.forkUrl, blockNumber: input.blockNumber },
         // Failures are results here, not exceptions: the trace and the receipt tell what failed.
         throwOnTransactionFailures: false,
-        throwOnCallFailures: false,
         initialBaseFeePerGas: 0,
         loggingEnabled: false,
       },
@@ -174,8 +173,11 @@ export async function simulate(input: SimulateInput): Promise<SimulationReport> 
     throw new GatehouseError("SIMULATION_FORK_FAILED", { network: input.network, block: input.blockNumber, reason: (e as Error).message.split("\n")[0] }, { cause: e });
   }
   const rpc: Rpc = fork.provider as unknown as Rpc;
-  const forkTag = hexNum(input.blockNumber);
+  // EDR executes calls only in blocks it mined itself (it knows no hardfork history of an arbitrary
+  // chain): one empty block on top of the pinned one is the "before" state every read uses.
+  const forkTag = hexNum(input.blockNumber + 1);
   try {
+    await rpc.request({ method: "evm_mine", params: [] });
     const timelockIface = new Interface([...TIMELOCK_ABI]);
     const safeIface = new Interface(input.safeAbi);
     const common = new Interface(COMMON_ABI);
@@ -187,6 +189,8 @@ export async function simulate(input: SimulateInput): Promise<SimulationReport> 
         const data = (await rpc.request({ method: "eth_call", params: [{ to, data: iface.encodeFunctionData(fn, args), ...(from ? { from } : {}) }, tag] })) as string;
         return { ok: true, result: [...iface.decodeFunctionResult(fn, data)], data };
       } catch (e) {
+        if (process.env.GATEHOUSE_DEBUG) process.stderr.write(`eth_call ${fn}: ${(e as Error).message}\n`);
+        // A revert's data: EDR puts it on the error (`data`, or `data.data`).
         const err = e as { data?: unknown };
         return { ok: false, data: typeof err.data === "string" ? err.data : ((err.data as { data?: string } | undefined)?.data ?? "0x") };
       }
