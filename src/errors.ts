@@ -57,6 +57,13 @@ export const ERRORS = {
     "{env}: expected a 32-byte hex private key (0x followed by 64 hex digits); the value is not shown",
     "A malformed key is refused before any library sees it, so that no error message can echo it.",
   ),
+  SIMULATION_FORK_FAILED: d(
+    111,
+    2,
+    "cannot fork '{network}' at block {block}: {reason}",
+    "`simulate` forks the network in-process (Hardhat EDR) from its RPC URL at a pinned block. The URL must answer JSON-RPC, including state at that block.",
+  ),
+  SIMULATION_NOTHING_TO_RUN: d(112, 2, "operation {operationId} is {state} on chain: nothing to simulate", "An executed operation has no path left to simulate; `status` and the watcher report what it did."),
   COMMIT_INVALID: d(
     190,
     2,
@@ -157,6 +164,13 @@ export const ERRORS = {
     1,
     "refusing to sign {safeTxHash}: {count} verification failure(s): {failures}",
     "`sign` runs the whole of `gatehouse verify` (record against the chain and the policy, hashes, the build at the proposal's commit) before approving, and approves nothing that failed. Run `gatehouse verify` for the full list.",
+  ),
+
+  SIMULATION_FINDINGS: d(
+    212,
+    1,
+    "{count} finding(s) in the simulation of {what}",
+    "Simulated on a fork, the proposal reverted, wrote storage the policy does not allow, changed a permission, or failed a post-upgrade probe. The report names each account, slot and variable.",
   ),
 
   COMMIT_NOT_PROTECTED: d(

@@ -56,6 +56,12 @@ export const GovernedContract = z
      * name, e.g. [initializeV2]. Any other call during an upgrade is a watcher alert. Default: none.
      */
     upgradeInitializers: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "a Solidity function name" })).default([]),
+    /** `simulate`: view calls on the upgraded proxy and their expected result (`timelock`/`safe` stand for those addresses). */
+    probes: z
+      .array(z.object({ call: z.string().regex(/^[A-Za-z_]\w*\([^()]*\)$/, { message: "a function signature like 'version()'" }), args: z.array(z.union([z.string(), z.number(), z.boolean()])).optional(), returns: z.string() }).strict())
+      .default([]),
+    /** `simulate`: variables (as the state diff names them, e.g. `depositCap`, `Initializable._initialized`) the upgrade's initializer may write. */
+    allowWrites: z.array(z.string().min(1)).default([]),
   })
   .strict();
 
