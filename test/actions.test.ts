@@ -276,7 +276,7 @@ describe("least-trust CI: policy relaxations, records in PRs, the audited policy
       p.governance.guardian = ["0x0000000000000000000000000000000000000bad"];
       p.governance.timelock = "0x0000000000000000000000000000000000000bad";
       p.compiler.version = "0.8.20";
-      p.contracts.push({ name: "treasury", kind: "uups", contract: "VaultV2", initializerArgs: [], upgradeInitializers: [] });
+      p.contracts.push({ name: "treasury", kind: "uups", contract: "VaultV2", initializerArgs: [], upgradeInitializers: [], probes: [], allowWrites: [] });
       p.contracts[1]!.proxy = "0x0000000000000000000000000000000000000bad";
       p.contracts[0]!.contract = "VaultV2Inserted"; // the upgrade itself: not a relaxation
     });
@@ -296,12 +296,19 @@ describe("least-trust CI: policy relaxations, records in PRs, the audited policy
     ]);
     expect(policyRelaxations(base, relaxed)[4]!.message).to.equal("rules.minDelaySeconds lowered from 3600 to 60");
     expect(policyRelaxations(base, edit((p) => (p.governance.executor = "safe")))).to.deep.equal([{ kind: "governance-changed", path: "governance.executor", message: 'governance.executor changed from "open" to "safe"' }]);
+    // simulate's rules: a newly allowed write and a dropped probe are relaxations; a new probe is not.
+    const probed = edit((p) => (p.contracts[0]!.probes = [{ call: "version()", returns: "2.0.0" }]));
+    expect(policyRelaxations(base, probed)).to.deep.equal([]);
+    expect(policyRelaxations(probed, edit((p) => (p.contracts[0]!.allowWrites = ["depositCap"]))).map((r) => `${r.kind} ${r.path}`)).to.deep.equal([
+      "contract-changed contracts.vault.allowWrites",
+      "contract-changed contracts.vault.probes",
+    ]);
     expect(policyRelaxations(undefined, base).map((r) => r.kind)).to.deep.equal(["policy-added"]);
     expect(policyRelaxations(base, undefined).map((r) => r.kind)).to.deep.equal(["policy-removed"]);
   });
 
   it("the upgrade check runs the base policy with only each proxy's target taken from the PR", () => {
-    const pr = edit((p) => ((p.rules.minDelaySeconds = 1), (p.contracts[0]!.contract = "VaultV2Inserted"), p.contracts.push({ name: "extra", kind: "uups", contract: "VaultV1", initializerArgs: [], upgradeInitializers: [] })));
+    const pr = edit((p) => ((p.rules.minDelaySeconds = 1), (p.contracts[0]!.contract = "VaultV2Inserted"), p.contracts.push({ name: "extra", kind: "uups", contract: "VaultV1", initializerArgs: [], upgradeInitializers: [], probes: [], allowWrites: [] })));
     const e = effectivePolicy(base, pr);
     expect(e.rules).to.deep.equal(base.rules);
     expect(e.contracts.map((c) => `${c.name}:${c.contract}`)).to.deep.equal(["vault:VaultV2Inserted", "registry:RegistryV2"]);

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { rmSync } from "node:fs";
 import { Interface } from "ethers";
-import { deployed, withTarget, type Deployed } from "./helpers/fixture.ts";
+import { deployed, type Deployed } from "./helpers/fixture.ts";
 import { stage } from "../src/pipeline/stage.ts";
 import { propose } from "../src/pipeline/propose.ts";
 import { sign } from "../src/pipeline/sign.ts";
@@ -82,8 +82,16 @@ describe("simulate: the proposal's real path on a fork", function () {
   });
 
   it("an open _authorizeUpgrade fails the takeover probe; an initializer's undeclared write is named; a reverting initializer is decoded", async () => {
-    d = await deployed(withTarget("vault", "VaultV2OpenAuthorize"));
-    const record = (await stage({ setup: d.setup, deployer: d.actors.deployer })).proposal!.record;
+    d = await deployed();
+    // check now refuses to stage an open _authorizeUpgrade, so the attacker's record is written by hand:
+    // the honest record with the vault pointed at the open V2 (records are claims; simulate must not care).
+    const honest = (await stage({ setup: d.setup, deployer: d.actors.deployer })).proposal!.record;
+    const impl = await (await d.ctx.ethers.deployContract("VaultV2OpenAuthorize", [], d.actors.outsider.signer)).waitForDeployment();
+    const openImpl = await impl.getAddress();
+    const record = withOps(
+      honest,
+      honest.operations.map((o) => (o.proxy === "vault" ? { ...o, contract: "VaultV2OpenAuthorize", newImplementation: openImpl, call: { ...o.call, data: upgradeInterface.encodeFunctionData("upgradeToAndCall", [openImpl, "0x"]) } } : o)),
+    );
     const open = await simulateProposal(d.setup, record);
     const takeover = open.probes.find((p) => p.name === "vault: a stranger's upgradeToAndCall reverts")!;
     expect(takeover.ok).to.equal(false);

@@ -96,6 +96,15 @@ export function policyRelaxations(base: Policy | undefined, pr: Policy | undefin
     for (const fn of (c.upgradeInitializers ?? []).filter((f) => !(b.upgradeInitializers ?? []).includes(f))) {
       add("contract-changed", `contracts.${name}.upgradeInitializers`, `contracts.${name}.upgradeInitializers allows '${fn}': an upgrade may call it without a watcher alert`);
     }
+    // simulate: a newly allowed write is a state change that no longer counts as a finding; a dropped
+    // probe is a post-upgrade expectation nobody checks any more.
+    for (const v of (c.allowWrites ?? []).filter((w) => !(b.allowWrites ?? []).includes(w))) {
+      add("contract-changed", `contracts.${name}.allowWrites`, `contracts.${name}.allowWrites allows writing '${v}': simulate will no longer report it`);
+    }
+    const prProbes = new Set((c.probes ?? []).map((p) => JSON.stringify(p)));
+    for (const p of b.probes ?? []) {
+      if (!prProbes.has(JSON.stringify(p))) add("contract-changed", `contracts.${name}.probes`, `contracts.${name}.probes drops or changes the probe ${p.call} == ${p.returns}`);
+    }
   }
   for (const name of baseContracts.keys()) if (!prContracts.has(name)) add("contract-removed", `contracts.${name}`, `the governed contract '${name}' is removed from the policy: its upgrades would no longer be checked or watched`);
 
