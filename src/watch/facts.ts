@@ -193,7 +193,7 @@ export function factsReader(input: {
             // The owners as the block began: a change in the same block is an alert of its own.
             const call = (fn: "getOwners" | "getThreshold") => historical<string>("eth_call", (tag) => [{ to: input.safe, data: safeReads.encodeFunctionData(fn) }, tag], block - 1);
             try {
-              const [list, threshold] = [await call("getOwners"), await call("getThreshold")];
+              const [list, threshold] = await Promise.all([call("getOwners"), call("getThreshold")]);
               o = { owners: (safeReads.decodeFunctionResult("getOwners", list)[0] as string[]).map((x) => getAddress(x)), threshold: Number(safeReads.decodeFunctionResult("getThreshold", threshold)[0]) };
               owners.set(block, o);
             } catch (e) {

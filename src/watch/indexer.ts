@@ -177,8 +177,9 @@ export async function syncToHead(o: IndexerOptions): Promise<SyncResult> {
       }
       throw e;
     }
-    const after = await header(rpc, to);
-    const again = cp.block >= 0 ? await header(rpc, cp.block) : null;
+    // Both read after the logs, so they can share a round trip (a JSON-RPC batch over HTTP).
+    const last: number = cp.block;
+    const [after, again]: [Header | null, Header | null] = await Promise.all([header(rpc, to), last >= 0 ? header(rpc, last) : Promise.resolve(null)]);
     if (cp.block >= 0 && again?.hash !== cp.hash) {
       cp = await checkReorg(o, cp, result);
       continue;
@@ -200,11 +201,11 @@ export async function syncToHead(o: IndexerOptions): Promise<SyncResult> {
       const groups = groupsOf(event, o.timelock);
       events.push({ event, ...(groups[0]!.startsWith("op:") ? { opId: groups[0]!.slice(3) } : {}) });
     }
-    // Each block with events must be the canonical block under `after` (a node behind a load balancer may disagree).
-    for (const [number, hash] of blocks) {
-      if (!consistent) break;
-      if (number === to) consistent = hash === after.hash;
-      else consistent = (await header(rpc, number))?.hash === hash;
+    // Each block with events must be the canonical block under `after` (a node behind a load balancer may
+    // disagree). The headers are read concurrently: one round trip for the range, not one per block.
+    if (consistent) {
+      const checks = await Promise.all([...blocks].map(async ([number, hash]) => (number === to ? hash === after.hash : (await header(rpc, number))?.hash === hash)));
+      consistent = checks.every(Boolean);
     }
     if (!consistent) {
       hooks.onUnstable?.({ from, to, reason: "the logs came from another chain than the headers" });

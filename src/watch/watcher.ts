@@ -32,6 +32,9 @@ import { contentHash } from "./decide.ts";
  * `runOnce` catches up and returns; `follow` keeps going and serves /metrics and /healthz.
  */
 
+/** Operation groups decided concurrently per chunk (their chain reads share JSON-RPC batches). */
+const DECIDE_CHUNK = 32;
+
 /** Where a test can make the process "crash" (throw) to prove restarts neither skip nor repeat posts. */
 export type CrashPoint = "after-commit" | "after-send" | "after-done" | "after-reorg";
 
@@ -191,9 +194,18 @@ export function createWatcher(o: WatcherOptions): Watcher {
   }
 
   async function reconcile(records: ProposalRecord[], failed: Set<string>, result: StepResult): Promise<void> {
-    for (const group of ledger.dirtyGroups()) {
-      if (failed.has(group)) continue;
-      const { decisions, now } = await decideGroup(group, records);
+    const groups = ledger.dirtyGroups().filter((g) => !failed.has(g));
+    // Deciding reads chain facts: the groups of a chunk are decided concurrently (their reads share JSON-RPC
+    // batches), then posted one by one in order, so the ledger's intent/done discipline is unchanged.
+    for (let i = 0; i < groups.length; i += DECIDE_CHUNK) {
+      const chunk = groups.slice(i, i + DECIDE_CHUNK);
+      const decided = await Promise.all(chunk.map((group) => decideGroup(group, records)));
+      for (const [j, group] of chunk.entries()) await postGroup(group, decided[j]!, failed, result);
+    }
+  }
+
+  async function postGroup(group: string, { decisions, now }: { decisions: Decision[]; now: number }, failed: Set<string>, result: StepResult): Promise<void> {
+    {
       const prior = ledger.subjectsOfGroup(group);
       for (const s of prior) {
         if (decisions.some((d) => d.key === s.key)) continue;
