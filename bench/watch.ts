@@ -70,6 +70,8 @@ export interface ScanResult {
   seconds: number;
   blocksPerSecond: number;
   rpcCalls: number;
+  /** HTTP requests (round trips) through the latency proxy; undefined in-process. */
+  roundTrips?: number;
   peakRssMb: number;
   peakHeapMb: number;
   /** RSS and heap just before the scan started (the chain and Hardhat are in the same process). */
@@ -215,7 +217,7 @@ export async function measureCatchUp(opts: { operations: number; blocks: number;
     const blocks = head - start + 1;
     const topology = topologyOf(d.setup.deployment, d.ctx.network);
     const results: ScanResult[] = [];
-    const row = (name: string, latencyMs: number, sampledBlocks: number, r: { value: { events: number; posts: number }; peakRssMb: number; peakHeapMb: number; baseRssMb: number; baseHeapMb: number }, seconds: number, calls: number): ScanResult => ({
+    const row = (name: string, latencyMs: number, sampledBlocks: number, r: { value: { events: number; posts: number }; peakRssMb: number; peakHeapMb: number; baseRssMb: number; baseHeapMb: number }, seconds: number, calls: number, roundTrips?: number): ScanResult => ({
       name,
       latencyMs,
       sampledBlocks,
@@ -226,6 +228,7 @@ export async function measureCatchUp(opts: { operations: number; blocks: number;
       seconds,
       blocksPerSecond: sampledBlocks / seconds,
       rpcCalls: calls,
+      ...(roundTrips !== undefined ? { roundTrips } : {}),
       peakRssMb: r.peakRssMb,
       peakHeapMb: r.peakHeapMb,
       baseRssMb: r.baseRssMb,
@@ -238,12 +241,13 @@ export async function measureCatchUp(opts: { operations: number; blocks: number;
       try {
         {
           const rpc = counting(raw);
+          const trips0 = proxy?.stats.requests ?? 0;
           const began = performance.now();
           const r = await withPeakMemory(async () => {
             const result = await runOnce({ ...(await watcherOptions(d.setup, { rpc })), sinks: [filesSink(path.join(dir, `posts-${latencyMs}`))], ledger: path.join(dir, `full-${latencyMs}.sqlite`), startBlock: start, maxRange: opts.maxRange });
             return { events: result.events, posts: result.posts.filter((p) => p.action === "created").length };
           });
-          results.push(row(`gatehouse watch --once (index, decide, post), ranges of ${opts.maxRange}`, latencyMs, blocks, r, (performance.now() - began) / 1000, rpc.calls));
+          results.push(row(`gatehouse watch --once (index, decide, post), ranges of ${opts.maxRange}`, latencyMs, blocks, r, (performance.now() - began) / 1000, rpc.calls, proxy ? proxy.stats.requests - trips0 : undefined));
           opts.log(`  catch-up ${at} (full): ${results.at(-1)!.blocksPerSecond.toFixed(0)} blocks/s`);
         }
         if (latencyMs === 0) {
@@ -261,6 +265,7 @@ export async function measureCatchUp(opts: { operations: number; blocks: number;
         {
           const rpc = counting(raw);
           const last = latencyMs === 0 ? head : Math.min(head, start + opts.naiveSample - 1);
+          const trips0 = proxy?.stats.requests ?? 0;
           const began = performance.now();
           const r = await withPeakMemory(async () => {
             let events = 0;
@@ -270,7 +275,7 @@ export async function measureCatchUp(opts: { operations: number; blocks: number;
             return { events, posts: 0 };
           });
           const sampled = last - start + 1;
-          results.push(row(`naive baseline: one eth_getLogs per block (index only)${sampled < blocks ? `, timed on the first ${n(sampled)} blocks` : ""}`, latencyMs, sampled, r, (performance.now() - began) / 1000, rpc.calls));
+          results.push(row(`naive baseline: one eth_getLogs per block (index only)${sampled < blocks ? `, timed on the first ${n(sampled)} blocks` : ""}`, latencyMs, sampled, r, (performance.now() - began) / 1000, rpc.calls, proxy ? proxy.stats.requests - trips0 : undefined));
           opts.log(`  catch-up ${at} (naive): ${results.at(-1)!.blocksPerSecond.toFixed(0)} blocks/s`);
         }
       } finally {
@@ -321,6 +326,7 @@ export function watchTables(r: WatchBenchResult): Table[] {
         { header: "blocks/s", align: "right" },
         { header: "time", align: "right" },
         { header: "RPC calls", align: "right" },
+        { header: "round trips", align: "right" },
         { header: "events", align: "right" },
         { header: "posts", align: "right" },
         { header: "peak RSS (+ over start)", align: "right" },
@@ -335,6 +341,7 @@ export function watchTables(r: WatchBenchResult): Table[] {
           n(x.blocksPerSecond),
           `${n(x.seconds, 2)} s`,
           n(x.rpcCalls),
+          x.roundTrips !== undefined ? n(x.roundTrips) : "",
           n(x.events),
           n(x.posts),
           `${n(x.peakRssMb)} MB (+${n(x.peakRssMb - x.baseRssMb)})`,

@@ -148,9 +148,13 @@ export interface SyncResult {
 /** Index from the checkpoint up to the confirmed head. */
 export async function syncToHead(o: IndexerOptions): Promise<SyncResult> {
   const { rpc, ledger, hooks = {} } = o;
-  const head = await blockNumber(rpc);
+  const stored = ledger.checkpoint();
+  // The head and the checkpoint's block in one round trip (one JSON-RPC batch over HTTP): a follower's
+  // step pays for as few round trips as it can, since each one is latency before a review is posted.
+  const [latest, atCheckpoint] = await Promise.all([header(rpc, "latest"), stored && stored.block >= 0 ? header(rpc, stored.block) : Promise.resolve(undefined)]);
+  const head = latest ? latest.number : await blockNumber(rpc);
   const target = head - Math.max(0, o.confirmations - 1);
-  let cp = ledger.checkpoint();
+  let cp = stored;
   if (!cp) {
     const before = o.startBlock - 1;
     const h = before >= 0 ? await header(rpc, before) : null;
@@ -160,13 +164,16 @@ export async function syncToHead(o: IndexerOptions): Promise<SyncResult> {
   const result: SyncResult = { head, target, checkpoint: cp, ranges: 0, events: 0, reorgs: 0 };
 
   // A reorg below the checkpoint (the chain may also have become shorter than the checkpoint).
-  cp = await checkReorg(o, cp, result);
+  cp = await checkReorg(o, cp, result, cp === stored ? atCheckpoint : undefined);
 
   let unstable = 0;
+  let prefetched: Header | null | undefined = latest;
   while (cp.block < target) {
     const from = cp.block + 1;
     const to = Math.min(target, cp.block + o.range.size);
-    const before = await header(rpc, to);
+    // The head header read above is this range's "before" when the range ends at it (a follower's step).
+    const before = prefetched && to === prefetched.number ? prefetched : await header(rpc, to);
+    prefetched = undefined;
     let logs: RawLog[];
     try {
       logs = await getLogs(rpc, o, from, to);
@@ -229,9 +236,9 @@ export async function syncToHead(o: IndexerOptions): Promise<SyncResult> {
 }
 
 /** Compare the checkpoint with the chain; on a mismatch roll back to the newest block both agree on. */
-async function checkReorg(o: IndexerOptions, cp: Checkpoint, result: SyncResult): Promise<Checkpoint> {
+async function checkReorg(o: IndexerOptions, cp: Checkpoint, result: SyncResult, known?: Header | null): Promise<Checkpoint> {
   if (cp.block < 0) return cp;
-  const now = await header(o.rpc, cp.block);
+  const now = known !== undefined ? known : await header(o.rpc, cp.block);
   if (now?.hash === cp.hash) return cp;
   let ancestor: Checkpoint | undefined;
   let below = cp.block - 1;
