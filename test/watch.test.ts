@@ -559,6 +559,14 @@ describe("watch and review: configuration and command line", function () {
         expect((e as GatehouseError).exitCode).to.equal(2);
         expect((e as Error).message).to.contain("notifications.0 (github acme/governance): set the environment variable GH_WATCH_TOKEN");
       }
+      // A malformed webhook URL is named by its variable, never echoed: it holds the webhook's credential.
+      try {
+        sinksFromPolicy(policy, d.root, { GH_WATCH_TOKEN: "t", SLACK_URL: "hooks.slack.com/services/T0/B0/sekrit-value" });
+        expect.fail("accepted a malformed webhook URL");
+      } catch (e) {
+        expect((e as GatehouseError).exitCode).to.equal(2);
+        expect((e as Error).message).to.contain("SLACK_URL is not an http:// or https:// URL").and.not.contain("sekrit");
+      }
     } finally {
       await d.close();
     }

@@ -24,6 +24,11 @@ export function sinksFromPolicy(policy: Policy, root: string, env: Record<string
     if (n.type === "webhook") {
       const url = env[n.urlEnv];
       if (!url) throw new GatehouseError("USAGE", { message: `${where} (webhook): set the environment variable ${n.urlEnv} to the webhook URL` });
+      // The URL is a secret (Slack and Discord put the credential in it): a malformed one is named by its
+      // variable only, never echoed.
+      if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
+        throw new GatehouseError("USAGE", { message: `${where} (webhook): ${n.urlEnv} is not an http:// or https:// URL (its value is not shown: it is a secret)` });
+      }
       return webhookSink({ id: `webhook:${n.urlEnv}`, url, format: n.format });
     }
     return filesSink(path.resolve(root, n.dir), { id: `files:${n.dir}` });

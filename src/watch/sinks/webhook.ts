@@ -98,7 +98,8 @@ export function webhookSink(opts: {
           if (status < 500 && status !== 429) throw new Error(`webhook ${opts.id}: HTTP ${status} (not retried)`);
         } catch (e) {
           if (status !== 0 && status < 500 && status !== 429) throw e;
-          if (attempt >= attempts) throw new Error(`webhook ${opts.id}: ${(e as Error).message}`, { cause: e });
+          // fetch's messages can carry the URL, which holds the webhook's credential: never pass it on.
+          if (attempt >= attempts) throw new Error(`webhook ${opts.id}: ${(e as Error).message.split(opts.url).join("<the webhook URL>")}`);
         }
         if (attempt >= attempts) throw new Error(`webhook ${opts.id}: HTTP ${status} after ${attempts} attempts`);
         await sleep(Math.max(retryAfter * 1000, base * 2 ** (attempt - 1)));
