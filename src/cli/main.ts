@@ -48,6 +48,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   watch: async () => (await import("./commands/watch.ts")).default,
   review: async () => (await import("./commands/review.ts")).default,
   "tx-service": async () => (await import("./commands/tx-service.ts")).default,
+  delegate: async () => (await import("./commands/delegate.ts")).default,
 };
 
 const COMMON: NonNullable<ParseArgsConfig["options"]> = {

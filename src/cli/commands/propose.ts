@@ -26,9 +26,12 @@ const command: Command = {
         r.alreadyScheduled
           ? "already scheduled on the timelock: nothing proposed"
           : r.approvedNow
-            ? `proposed ${where} ${proposer.address}`
+            ? r.asDelegate
+              ? `proposed to the Safe Transaction Service by the delegate ${proposer.address}, not an owner: its signature approves nothing`
+              : `proposed ${where} ${proposer.address}`
             : `already proposed: the same Safe transaction ${r.safeTx.safeTxHash}, nothing new`,
       );
+      if (r.asDelegate && !r.alreadyScheduled) c.out.print(`${r.approvals.length} of ${r.threshold} approvals: the owners must sign (gatehouse sign ${r.safeTx.safeTxHash} --from <owner>)`);
       c.out.result({ ok: true, ...r });
       return 0;
     }),
