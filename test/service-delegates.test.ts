@@ -18,6 +18,7 @@ import { SAFE_TX_TYPES } from "../src/safe/hash.ts";
 import { safeTxData } from "../src/safe/transactions.ts";
 import { GatehouseError } from "../src/errors.ts";
 import type { Actor } from "../src/chain/context.ts";
+import { proposeOutcome } from "../src/cli/commands/propose.ts";
 
 /**
  * The CI key as a Safe delegate: the real api-kit 5.0.3 against `gatehouse tx-service`, the real Safe
@@ -117,6 +118,10 @@ describe("tx-service delegates: a key that proposes and can never approve", func
     expect(p.approvedNow).to.equal(true); // submitted now
     expect(p.approvals).to.deep.equal([]);
     expect(p.threshold).to.equal(2);
+    expect(proposeOutcome(p, delegate.address)).to.deep.equal([
+      `proposed to the Safe Transaction Service by the delegate ${delegate.address}, not an owner: its signature approves nothing`,
+      `0 of 2 approvals: the owners must sign (gatehouse sign ${p.safeTx.safeTxHash} --from <owner>)`,
+    ]);
     const remote = await api.getTransaction(p.safeTx.safeTxHash);
     expect(remote.confirmations).to.deep.equal([]);
     expect(remote.proposer).to.equal(owner.address); // recorded as the delegator's, as the real service does
@@ -150,7 +155,7 @@ describe("tx-service delegates: a key that proposes and can never approve", func
     api = apiKitFor(d.ctx.chainId, { url: service.url });
     setup = { ...setup, service: api };
     expect((await listDelegates(setup)).map((r) => r.delegate)).to.deep.equal([delegate.address]);
-    expect(await removeDelegate({ setup, delegate: delegate.address, signer: delegate, delegator: owner.address })).to.deep.equal([]);
+    expect(await removeDelegate({ setup, delegate: delegate.address, signer: delegate })).to.deep.equal([]);
   });
 
   it("migrates a schema-1 store (no delegates) and refuses one newer than it knows", () => {

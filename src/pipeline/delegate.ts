@@ -64,15 +64,21 @@ export async function addDelegate(opts: { setup: Setup; delegate: string; delega
   return listDelegates(setup);
 }
 
-/** The delegator (or the delegate itself) removes the delegation. */
-export async function removeDelegate(opts: { setup: Setup; delegate: string; signer: Actor; delegator?: string }): Promise<Delegation[]> {
+/**
+ * The delegator, or the delegate itself, removes the delegation. When the delegate signs, every
+ * delegation of it for the governing Safe is removed (its delegators are read from the service).
+ */
+export async function removeDelegate(opts: { setup: Setup; delegate: string; signer: Actor }): Promise<Delegation[]> {
   const { setup, signer } = opts;
   const delegate = getAddress(opts.delegate);
-  const delegator = getAddress(opts.delegator ?? signer.address);
-  try {
-    await service(setup).removeSafeDelegate({ delegateAddress: delegate, delegatorAddress: delegator, signer: kitSigner(signer) });
-  } catch (e) {
-    throw refused(`removing the delegate ${delegate} of ${delegator}`, e);
+  const delegators =
+    signer.address === delegate ? [...new Set((await listDelegates(setup)).filter((r) => r.delegate === delegate).map((r) => r.delegator))] : [signer.address];
+  for (const delegator of delegators) {
+    try {
+      await service(setup).removeSafeDelegate({ delegateAddress: delegate, delegatorAddress: delegator, signer: kitSigner(signer) });
+    } catch (e) {
+      throw refused(`removing the delegate ${delegate} of ${delegator}`, e);
+    }
   }
   return listDelegates(setup);
 }
