@@ -128,6 +128,14 @@ export const ERRORS = {
     "{file}: {path}: {expected}",
     "A file the workflows pass between jobs or runs (the PR audit report artifact) does not match its schema; it is refused rather than trusted.",
   ),
+  // 195-199: Safe delegates and the tx-service store (exit 2)
+  TX_SERVICE_STORE_TOO_NEW: d(
+    195,
+    2,
+    "{file}: tx-service store schema version {found}, newer than this gatehouse knows ({known})",
+    "The SQLite file was written by a newer gatehouse tx-service. It is not opened, so nothing in it is misread or downgraded: use the gatehouse that wrote it, or another --db.",
+  ),
+  ADDRESS_INVALID: d(196, 2, "{what} '{value}': expected an address (0x followed by 40 hex digits)", "Delegates and Safe owners are named by their 20-byte address."),
 
   // 2xx: findings and refusals (exit 1)
   CHECK_FAILED: d(200, 1, "{count} finding(s) in the upgrade check", "`check` found storage-layout, upgrade-safety or policy violations; `stage` refuses to stage them."),
@@ -203,6 +211,20 @@ export const ERRORS = {
     1,
     "PR audit: {summary}",
     "The PR check (base-branch tooling and policy against the PR's contracts) found something a human must decide: a policy relaxation, a change to the records, or a failed upgrade check. See the job summary and the PR comment.",
+  ),
+
+  // 340-349: Safe delegates (exit 1)
+  NOT_OWNER_OR_DELEGATE: d(
+    340,
+    1,
+    "{address} is neither an owner of the Safe {safe} nor a delegate of one of its current owners on the Safe Transaction Service{hint}",
+    "A key that is not an owner can only propose through the Safe Transaction Service, as a delegate an owner registered (`gatehouse delegate add <address> --from <owner>`). A delegate proposes; it never approves.",
+  ),
+  DELEGATE_REFUSED: d(
+    341,
+    1,
+    "the Safe Transaction Service refused {action}: {reason}",
+    "The service checks that the delegator is a current owner of the Safe and that the EIP-712 delegate signature (valid for the current and the previous hour) is the delegator's.",
   ),
 
   // 3xx: internal or environment failures (exit 1)

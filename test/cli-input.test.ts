@@ -108,6 +108,9 @@ describe("cli: set-up and bad input (child process)", function () {
     const sign = await gatehouse(["sign", "0x1234"]);
     expect(sign.code, sign.stderr).to.equal(2);
     expect(sign.stderr).to.include("GH156").and.include("safeTxHash '0x1234': expected 0x followed by 64 hex digits");
+    const delegate = await gatehouse(["delegate", "add", "0xnope"]);
+    expect(delegate.code, delegate.stderr).to.equal(2);
+    expect(delegate.stderr).to.include("GH196").and.include("the delegate '0xnope': expected an address");
   });
 
   it("the RPC: a malformed GATEHOUSE_RPC_URL, an unset one, an unreachable one and one on another chain each name the variable or the origin, never the secret", async () => {

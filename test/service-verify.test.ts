@@ -6,6 +6,7 @@ import { parseConfirmation, parseJson, parseProposal } from "../src/service/requ
 import { paginated, pageParams } from "../src/service/serialize.ts";
 import { parseOrdering, parseTxFilter } from "../src/service/handlers.ts";
 import { ClientBudget, hostAllowlist } from "../src/service/server.ts";
+import { acceptedDelegateHashes, activeDelegations, checkDelegateSignature, totp } from "../src/service/delegates.ts";
 
 /** The pure core of the tx-service: no chain, no HTTP, no file. */
 describe("tx-service core (pure): hashes, signatures, request fields", function () {
@@ -62,7 +63,7 @@ describe("tx-service core (pure): hashes, signatures, request fields", function 
     // A hash mismatch or a non-owner sender is decided without parsing the signatures at all.
     const input = { tx: { ...tx, safe }, contractTransactionHash: hash, sender: a.address, signature: huge };
     expect(checkProposal({ ...input, contractTransactionHash: "0x" + "00".repeat(32) }, facts).parsed).to.deep.equal({ ok: false, reason: "not parsed: the safeTxHash does not match" });
-    expect(checkProposal({ ...input, sender: c.address }, facts).parsed).to.deep.equal({ ok: false, reason: "not parsed: the sender is not an owner" });
+    expect(checkProposal({ ...input, sender: c.address }, facts).parsed).to.deep.equal({ ok: false, reason: "not parsed: the sender is not an owner or delegate" });
     expect((decideProposal(input, facts, checkProposal(input, facts), new Set(), undefined) as { reason: string }).reason).to.match(/^Signature has 8061 parts/);
     expect(parseProposal(safe, { ...tx, nonce: 3, contractTransactionHash: hash, sender: a.address, signature: huge })).to.deep.equal({
       ok: false,
@@ -83,12 +84,56 @@ describe("tx-service core (pure): hashes, signatures, request fields", function 
   it("decides a proposal in the real service's order: hash, executed nonce, sender, signatures, signer = sender", () => {
     const input = { tx: { ...tx, safe }, contractTransactionHash: hash, sender: a.address, signature: eip712(a) };
     const decide = (i = input, f = facts, executed?: { safeTxHash: string; transactionHash: string }) => decideProposal(i, f, checkProposal(i, f), new Set(), executed);
-    expect(decide()).to.deep.equal({ ok: true, value: { safeTxHash: hash, confirmations: [{ owner: a.address, type: "EOA", signature: eip712(a).toLowerCase() }] } });
+    expect(decide()).to.deep.equal({ ok: true, value: { safeTxHash: hash, confirmations: [{ owner: a.address, type: "EOA", signature: eip712(a).toLowerCase() }], proposedByDelegate: false } });
     expect((decide({ ...input, tx: { ...input.tx, value: "1" } }) as { reason: string }).reason).to.match(/^Contract-transaction-hash=0x[0-9a-f]{64} does not match provided contract-tx-hash=/);
     expect((decide(input, { ...facts, nonce: 4n }) as { reason: string }).reason).to.equal(`Tx with nonce=3 for safe=${safe} already executed: the Safe's on-chain nonce is 4`);
     expect((decide(input, facts, { safeTxHash: "0x01", transactionHash: "0xabc" }) as { reason: string }).reason).to.equal(`Tx with nonce=3 for safe=${safe} already executed in tx-hash=0xabc`);
     expect((decide({ ...input, sender: c.address }) as { reason: string }).reason).to.match(/^Sender=0x.* is not an owner or delegate/);
     expect((decide({ ...input, sender: b.address }) as { reason: string }).reason).to.match(/^Signature does not match sender=/);
+  });
+
+  it("delegate proposals: the delegate's signature alone, proving the sender, and never a confirmation", () => {
+    const input = { tx: { ...tx, safe }, contractTransactionHash: hash, sender: c.address, signature: eip712(c) };
+    const delegates = new Set([c.address]);
+    const decided = decideProposal(input, facts, checkProposal(input, facts, delegates), new Set(), undefined, delegates);
+    expect(decided).to.deep.equal({ ok: true, value: { safeTxHash: hash, confirmations: [], proposedByDelegate: true } });
+    // An owner's signature next to the delegate's is refused, as the real service does.
+    const both = { ...input, signature: concat([eip712(c), eip712(a)]) };
+    expect((decideProposal(both, facts, checkProposal(both, facts, delegates), new Set(), undefined, delegates) as { reason: string }).reason).to.equal("Just one signature is expected if using delegates");
+    // Not a delegate: refused, naming the delegates.
+    expect((decideProposal(input, facts, checkProposal(input, facts), new Set(), undefined) as { reason: string }).reason).to.equal(
+      `Sender=${c.address} is not an owner or delegate. Current owners=[${owners.join(", ")}]. Delegates=[]`,
+    );
+    // A delegate's signature is never an approval: confirming (forPropose false) refuses it.
+    expect((decideSignatures(sigsOf(parseSignatures(hash, eip712(c), 2)), owners, new Set(), false, delegates) as { reason: string }).reason).to.match(/^Signer=0x.* is not an owner\. Current owners/);
+  });
+
+  it("delegate signatures: EIP-712 over {delegateAddress, totp}, the current or previous hour, with or without the chain id", async () => {
+    const now = 1_750_000_000;
+    expect(totp(now)).to.equal(Math.floor(now / 3600));
+    expect(totp(now, true)).to.equal(Math.floor(now / 3600) - 1);
+    // What api-kit's signDelegate signs (domain {name, version, chainId}).
+    const sign = (w: HDNodeWallet, counter: number, id: bigint | null = chainId) =>
+      w.signTypedData({ name: "Safe Transaction Service", version: "1.0", ...(id !== null ? { chainId: id } : {}) }, { Delegate: [{ name: "delegateAddress", type: "address" }, { name: "totp", type: "uint256" }] }, { delegateAddress: c.address, totp: counter });
+    expect(acceptedDelegateHashes(c.address, chainId, now)).to.have.length(4);
+    for (const sig of [await sign(a, totp(now)), await sign(a, totp(now, true)), await sign(a, totp(now), null)]) {
+      expect(checkDelegateSignature(c.address, sig, a.address, chainId, now)).to.deep.equal({ ok: true, value: { matched: true } });
+    }
+    // Two hours old, or another chain: it recovers to someone else, so it does not match the delegator.
+    expect(checkDelegateSignature(c.address, await sign(a, totp(now) - 2), a.address, chainId, now)).to.deep.equal({ ok: true, value: { matched: false } });
+    expect(checkDelegateSignature(c.address, await sign(a, totp(now), chainId + 1n), a.address, chainId, now)).to.deep.equal({ ok: true, value: { matched: false } });
+    expect(checkDelegateSignature(c.address, await sign(b, totp(now)), a.address, chainId, now)).to.deep.equal({ ok: true, value: { matched: false } });
+    const two = concat([await sign(a, totp(now)), await sign(b, totp(now))]);
+    expect(checkDelegateSignature(c.address, two, a.address, chainId, now)).to.deep.equal({ ok: false, reason: "More than one signatures detected, just one is expected" });
+    expect(checkDelegateSignature(c.address, approved(a.address), a.address, chainId, now)).to.deep.equal({ ok: false, reason: `No valid signature found for signer=${a.address}` });
+    // Delegations count only from current owners, for this Safe or every Safe, and until they expire.
+    const rows = [
+      { safe, delegate: c.address, delegator: a.address, label: "ci", expiryDate: null },
+      { safe: null, delegate: b.address, delegator: a.address, label: "all", expiryDate: "2020-01-01T00:00:00.000Z" },
+      { safe: ZeroAddress, delegate: c.address, delegator: b.address, label: "other", expiryDate: null },
+      { safe: null, delegate: c.address, delegator: c.address, label: "self", expiryDate: null },
+    ];
+    expect(activeDelegations(rows, safe, owners, new Date(now * 1000)).map((r) => r.label)).to.deep.equal(["ci"]);
   });
 
   it("validates request fields with the real service's words", () => {

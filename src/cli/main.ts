@@ -49,6 +49,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   review: async () => (await import("./commands/review.ts")).default,
   "tx-service": async () => (await import("./commands/tx-service.ts")).default,
   simulate: async () => (await import("./commands/simulate.ts")).default,
+  delegate: async () => (await import("./commands/delegate.ts")).default,
 };
 
 const COMMON: NonNullable<ParseArgsConfig["options"]> = {

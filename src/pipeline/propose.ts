@@ -10,6 +10,7 @@ import { approveSafeTx, buildSafeTx, safeTxStatus, submitToService } from "../sa
 import { checkProposalAgainstChain } from "./verify-record.ts";
 import { operationState, type Setup } from "./setup.ts";
 import { cancelFor } from "./cancel.ts";
+import { isDelegateOf } from "./delegate.ts";
 
 /**
  * `gatehouse propose <proposal> --via onchain`: the Safe transaction that schedules the proposal's batch on
@@ -28,6 +29,8 @@ export interface ProposeResult {
   cancel: NonNullable<ProposalRecord["cancel"]>;
   approvals: string[];
   threshold: number;
+  /** The proposer is a delegate, not an owner: it proposed, and approved nothing. */
+  asDelegate: boolean;
 }
 
 export async function propose(opts: { setup: Setup; proposal: string; proposer: Actor; via?: SafeTxRecord["via"]; log?: (line: string) => void }): Promise<ProposeResult> {
@@ -51,12 +54,17 @@ export async function propose(opts: { setup: Setup; proposal: string; proposer: 
     const status = await safeTxStatus(ctx, existing, setup.service);
     record = withState(record, op.state === "Done" ? "executed" : "scheduled");
     writeProposal(file, record);
-    return { record, safeTx: existing, created: false, approvedNow: false, alreadyScheduled: true, cancelFile, cancel, approvals: status.approvals, threshold: status.threshold };
+    return { record, safeTx: existing, created: false, approvedNow: false, alreadyScheduled: true, cancelFile, cancel, approvals: status.approvals, threshold: status.threshold, asDelegate: false };
   }
   if (op.state !== "Unset") throw new GatehouseError("PROPOSAL_STALE", { file: displayPath(file), reason: `operation ${record.operationId} is already ${op.state} on chain but was not proposed from this record` });
 
   const safe = await readSafe(ctx, record.safe);
-  if (!safe.owners.includes(proposer.address)) throw new GatehouseError("NOT_OWNER", { address: proposer.address, safe: record.safe });
+  // A key that is not an owner may still propose through the service as an owner's delegate (never approve).
+  const asDelegate = !safe.owners.includes(proposer.address);
+  if (asDelegate && via !== "service") throw new GatehouseError("NOT_OWNER", { address: proposer.address, safe: record.safe });
+  if (asDelegate && !(await isDelegateOf(setup.service!, record.safe, safe.owners, proposer.address))) {
+    throw new GatehouseError("NOT_OWNER_OR_DELEGATE", { address: proposer.address, safe: record.safe, hint: `: an owner registers it with \`gatehouse delegate add ${proposer.address} --from <owner>\`` });
+  }
 
   const data = scheduleCalldata(record);
   // Reuse the Safe transaction already proposed for this record while its nonce is still usable.
@@ -87,7 +95,7 @@ export async function propose(opts: { setup: Setup; proposal: string; proposer: 
   const approvedNow =
     via === "service" ? await submitToService(ctx, setup.deployment, safeTx, proposer, setup.service!) : await approveSafeTx(ctx, setup.deployment, safeTx, proposer);
   const status = await safeTxStatus(ctx, safeTx, setup.service);
-  return { record, safeTx, created, approvedNow, alreadyScheduled: false, cancelFile, cancel, approvals: status.approvals, threshold: status.threshold };
+  return { record, safeTx, created, approvedNow, alreadyScheduled: false, cancelFile, cancel, approvals: status.approvals, threshold: status.threshold, asDelegate };
 }
 
 /** Nonces of the Safe transactions that other proposals hold for the same Safe and that have not run. */

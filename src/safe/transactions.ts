@@ -5,7 +5,7 @@ import type { Actor, ChainContext } from "../chain/context.ts";
 import { GatehouseError } from "../errors.ts";
 import type { DeploymentRecord } from "../records/deployment.ts";
 import type { SafeTxRecord } from "../records/proposal.ts";
-import { safeCall, safeTxHashes, type SafeTxData } from "./hash.ts";
+import { SAFE_TX_TYPES, safeCall, safeTxHashes, type SafeTxData } from "./hash.ts";
 import { approvalsOf, kitForSafe, readSafe, safeContract, type SafeKit } from "./kit.ts";
 import { isNotFound, type ApiKit } from "./service-client.ts";
 
@@ -125,11 +125,26 @@ async function signatureOf(ctx: ChainContext, deployment: DeploymentRecord, tx: 
   return sig.data;
 }
 
-/** Put a `via: service` transaction on the service with the proposer's signature, unless it is there already. */
+/**
+ * A delegate's EIP-712 signature over the Safe transaction. protocol-kit signs only for owners; the
+ * service needs the delegate's signature to prove who proposes, and never counts it as an approval.
+ */
+async function delegateSignatureOf(ctx: ChainContext, tx: SafeTxRecord, delegate: Actor): Promise<string> {
+  const sig = await delegate.signer.signTypedData({ chainId: ctx.chainId, verifyingContract: tx.safe }, SAFE_TX_TYPES, safeTxData(tx));
+  if (recoverOwner(tx.safeTxHash, sig) !== delegate.address) {
+    throw new GatehouseError("VERIFY_FAILED", { count: 1, what: `the signature of ${delegate.address} (it does not recover to the signer over ${tx.safeTxHash})` });
+  }
+  return sig;
+}
+
+/**
+ * Put a `via: service` transaction on the service with the proposer's signature, unless it is there
+ * already. An owner's signature is also its approval; a delegate's (a proposer that is not an owner) is not.
+ */
 export async function submitToService(ctx: ChainContext, deployment: DeploymentRecord, tx: SafeTxRecord, proposer: Actor, service: ApiKit): Promise<boolean> {
   const status = await safeTxStatus(ctx, tx, service);
   if (status.onService) return false;
-  const signature = await signatureOf(ctx, deployment, tx, proposer);
+  const signature = status.owners.includes(proposer.address) ? await signatureOf(ctx, deployment, tx, proposer) : await delegateSignatureOf(ctx, tx, proposer);
   await service.proposeTransaction({
     safeAddress: tx.safe,
     safeTransactionData: safeTxData(tx),

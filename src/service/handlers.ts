@@ -1,8 +1,9 @@
 import { approvalsToCheck, checkProposal, decideProposal, decideSignatures, parseSignatures } from "./verify.ts";
-import { isChecksumAddress, isSafeTxHash, parseConfirmation, parseProposal, type FieldErrors } from "./request.ts";
+import { isChecksumAddress, isSafeTxHash, parseConfirmation, parseDelegate, parseDelegateDelete, parseProposal, type FieldErrors } from "./request.ts";
+import { activeDelegations, checkDelegateSignature } from "./delegates.ts";
 import { NoContractError, NotASafeError, type ChainReader, type SafeCore } from "./chain.ts";
-import type { Ordering, Store, TxFilter, TxRow } from "./store.ts";
-import { paginated, pageParams, safeInfoJson, txJson, confirmationJson, type ApiVersion } from "./serialize.ts";
+import type { DelegateFilter, Ordering, Store, TxFilter, TxRow } from "./store.ts";
+import { paginated, pageParams, safeInfoJson, txJson, confirmationJson, delegateJson, type ApiVersion } from "./serialize.ts";
 
 /**
  * The endpoint handlers: the imperative shell around the pure checks in verify.ts / request.ts. Each
@@ -38,6 +39,8 @@ export interface ServiceDeps {
   chainId: bigint;
   network: string;
   version: string;
+  /** The clock for delegate signatures (totp) and expiry; the system clock unless a test sets one. */
+  now?: () => Date;
 }
 
 export type Handler = (deps: ServiceDeps, req: RequestContext) => Promise<Reply>;
@@ -146,15 +149,20 @@ export const propose: Handler = async (deps, req) => {
       throw e;
     }
     const facts = { chainId, ...core };
-    const check = checkProposal(input, facts);
+    // The delegates of the Safe's current owners (read on chain at `block`), for this Safe or every Safe.
+    const delegations = activeDelegations(store.delegationsFor(address), address, core.owners, (deps.now ?? (() => new Date()))());
+    const delegates = new Set(delegations.map((r) => r.delegate));
+    const check = checkProposal(input, facts, delegates);
     const toCheck = check.parsed.ok ? approvalsToCheck(check.parsed.signatures) : [];
     const [approved] = await Promise.all([
       toCheck.length > 0 ? chain.approvedOwners(address, toCheck, check.safeTxHash, block) : Promise.resolve(new Set<string>()),
       syncExecutions(deps, address, block),
     ]);
-    const decision = decideProposal(input, facts, check, approved, store.executedWithNonce(address, input.tx.nonce));
+    const decision = decideProposal(input, facts, check, approved, store.executedWithNonce(address, input.tx.nonce), delegates);
     if (!decision.ok) return nonField(422, decision.reason);
     const { tx } = input;
+    // As the real service: a delegate's proposal is recorded as its delegator's, with proposedByDelegate.
+    const delegator = decision.value.proposedByDelegate ? delegations.find((r) => r.delegate === input.sender)!.delegator : undefined;
     store.saveProposal(
       {
         safeTxHash: decision.value.safeTxHash,
@@ -169,7 +177,8 @@ export const propose: Handler = async (deps, req) => {
         gasToken: tx.gasToken,
         refundReceiver: tx.refundReceiver,
         nonce: tx.nonce,
-        proposer: input.sender,
+        proposer: delegator ?? input.sender,
+        proposedByDelegate: delegator ? input.sender : null,
         origin: input.origin,
       },
       decision.value.confirmations,
@@ -241,6 +250,90 @@ export const listConfirmations: Handler = async ({ store }, req) => {
   const { limit, offset } = pageParams(req.url.searchParams, DEFAULT_LIMIT, MAX_LIMIT);
   const page = isSafeTxHash(hash) ? store.listConfirmations(hash, limit, offset) : { count: 0, rows: [] };
   return { status: 200, body: paginated(req.url, page.count, limit, offset, page.rows.map(confirmationJson)) };
+};
+
+// ------------------------------------------------------------------ delegates
+
+/**
+ * history/views_v2.py DelegateListView / DelegateDeleteView with serializers.py DelegateSerializerV2 /
+ * DelegateDeleteSerializerV2: serializer errors are 400 ({field: [...]} or {nonFieldErrors: [...]}),
+ * POST answers 201, DELETE 204 (or 404 when nothing matched), a non-checksummed delegate in the DELETE
+ * path 422 code 1, GET without any filter 400 ["At least one query param must be provided"].
+ * The delegator must be a current owner of the named Safe (read on chain); with no Safe named the
+ * delegation is stored as the real service does, and counts only for Safes its delegator owns when a
+ * proposal comes (`activeDelegations`).
+ */
+async function checkSafeAndDelegator({ chain }: ServiceDeps, safe: string | null, delegator: string): Promise<string | undefined> {
+  if (safe === null) return undefined;
+  let owners: string[];
+  try {
+    owners = (await chain.safeCore(safe, await chain.blockNumber())).owners;
+  } catch (e) {
+    if (e instanceof NoContractError || e instanceof NotASafeError) return `Safe=${safe} does not exist or it's still not indexed`;
+    throw e;
+  }
+  if (!owners.includes(delegator)) return `Provided delegator=${delegator} is not an owner of Safe=${safe}`;
+  return undefined;
+}
+
+const nowSeconds = (deps: ServiceDeps) => Math.floor((deps.now ?? (() => new Date()))().getTime() / 1000);
+
+export const addDelegate: Handler = async (deps, req) => {
+  const parsed = parseDelegate(req.body);
+  if (!parsed.ok) return fieldErrors(400, parsed.errors);
+  const input = parsed.value;
+  const now = (deps.now ?? (() => new Date()))();
+  if (input.expiryDate !== null && Date.parse(input.expiryDate) <= now.getTime()) {
+    return fieldErrors(400, { expiryDate: ["`expiry_date` cannot be previous to the current timestamp"] });
+  }
+  const refused = await checkSafeAndDelegator(deps, input.safe, input.delegator);
+  if (refused) return nonField(400, refused);
+  const sig = checkDelegateSignature(input.delegate, input.signature, input.delegator, deps.chainId, nowSeconds(deps));
+  if (!sig.ok) return nonField(400, sig.reason);
+  if (!sig.value.matched) return nonField(400, `Signature does not match provided delegator=${input.delegator}`);
+  const row = { safe: input.safe, delegate: input.delegate, delegator: input.delegator, label: input.label, expiryDate: input.expiryDate };
+  deps.store.saveDelegate(row, now);
+  // api-kit's SignedSafeDelegateResponse: the delegation and the signature sent.
+  return { status: 201, body: { ...delegateJson(row), signature: input.signature } };
+};
+
+export const removeDelegate: Handler = async (deps, req) => {
+  const delegate = req.params[0]!;
+  if (!isChecksumAddress(delegate)) return checksumError(delegate);
+  const parsed = parseDelegateDelete(req.body);
+  if (!parsed.ok) return fieldErrors(400, parsed.errors);
+  const { safe, delegator, signature } = parsed.value;
+  const refused = await checkSafeAndDelegator(deps, safe, delegator);
+  if (refused) return nonField(400, refused);
+  // Either the delegator or the delegate itself may remove the delegation.
+  for (const signer of [delegator, delegate]) {
+    const sig = checkDelegateSignature(delegate, signature, signer, deps.chainId, nowSeconds(deps));
+    if (!sig.ok) return nonField(400, sig.reason);
+    if (sig.value.matched) {
+      const removed = deps.store.removeDelegates(delegate, delegator, safe);
+      return removed > 0 ? { status: 204 } : { status: 404, reason: `no delegation of ${delegate} by ${delegator}${safe ? ` for ${safe}` : ""}` };
+    }
+  }
+  return nonField(400, `Signature does not match provided delegate=${delegate} or delegator=${delegator}`);
+};
+
+export const listDelegates: Handler = async ({ store }, req) => {
+  const q = req.url.searchParams;
+  const filter: DelegateFilter = {};
+  const errors: FieldErrors = {};
+  for (const key of ["safe", "delegate", "delegator"] as const) {
+    const v = q.get(key);
+    if (!v) continue;
+    if (isChecksumAddress(v)) filter[key] = v;
+    else errors[key] = ["Enter a valid checksummed Ethereum Address."];
+  }
+  if (Object.keys(errors).length > 0) return fieldErrors(400, errors);
+  const label = q.get("label");
+  if (label) filter.label = label;
+  if (Object.keys(filter).length === 0) return { status: 400, body: ["At least one query param must be provided"], reason: "no filter" };
+  const { limit, offset } = pageParams(q, DEFAULT_LIMIT, MAX_LIMIT);
+  const page = store.listDelegates(filter, limit, offset);
+  return { status: 200, body: paginated(req.url, page.count, limit, offset, page.rows.map(delegateJson)) };
 };
 
 // ------------------------------------------------------------------ query parameters

@@ -199,3 +199,66 @@ export function isChecksumAddress(value: string): boolean {
 export function isSafeTxHash(value: string): boolean {
   return /^0x[0-9a-fA-F]{64}$/.test(value);
 }
+
+const DATETIME_FORMAT = "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].";
+
+/** DRF DateTimeField (ISO 8601; a time without an offset is UTC, the service's TIME_ZONE), null allowed. */
+function dateTime(): Field<string | null> {
+  return (raw, present) => {
+    if (!present || raw === null) return { value: null };
+    if (typeof raw !== "string" || !/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$/.test(raw.trim())) return { error: DATETIME_FORMAT };
+    const text = raw.trim().replace(" ", "T");
+    const t = Date.parse(/(Z|[+-]\d{2}:?\d{2})$/.test(text) ? text : text + "Z");
+    if (Number.isNaN(t)) return { error: DATETIME_FORMAT };
+    return { value: new Date(t).toISOString() };
+  };
+}
+
+/** CharField(max_length) that is required and may not be blank (DRF's defaults). */
+function requiredChar(maxLength: number): Field<string> {
+  return (raw, present) => {
+    if (!present) return { error: REQUIRED };
+    if (raw === null) return { error: NOT_NULL };
+    if (typeof raw !== "string" && typeof raw !== "number") return { error: "Not a valid string." };
+    const text = String(raw).trim();
+    if (text === "") return { error: "This field may not be blank." };
+    if (text.length > maxLength) return { error: `Ensure this field has no more than ${maxLength} characters.` };
+    return { value: text };
+  };
+}
+
+export interface DelegateInput {
+  safe: string | null;
+  delegate: string;
+  delegator: string;
+  signature: string;
+  label: string;
+  expiryDate: string | null;
+}
+
+/** POST /v2/delegates/ body (history/serializers.py DelegateSerializerV2) -> the request, or field errors (400). */
+export function parseDelegate(body: unknown): Parsed<DelegateInput> {
+  const obj = expectObject(body);
+  if (!obj.ok) return obj;
+  const parsed = run(obj.value, {
+    safe: address({ optional: true }),
+    delegate: address({}),
+    delegator: address({}),
+    signature: hex({ minBytes: 65, maxBytes: MAX_SIGNATURE_BYTES }),
+    label: requiredChar(50),
+    expiryDate: dateTime(),
+  });
+  if (!parsed.ok) return parsed;
+  const v = parsed.value;
+  return { ok: true, value: { safe: v.safe, delegate: v.delegate!, delegator: v.delegator!, signature: v.signature!, label: v.label, expiryDate: v.expiryDate } };
+}
+
+/** DELETE /v2/delegates/{delegate}/ body (DelegateDeleteSerializerV2) -> the request, or field errors (400). */
+export function parseDelegateDelete(body: unknown): Parsed<{ safe: string | null; delegator: string; signature: string }> {
+  const obj = expectObject(body);
+  if (!obj.ok) return obj;
+  const parsed = run(obj.value, { safe: address({ optional: true }), delegator: address({}), signature: hex({ minBytes: 65, maxBytes: MAX_SIGNATURE_BYTES }) });
+  if (!parsed.ok) return parsed;
+  const v = parsed.value;
+  return { ok: true, value: { safe: v.safe, delegator: v.delegator!, signature: v.signature! } };
+}

@@ -1,5 +1,6 @@
 import type { SafeInfoFacts } from "./chain.ts";
 import type { ConfirmationRow, TxRow } from "./store.ts";
+import type { DelegateRow } from "./delegates.ts";
 
 /**
  * Response bodies, pure, with the field names of the real service's serializers after its camelCase
@@ -70,7 +71,7 @@ export function txJson(tx: TxRow, confirmations: ConfirmationRow[], confirmation
     transactionHash: tx.ethereumTxHash,
     safeTxHash: tx.safeTxHash,
     proposer: tx.proposer,
-    proposedByDelegate: null,
+    proposedByDelegate: tx.proposedByDelegate ?? null,
     executor: tx.executor,
     isExecuted: tx.ethereumTxHash !== null,
     isSuccessful: tx.failed === null ? null : !tx.failed,
@@ -130,4 +131,9 @@ export function pageParams(q: URLSearchParams, defaultLimit: number, maxLimit: n
   const limit = Math.min(positive(q.get("limit"), true) ?? defaultLimit, maxLimit);
   const offset = positive(q.get("offset"), false) ?? 0;
   return { limit, offset };
+}
+
+/** history/serializers.py SafeDelegateResponseSerializer (camelCase): safe, delegate, delegator, label, expiryDate. */
+export function delegateJson(r: DelegateRow) {
+  return { safe: r.safe, delegate: r.delegate, delegator: r.delegator, label: r.label, expiryDate: drfDate(r.expiryDate) };
 }

@@ -6,7 +6,7 @@ import { chainReader, httpProvider, type ChainReader, type Eip1193 } from "./cha
 import type { Reply, ServiceDeps } from "./handlers.ts";
 import { parseJson } from "./request.ts";
 import { matchRoute } from "./routes.ts";
-import { openStore, StoreChainMismatch, type Store } from "./store.ts";
+import { openStore, SCHEMA_VERSION, StoreChainMismatch, StoreSchemaTooNew, type Store } from "./store.ts";
 
 /**
  * `gatehouse tx-service`: a node:http server speaking the Safe Transaction Service API subset that
@@ -49,6 +49,8 @@ export interface TxServiceOptions {
   /** Where the per-request lines go; defaults to stderr. Pass `() => {}` for silence. */
   log?: (line: string) => void;
   network?: string;
+  /** The clock for delegate signatures (totp) and expiry dates; the system clock by default (tests set it). */
+  now?: () => Date;
 }
 
 export interface TxService {
@@ -83,9 +85,10 @@ export async function startTxService(options: TxServiceOptions): Promise<TxServi
     if (e instanceof StoreChainMismatch) {
       throw new GatehouseError("CHAIN_MISMATCH", { file: options.dbFile, expected: `${e.expected.chainId} (genesis ${e.expected.genesisHash})`, network, actual: `${chainId} (genesis ${genesisHash}); use another --db or remove the file` }, { cause: e });
     }
+    if (e instanceof StoreSchemaTooNew) throw new GatehouseError("TX_SERVICE_STORE_TOO_NEW", { file: options.dbFile, found: e.found, known: SCHEMA_VERSION }, { cause: e });
     throw e;
   }
-  const deps: ServiceDeps = { store, chain, chainId, network, version: SERVICE_VERSION };
+  const deps: ServiceDeps = { store, chain, chainId, network, version: SERVICE_VERSION, ...(options.now ? { now: options.now } : {}) };
   const log = options.log ?? ((line: string) => void process.stderr.write(line + "\n"));
   const inflight = new Set<Promise<void>>();
 
@@ -306,7 +309,7 @@ async function route(deps: ServiceDeps, method: string, url: URL, req: IncomingM
     return { status: 405, body: { detail: `Method "${method}" not allowed.` }, reason: "method not allowed" };
   }
   let body: unknown = undefined;
-  if (method === "POST") {
+  if (method === "POST" || method === "DELETE") {
     const tooLarge: Early = { status: 413, body: { detail: "Request body too large." }, reason: `body over ${MAX_BODY_BYTES} bytes`, close: true };
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > MAX_BODY_BYTES) return tooLarge;

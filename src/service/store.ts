@@ -3,6 +3,7 @@ import path from "node:path";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import type { Execution } from "./chain.ts";
 import type { ParsedSignature, SignatureType } from "./verify.ts";
+import type { DelegateRow } from "./delegates.ts";
 
 /**
  * The tx-service's state in one SQLite file (node:sqlite, WAL). Every method is synchronous and runs its
@@ -26,6 +27,8 @@ export interface TxRow {
   refundReceiver: string;
   nonce: number;
   proposer: string;
+  /** The delegate that proposed it (then `proposer` is its delegator), as the real service's proposedByDelegate. */
+  proposedByDelegate: string | null;
   origin: string | null;
   trusted: boolean;
   created: string;
@@ -52,7 +55,17 @@ export interface ConfirmationRow {
   created: string;
 }
 
-export type NewTx = Pick<TxRow, "safeTxHash" | "safe" | "to" | "value" | "data" | "operation" | "safeTxGas" | "baseGas" | "gasPrice" | "gasToken" | "refundReceiver" | "nonce" | "proposer" | "origin">;
+export type NewTx = Pick<TxRow, "safeTxHash" | "safe" | "to" | "value" | "data" | "operation" | "safeTxGas" | "baseGas" | "gasPrice" | "gasToken" | "refundReceiver" | "nonce" | "proposer" | "origin"> & {
+  proposedByDelegate?: string | null;
+};
+
+/** GET /v2/delegates/ filters (history/filters.py DelegateListFilter). */
+export interface DelegateFilter {
+  safe?: string;
+  delegate?: string;
+  delegator?: string;
+  label?: string;
+}
 
 type Cmp = "lt" | "lte" | "gt" | "gte" | "exact";
 
@@ -77,6 +90,17 @@ export type Ordering = { field: "nonce" | "created" | "modified"; desc: boolean 
 export interface StoreIdentity {
   chainId: bigint;
   genesisHash: string;
+}
+
+/** The store's schema version: 1 before delegates; 2 adds the delegates table and proposed_by_delegate. */
+export const SCHEMA_VERSION = 2;
+
+export class StoreSchemaTooNew extends Error {
+  readonly found: number;
+  constructor(file: string, found: number) {
+    super(`${file} has store schema version ${found}, newer than this gatehouse knows (${SCHEMA_VERSION}): use the gatehouse that wrote it, or another --db`);
+    this.found = found;
+  }
 }
 
 export class StoreChainMismatch extends Error {
@@ -134,6 +158,40 @@ CREATE TABLE IF NOT EXISTS confirmations (
 CREATE TABLE IF NOT EXISTS sync_checkpoints (safe TEXT PRIMARY KEY, last_block INTEGER NOT NULL);
 `;
 
+/**
+ * Schema version 2: delegates (history/models.py SafeContractDelegate; safe NULL = every Safe of the
+ * delegator; one row per (safe, delegate, delegator), as its UniqueConstraint with update_or_create) and
+ * the delegate that proposed a transaction. Run on every open; each step checks what it adds.
+ */
+function migrate(db: DatabaseSync, file: string): void {
+  const row = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
+  const version = row ? Number(row.value) : 1;
+  if (version > SCHEMA_VERSION) throw new StoreSchemaTooNew(file, version);
+  if (version >= SCHEMA_VERSION) return;
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const columns = (db.prepare("PRAGMA table_info(multisig_transactions)").all() as { name: string }[]).map((c) => c.name);
+    if (!columns.includes("proposed_by_delegate")) db.exec("ALTER TABLE multisig_transactions ADD COLUMN proposed_by_delegate TEXT");
+    db.exec(`
+CREATE TABLE IF NOT EXISTS delegates (
+  safe TEXT,
+  delegate TEXT NOT NULL,
+  delegator TEXT NOT NULL,
+  label TEXT NOT NULL,
+  expiry_date TEXT,
+  created TEXT NOT NULL,
+  modified TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS delegates_unique ON delegates (coalesce(safe, ''), delegate, delegator);
+CREATE INDEX IF NOT EXISTS delegates_delegate ON delegates (delegate);`);
+    db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(SCHEMA_VERSION));
+    db.exec("COMMIT");
+  } catch (e) {
+    db.exec("ROLLBACK");
+    throw e;
+  }
+}
+
 const TX_COLUMNS: Record<keyof TxRow, string> = {
   safeTxHash: "safe_tx_hash",
   safe: "safe",
@@ -148,6 +206,7 @@ const TX_COLUMNS: Record<keyof TxRow, string> = {
   refundReceiver: "refund_receiver",
   nonce: "nonce",
   proposer: "proposer",
+  proposedByDelegate: "proposed_by_delegate",
   origin: "origin",
   trusted: "trusted",
   created: "created",
@@ -168,6 +227,7 @@ const TX_COLUMNS: Record<keyof TxRow, string> = {
 const SELECT_TX = `SELECT ${Object.entries(TX_COLUMNS)
   .map(([k, c]) => `${c} AS "${k}"`)
   .join(", ")} FROM multisig_transactions`;
+const DELEGATE_SELECT = `safe, delegate, delegator, label, expiry_date AS "expiryDate"`;
 const SQL_CMP: Record<Cmp, string> = { lt: "<", lte: "<=", gt: ">", gte: ">=", exact: "=" };
 
 function toTx(row: Record<string, unknown>): TxRow {
@@ -188,6 +248,13 @@ export interface Store {
   checkpoint(safe: string): number | undefined;
   advanceCheckpoint(safe: string, block: number): void;
   markExecuted(exec: Execution, now?: Date): boolean;
+  /** Insert or update (label, expiry) the one delegation of (safe, delegate, delegator): update_or_create. */
+  saveDelegate(row: DelegateRow, now?: Date): void;
+  /** Remove the delegate's delegations by `delegator`: for `safe` only, or for every Safe when safe is null. */
+  removeDelegates(delegate: string, delegator: string, safe: string | null): number;
+  listDelegates(filter: DelegateFilter, limit: number, offset: number): { count: number; rows: DelegateRow[] };
+  /** The delegations that could apply to `safe` (for it, or for every Safe); the caller filters by owners and expiry. */
+  delegationsFor(safe: string): DelegateRow[];
   close(): void;
 }
 
@@ -201,6 +268,7 @@ export function openStore(file: string, identity: StoreIdentity): Store {
     db.exec("PRAGMA foreign_keys = ON");
     db.exec(SCHEMA);
     checkIdentity(db, file, identity);
+    migrate(db, file);
   } catch (e) {
     db.close();
     throw e;
@@ -208,8 +276,8 @@ export function openStore(file: string, identity: StoreIdentity): Store {
 
   const stmt = {
     insertTx: db.prepare(
-      `INSERT INTO multisig_transactions (safe_tx_hash, safe, "to", value, data, operation, safe_tx_gas, base_gas, gas_price, gas_token, refund_receiver, nonce, proposer, origin, trusted, created, modified)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (safe_tx_hash) DO NOTHING`,
+      `INSERT INTO multisig_transactions (safe_tx_hash, safe, "to", value, data, operation, safe_tx_gas, base_gas, gas_price, gas_token, refund_receiver, nonce, proposer, proposed_by_delegate, origin, trusted, created, modified)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (safe_tx_hash) DO NOTHING`,
     ),
     insertConfirmation: db.prepare(
       `INSERT INTO confirmations (safe_tx_hash, owner, signature, signature_type, created) VALUES (?, ?, ?, ?, ?) ON CONFLICT (safe_tx_hash, owner) DO NOTHING`,
@@ -226,6 +294,10 @@ export function openStore(file: string, identity: StoreIdentity): Store {
        WHERE safe_tx_hash = ? AND ethereum_tx_hash IS NULL`,
     ),
     countConfirmations: db.prepare(`SELECT count(*) AS n FROM confirmations WHERE safe_tx_hash = ?`),
+    findDelegate: db.prepare(`SELECT rowid AS id FROM delegates WHERE coalesce(safe, '') = coalesce(?, '') AND delegate = ? AND delegator = ?`),
+    updateDelegate: db.prepare(`UPDATE delegates SET label = ?, expiry_date = ?, modified = ? WHERE rowid = ?`),
+    insertDelegate: db.prepare(`INSERT INTO delegates (safe, delegate, delegator, label, expiry_date, created, modified) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    delegationsFor: db.prepare(`SELECT ${DELEGATE_SELECT} FROM delegates WHERE safe = ? OR safe IS NULL ORDER BY rowid`),
     pageConfirmations: db.prepare(
       `SELECT safe_tx_hash AS safeTxHash, owner, signature, signature_type AS signatureType, created FROM confirmations WHERE safe_tx_hash = ? ORDER BY created, rowid LIMIT ? OFFSET ?`,
     ),
@@ -256,7 +328,7 @@ export function openStore(file: string, identity: StoreIdentity): Store {
       return inTransaction(() => {
         const created =
           Number(
-            stmt.insertTx.run(tx.safeTxHash, tx.safe, tx.to, tx.value, tx.data, tx.operation, tx.safeTxGas, tx.baseGas, tx.gasPrice, tx.gasToken, tx.refundReceiver, tx.nonce, tx.proposer, tx.origin, at, at)
+            stmt.insertTx.run(tx.safeTxHash, tx.safe, tx.to, tx.value, tx.data, tx.operation, tx.safeTxGas, tx.baseGas, tx.gasPrice, tx.gasToken, tx.refundReceiver, tx.nonce, tx.proposer, tx.proposedByDelegate ?? null, tx.origin, at, at)
               .changes,
           ) === 1;
         const confirmationsAdded = insertConfirmations(tx.safeTxHash, confirmations, at);
@@ -357,6 +429,40 @@ export function openStore(file: string, identity: StoreIdentity): Store {
       ).changes;
       return Number(changes) === 1;
     },
+    saveDelegate(r, now = new Date()) {
+      const at = now.toISOString();
+      inTransaction(() => {
+        const found = stmt.findDelegate.get(r.safe, r.delegate, r.delegator) as { id: number } | undefined;
+        if (found) stmt.updateDelegate.run(r.label, r.expiryDate, at, found.id);
+        else stmt.insertDelegate.run(r.safe, r.delegate, r.delegator, r.label, r.expiryDate, at, at);
+      });
+    },
+    removeDelegates(delegate, delegator, safe) {
+      return inTransaction(() =>
+        Number(
+          (safe === null
+            ? db.prepare("DELETE FROM delegates WHERE delegate = ? AND delegator = ?").run(delegate, delegator)
+            : db.prepare("DELETE FROM delegates WHERE safe = ? AND delegate = ? AND delegator = ?").run(safe, delegate, delegator)
+          ).changes,
+        ),
+      );
+    },
+    listDelegates(filter, limit, offset) {
+      const where: string[] = [];
+      const params: SQLInputValue[] = [];
+      for (const [key, column] of [["safe", "safe"], ["delegate", "delegate"], ["delegator", "delegator"], ["label", "label"]] as const) {
+        if (filter[key] === undefined) continue;
+        where.push(`${column} = ?`);
+        params.push(filter[key]);
+      }
+      const w = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+      const count = Number((db.prepare(`SELECT count(*) AS n FROM delegates ${w}`).get(...params) as { n: number }).n);
+      const rows = db.prepare(`SELECT ${DELEGATE_SELECT} FROM delegates ${w} ORDER BY rowid LIMIT ? OFFSET ?`).all(...params, limit, offset) as unknown as DelegateRow[];
+      return { count, rows };
+    },
+    delegationsFor(safe) {
+      return stmt.delegationsFor.all(safe) as unknown as DelegateRow[];
+    },
     close() {
       if (db.isOpen) db.close();
     },
@@ -371,6 +477,7 @@ function checkIdentity(db: DatabaseSync, file: string, identity: StoreIdentity):
     const put = db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING");
     put.run("chain_id", identity.chainId.toString());
     put.run("genesis_hash", identity.genesisHash.toLowerCase());
+    // Version 1, the first schema; migrate() then brings a new store up to SCHEMA_VERSION like an old one.
     put.run("schema_version", "1");
     return;
   }

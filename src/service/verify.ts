@@ -146,19 +146,25 @@ export function approvalsToCheck(signatures: ParsedSignature[]): string[] {
  * Every signature must come from a current owner, be valid, and appear once. For approved hashes, valid
  * means the owner called approveHash(safeTxHash) on chain (`approvedOwners`). Messages follow the real
  * service (serializers.py): "Signer=… is not an owner…", "Signature=… for owner=… is not valid",
- * "Signature for owner=… is duplicated".
+ * "Signature for owner=… is duplicated". For a proposal, a signature may also come from one of the Safe's
+ * `delegates` (SafeMultisigTransactionSerializer.validate): then it must be the only signature.
  */
-export function decideSignatures(signatures: ParsedSignature[], owners: string[], approvedOwners: Set<string>, forPropose: boolean): Decision<ParsedSignature[]> {
+export function decideSignatures(signatures: ParsedSignature[], owners: string[], approvedOwners: Set<string>, forPropose: boolean, delegates: Set<string> = new Set()): Decision<ParsedSignature[]> {
   const seen = new Set<string>();
+  const allowed = (a: string) => owners.includes(a) || (forPropose && delegates.has(a));
   for (const sig of signatures) {
     if (sig.type === "APPROVED_HASH" && !approvedOwners.has(sig.owner)) {
       return { ok: false, reason: `Signature=${sig.signature} for owner=${sig.owner} is not valid: the owner has not approved the hash on chain (approvedHashes is 0)` };
     }
-    if (!owners.includes(sig.owner)) {
+    // An address that is both owner and delegate is treated as an owner.
+    if (forPropose && delegates.has(sig.owner) && !owners.includes(sig.owner) && signatures.length > 1) {
+      return { ok: false, reason: "Just one signature is expected if using delegates" };
+    }
+    if (!allowed(sig.owner)) {
       return {
         ok: false,
         reason: forPropose
-          ? `Signer=${sig.owner} is not an owner or delegate. Current owners=[${owners.join(", ")}]. Delegates=[]`
+          ? `Signer=${sig.owner} is not an owner or delegate. Current owners=[${owners.join(", ")}]. Delegates=[${[...delegates].join(", ")}]`
           : `Signer=${sig.owner} is not an owner. Current owners=[${owners.join(", ")}]`,
       };
     }
@@ -179,18 +185,21 @@ export interface ProposalCheck {
  * against it only when the hash matches the one sent and the sender is an owner. A request that fails
  * those cheap checks is refused by `decideProposal` before, and without, any signature recovery.
  */
-export function checkProposal(input: ProposalInput, facts: SafeFacts): ProposalCheck {
+export function checkProposal(input: ProposalInput, facts: SafeFacts, delegates: Set<string> = new Set()): ProposalCheck {
   const safeTxHash = computeSafeTxHash(facts.chainId, input.tx.safe, facts.version, input.tx);
   if (safeTxHash.toLowerCase() !== input.contractTransactionHash.toLowerCase()) return { safeTxHash, parsed: { ok: false, reason: "not parsed: the safeTxHash does not match" } };
-  if (!facts.owners.includes(input.sender)) return { safeTxHash, parsed: { ok: false, reason: "not parsed: the sender is not an owner" } };
+  if (!facts.owners.includes(input.sender) && !delegates.has(input.sender)) return { safeTxHash, parsed: { ok: false, reason: "not parsed: the sender is not an owner or delegate" } };
   return { safeTxHash, parsed: parseSignatures(safeTxHash, input.signature, facts.owners.length) };
 }
 
 /**
  * The propose checks of SafeMultisigTransactionSerializer.validate, in its order: the recomputed safeTxHash
  * must equal contractTransactionHash; the nonce must not be executed (here: already executed in the store,
- * or below the Safe's on-chain nonce); the sender must be an owner (this service has no delegates); every
- * signature must be valid and from an owner, once; and the sender must be one of the signers.
+ * or below the Safe's on-chain nonce); the sender must be an owner or one of the Safe's `delegates` (the
+ * delegations of its current owners, `activeDelegations`); every signature must be valid and from an owner
+ * or delegate, once (a delegate's alone); and the sender must be one of the signers.
+ * Only owners' signatures become confirmations: a delegate's signature proves who proposed, it never
+ * approves (the real service's save() stores confirmations only for `safe_owners`).
  */
 export function decideProposal(
   input: ProposalInput,
@@ -198,7 +207,8 @@ export function decideProposal(
   check: ProposalCheck,
   approvedOwners: Set<string>,
   executedWithSameNonce: { safeTxHash: string; transactionHash: string | null } | undefined,
-): Decision<{ safeTxHash: string; confirmations: ParsedSignature[] }> {
+  delegates: Set<string> = new Set(),
+): Decision<{ safeTxHash: string; confirmations: ParsedSignature[]; proposedByDelegate: boolean }> {
   const { tx } = input;
   const { safeTxHash } = check;
   if (safeTxHash.toLowerCase() !== input.contractTransactionHash.toLowerCase()) {
@@ -213,15 +223,18 @@ export function decideProposal(
   if (BigInt(tx.nonce) < facts.nonce) {
     return { ok: false, reason: `Tx with nonce=${tx.nonce} for safe=${tx.safe} already executed: the Safe's on-chain nonce is ${facts.nonce}` };
   }
-  if (!facts.owners.includes(input.sender)) {
-    return { ok: false, reason: `Sender=${input.sender} is not an owner or delegate. Current owners=[${facts.owners.join(", ")}]. Delegates=[]` };
+  if (!facts.owners.includes(input.sender) && !delegates.has(input.sender)) {
+    return { ok: false, reason: `Sender=${input.sender} is not an owner or delegate. Current owners=[${facts.owners.join(", ")}]. Delegates=[${[...delegates].join(", ")}]` };
   }
   if (!check.parsed.ok) return check.parsed;
   const signatures = check.parsed.signatures;
-  const decided = decideSignatures(signatures, facts.owners, approvedOwners, true);
+  const decided = decideSignatures(signatures, facts.owners, approvedOwners, true, delegates);
   if (!decided.ok) return decided;
   if (!signatures.some((s) => s.owner === input.sender)) {
     return { ok: false, reason: `Signature does not match sender=${input.sender}. Calculated owners=[${signatures.map((s) => s.owner).join(", ")}]` };
   }
-  return { ok: true, value: { safeTxHash, confirmations: decided.value } };
+  return {
+    ok: true,
+    value: { safeTxHash, confirmations: decided.value.filter((sig) => facts.owners.includes(sig.owner)), proposedByDelegate: !facts.owners.includes(input.sender) },
+  };
 }

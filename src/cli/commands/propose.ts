@@ -5,6 +5,22 @@ import { GatehouseError } from "../../errors.ts";
 import { propose } from "../../pipeline/propose.ts";
 import { renderSafeTxSummary } from "../../review/proposal.ts";
 import { resolveAccount } from "../../chain/context.ts";
+import type { ProposeResult } from "../../pipeline/propose.ts";
+
+/** What propose did, in words (pure). A delegate's proposal approves nothing: the owners must sign. */
+export function proposeOutcome(r: Pick<ProposeResult, "alreadyScheduled" | "approvedNow" | "asDelegate" | "safeTx" | "approvals" | "threshold">, proposer: string): string[] {
+  if (r.alreadyScheduled) return ["already scheduled on the timelock: nothing proposed"];
+  const where = r.safeTx.via === "service" ? "to the Safe Transaction Service, signed by" : "on chain, approved (approveHash) by";
+  const lines = [
+    !r.approvedNow
+      ? `already proposed: the same Safe transaction ${r.safeTx.safeTxHash}, nothing new`
+      : r.asDelegate
+        ? `proposed to the Safe Transaction Service by the delegate ${proposer}, not an owner: its signature approves nothing`
+        : `proposed ${where} ${proposer}`,
+  ];
+  if (r.asDelegate) lines.push(`${r.approvals.length} of ${r.threshold} approvals: the owners must sign (gatehouse sign ${r.safeTx.safeTxHash} --from <owner>)`);
+  return lines;
+}
 
 const usage = "propose <proposal> [--via service|onchain] [--tx-service URL] [--from account:N]";
 const command: Command = {
@@ -21,14 +37,7 @@ const command: Command = {
       const proposer = await actorFor(c, setup.ctx, "proposer", resolveAccount(setup.ctx, setup.policy.governance.safe.owners[0]!));
       const r = await propose({ setup, proposal: ref, proposer, via });
       c.out.print(renderSafeTxSummary({ record: r.record, safeTx: r.safeTx, approvals: r.approvals, threshold: r.threshold, cancelFile: r.cancelFile }));
-      const where = r.safeTx.via === "service" ? "to the Safe Transaction Service, signed by" : "on chain, approved (approveHash) by";
-      c.out.print(
-        r.alreadyScheduled
-          ? "already scheduled on the timelock: nothing proposed"
-          : r.approvedNow
-            ? `proposed ${where} ${proposer.address}`
-            : `already proposed: the same Safe transaction ${r.safeTx.safeTxHash}, nothing new`,
-      );
+      for (const line of proposeOutcome(r, proposer.address)) c.out.print(line);
       c.out.result({ ok: true, ...r });
       return 0;
     }),

@@ -13,6 +13,7 @@ const command: Command = {
   summary: "run the proposal's Safe and timelock path on an in-process fork: state, permission and balance diff, probes",
   usage: USAGE,
   options: { block: { type: "string" } },
+  flags: { block: { value: "N", help: "the block of the chain to fork at (pinned)", default: "the latest block" } },
   run: (c) =>
     withSetup(c, async (setup) => {
       const ref = requireArg(c, 0, "a proposal id, record path or operation id", USAGE);
