@@ -13,6 +13,7 @@ import { measureScheduleGas, scheduleGasTables } from "./gas-schedule.ts";
 import { benchService, serviceBenchTables } from "./service.ts";
 import { watchBenchmark } from "./watch.ts";
 import { verifyBenchmark } from "./verify.ts";
+import { checkBenchmark } from "./check.ts";
 import { renderTable, type Table } from "./table.ts";
 
 interface Benchmark {
@@ -43,6 +44,7 @@ const benchmarks: Benchmark[] = [
     run: (log) => watchBenchmark(log),
   },
   { name: "verify: at a commit, beside a bare hardhat build of it", run: (log) => verifyBenchmark(log) },
+  { name: "check: beside a bare compile + OZ validateUpgrade of the same contracts", run: (log) => checkBenchmark(log) },
 ];
 
 const log = (line: string) => console.error(line);

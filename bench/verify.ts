@@ -8,6 +8,7 @@ import { loadPolicy } from "../src/policy/load.ts";
 import { loadSetup, type Setup } from "../src/pipeline/setup.ts";
 import { stage } from "../src/pipeline/stage.ts";
 import { verify } from "../src/pipeline/verify.ts";
+import { commitBuildDir } from "../src/build/at-commit.ts";
 import type { Table } from "./table.ts";
 
 /**
@@ -59,6 +60,8 @@ export async function verifyBenchmark(log: (line: string) => void): Promise<Tabl
       await deployGovernance({ ctx, root: ws, policy, deployer });
       const setup: Setup = { ...loadSetup(ctx, ws, policy), source: { repoRoot: checkout, protectedBranch: branch, commit: head } };
       const staged = await stage({ setup, deployer });
+      // stage deployed the commit's build, which it made itself: drop it, so the first verify builds.
+      rmSync(commitBuildDir({ repoRoot: checkout }, head), { recursive: true, force: true });
       log("  verify at the commit (cold, then warm)...");
       t = performance.now();
       const cold = await verify({ setup, proposal: staged.proposal!.record.id });

@@ -1,0 +1,62 @@
+import { deployed } from "../test/helpers/fixture.ts";
+import { runCheck } from "../src/pipeline/check.ts";
+import type { Table } from "./table.ts";
+
+/**
+ * `gatehouse check` (compile, then the audit: storage layout, upgrade safety, forbidden constructs
+ * reachable from any entry point, `_authorizeUpgrade`, inline allowances, policy rules) beside the bare
+ * work it builds on: Hardhat's compile and OpenZeppelin's `validateUpgrade` of each governed proxy
+ * against its target. Both run warm (the contracts already built), several times; the median counts.
+ */
+const RUNS = 5;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+const ms = (x: number) => (x < 1000 ? `${x.toFixed(0)} ms` : `${(x / 1000).toFixed(2)} s`);
+
+export async function checkBenchmark(log: (line: string) => void): Promise<Table[]> {
+  const d = await deployed();
+  try {
+    const { ctx, policy, deployment } = d.setup;
+    const bare: number[] = [];
+    const check: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      let t = performance.now();
+      await ctx.build();
+      for (const c of policy.contracts) {
+        const factory = await ctx.ethers.getContractFactory(c.contract);
+        await ctx.up.validateUpgrade(deployment.proxies[c.name]!.address, factory, { kind: c.kind, unsafeAllow: policy.rules.unsafeAllow });
+      }
+      bare.push(performance.now() - t);
+      t = performance.now();
+      const r = await runCheck(d.setup);
+      check.push(performance.now() - t);
+      if (r.findings.length > 0) throw new Error(`check found ${r.findings.length} finding(s) on the honest V2s`);
+      log(`  run ${i + 1}/${RUNS}: bare ${ms(bare.at(-1)!)}, check ${ms(check.at(-1)!)}`);
+    }
+    const b = median(bare);
+    const c = median(check);
+    return [
+      {
+        title: `check vs bare compile + OZ validateUpgrade (${policy.contracts.length} proxies, warm build, median of ${RUNS})`,
+        columns: [{ header: "what" }, { header: "median", align: "right" }, { header: "min", align: "right" }, { header: "max", align: "right" }, { header: "vs bare", align: "right" }],
+        rows: [
+          ["bare: hardhat build + validateUpgrade per proxy", ms(b), ms(Math.min(...bare)), ms(Math.max(...bare)), "1.00×"],
+          ["gatehouse check", ms(c), ms(Math.min(...check)), ms(Math.max(...check)), `${(c / b).toFixed(2)}×`],
+        ],
+        notes: ["Goal: check ≤ 1.2× the bare work. check also walks every function reachable from each entry point (npm libraries included) and reads the live implementation's build unit."],
+      },
+    ];
+  } finally {
+    await d.close();
+  }
+}
+
+// `node bench/check.ts`: this benchmark alone.
+if (process.argv[1] && (await import("node:path")).resolve(process.argv[1]) === import.meta.filename) {
+  const { renderTable } = await import("./table.ts");
+  for (const t of await checkBenchmark((l) => console.error(l))) console.log(`\n${renderTable(t)}`);
+}
