@@ -16,7 +16,7 @@ import { execute } from "../src/pipeline/execute.ts";
 import { renderChecks, verify, verifyRecord } from "../src/pipeline/verify.ts";
 import { readProposalFile, writeProposal, type ProposalRecord, type SafeTxRecord } from "../src/records/proposal.ts";
 import { safeTxHashes } from "../src/safe/hash.ts";
-import { safeTxData } from "../src/safe/transactions.ts";
+import { approveSafeTx, safeTxData } from "../src/safe/transactions.ts";
 import { safeTxShapeViolations } from "../src/safe/shape.ts";
 import { GatehouseError } from "../src/errors.ts";
 
@@ -189,6 +189,8 @@ describe("verify and sign: what a signer trusts, on a real Safe and timelock", f
         expect(e.errorName).to.equal("SAFE_TX_SHAPE");
         expect(e.message).to.contain(words);
         expect((await rejection(execute({ setup: d.setup, proposal: id, executor: d.actors.deployer }))).errorName).to.equal("SAFE_TX_SHAPE");
+        // The Safe adapters refuse it too, whoever calls them (the last line of defence).
+        expect((await rejection(approveSafeTx(d.ctx, d.setup.deployment, bad, d.actors.owners[1]))).errorName).to.equal("SAFE_TX_SHAPE");
       } finally {
         writeProposal(file, record);
       }

@@ -2,18 +2,14 @@ import { getAddress } from "ethers";
 import { GatehouseError } from "../errors.ts";
 import { displayPath } from "../fs/atomic.ts";
 import { bytecodeHash } from "../plan/bytecode.ts";
-import type { ProposalRecord, SafeTxRecord } from "../records/proposal.ts";
+import type { ProposalRecord } from "../records/proposal.ts";
 import { safeTxHashes } from "../safe/hash.ts";
-import { describeShapeViolations, safeTxShapeViolations } from "../safe/shape.ts";
+import { assertSafeTxShape } from "../safe/shape.ts";
 import { safeTxData } from "../safe/transactions.ts";
 import { operationIdOf } from "../proposal/derive.ts";
 import type { Setup } from "./setup.ts";
 
-/** Refuse a Safe transaction that is not Gatehouse's one shape, naming each field (SAFE_TX_SHAPE). */
-export function assertSafeTxShape(tx: SafeTxRecord, timelock: string): void {
-  const violations = safeTxShapeViolations(tx, timelock);
-  if (violations.length > 0) throw new GatehouseError("SAFE_TX_SHAPE", { safeTxHash: tx.safeTxHash, violations: describeShapeViolations(violations) }, { details: { violations } });
-}
+export { assertSafeTxShape };
 
 /**
  * Before anything is signed or sent: the record must describe this chain, its operation id must be the

@@ -1,4 +1,5 @@
 import { getAddress, ZeroAddress } from "ethers";
+import { GatehouseError } from "../errors.ts";
 import type { SafeTxData } from "./hash.ts";
 
 /**
@@ -37,4 +38,10 @@ export function safeTxShapeViolations(tx: Pick<SafeTxData, "to" | "value" | "ope
 
 export function describeShapeViolations(v: ShapeViolation[]): string {
   return v.map((x) => `${x.field} is ${x.actual}, expected ${x.expected}`).join("; ");
+}
+
+/** Refuse a Safe transaction that is not Gatehouse's one shape, naming each field (SAFE_TX_SHAPE). */
+export function assertSafeTxShape(tx: Parameters<typeof safeTxShapeViolations>[0] & { safeTxHash: string }, timelock: string): void {
+  const violations = safeTxShapeViolations(tx, timelock);
+  if (violations.length > 0) throw new GatehouseError("SAFE_TX_SHAPE", { safeTxHash: tx.safeTxHash, violations: describeShapeViolations(violations) }, { details: { violations } });
 }

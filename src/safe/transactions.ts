@@ -1,3 +1,4 @@
+import { assertSafeTxShape } from "./shape.ts";
 import { EthSafeSignature } from "@safe-global/protocol-kit";
 import { getAddress } from "ethers";
 import { readSignature } from "./signatures.ts";
@@ -142,6 +143,8 @@ async function delegateSignatureOf(ctx: ChainContext, tx: SafeTxRecord, delegate
  * already. An owner's signature is also its approval; a delegate's (a proposer that is not an owner) is not.
  */
 export async function submitToService(ctx: ChainContext, deployment: DeploymentRecord, tx: SafeTxRecord, proposer: Actor, service: ApiKit): Promise<boolean> {
+  // The last line of defence: whoever calls, nothing but Gatehouse's one shape is signed, sent or executed.
+  if (deployment.timelock) assertSafeTxShape(tx, deployment.timelock.address);
   const status = await safeTxStatus(ctx, tx, service);
   if (status.onService) return false;
   const signature = status.owners.includes(proposer.address) ? await signatureOf(ctx, deployment, tx, proposer) : await delegateSignatureOf(ctx, tx, proposer);
@@ -158,6 +161,8 @@ export async function submitToService(ctx: ChainContext, deployment: DeploymentR
 
 /** Approve as `signer` (an owner): approveHash on chain, or a signature confirmed on the service. False when already approved. */
 export async function approveSafeTx(ctx: ChainContext, deployment: DeploymentRecord, tx: SafeTxRecord, signer: Actor, service?: ApiKit): Promise<boolean> {
+  // The last line of defence: whoever calls, nothing but Gatehouse's one shape is signed, sent or executed.
+  if (deployment.timelock) assertSafeTxShape(tx, deployment.timelock.address);
   const status = await safeTxStatus(ctx, tx, service);
   if (!status.owners.includes(signer.address)) throw new GatehouseError("NOT_OWNER", { address: signer.address, safe: tx.safe });
   if (status.executed || status.approvals.includes(signer.address)) return false;
@@ -175,6 +180,8 @@ export async function approveSafeTx(ctx: ChainContext, deployment: DeploymentRec
 
 /** Execute once enough owners approved; any account may relay it. Returns the transaction hash. */
 export async function executeSafeTx(ctx: ChainContext, deployment: DeploymentRecord, tx: SafeTxRecord, executor: Actor, service?: ApiKit): Promise<string> {
+  // The last line of defence: whoever calls, nothing but Gatehouse's one shape is signed, sent or executed.
+  if (deployment.timelock) assertSafeTxShape(tx, deployment.timelock.address);
   const status = await safeTxStatus(ctx, tx, service);
   if (status.executed) return status.executedTx!;
   if (status.approvals.length < status.threshold) {
