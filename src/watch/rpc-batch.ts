@@ -1,4 +1,4 @@
-import { RpcError, type Rpc } from "./rpc.ts";
+import { RpcError, postJsonRpc, type Rpc } from "./rpc.ts";
 
 /**
  * JSON-RPC over HTTP that sends the calls made in the same tick as one batch (JSON-RPC 2.0 batch: an
@@ -36,38 +36,7 @@ export function batchingHttpRpc(url: string, opts: BatchingOptions = {}): Rpc {
   let batchesRefused = false;
   let nextId = 1;
 
-  async function post(body: unknown, methods: string): Promise<unknown> {
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...opts.headers },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (e) {
-      const reason = (e as Error).name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : `${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ""}`;
-      throw new RpcError(methods, `${methods}: ${reason}`, { cause: e });
-    }
-    let text: string;
-    try {
-      text = await response.text();
-    } catch (e) {
-      throw new RpcError(methods, `${methods}: connection dropped while reading the response`, { cause: e });
-    }
-    if (!response.ok) {
-      const retryAfter = Number(response.headers.get("retry-after"));
-      throw new RpcError(methods, `${methods}: HTTP ${response.status} ${text.slice(0, 200)}`, {
-        status: response.status,
-        ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
-      });
-    }
-    try {
-      return JSON.parse(text);
-    } catch (e) {
-      throw new RpcError(methods, `${methods}: unreadable response (${text.slice(0, 80)})`, { cause: e });
-    }
-  }
+  const post = (body: unknown, label: string) => postJsonRpc(url, body, label, { timeoutMs, ...(opts.headers ? { headers: opts.headers } : {}) });
 
   function settle(call: Pending, reply: Reply | undefined): void {
     if (!reply) call.reject(new RpcError(call.method, `${call.method}: the batch answer has no reply for this call`));

@@ -45,42 +45,52 @@ export function classifyRpcError(e: unknown, method = ""): RpcFailure {
 
 let nextId = 1;
 
+/**
+ * One JSON-RPC POST: the parsed body, or an RpcError labelled `label` (HTTP status, Retry-After, a timeout,
+ * a dropped connection, an unreadable body). Shared by the single-call and the batching clients.
+ */
+export async function postJsonRpc(url: string, body: unknown, label: string, opts: { timeoutMs: number; headers?: Record<string, string> }): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...opts.headers },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(opts.timeoutMs),
+    });
+  } catch (e) {
+    const reason = (e as Error).name === "TimeoutError" ? `timed out after ${opts.timeoutMs} ms` : `${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ""}`;
+    throw new RpcError(label, `${label}: ${reason}`, { cause: e });
+  }
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (e) {
+    throw new RpcError(label, `${label}: connection dropped while reading the response`, { cause: e });
+  }
+  if (!response.ok) {
+    const retryAfter = Number(response.headers.get("retry-after"));
+    throw new RpcError(label, `${label}: HTTP ${response.status} ${text.slice(0, 200)}`, {
+      status: response.status,
+      ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
+    });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new RpcError(label, `${label}: unreadable response (${text.slice(0, 80)})`, { cause: e });
+  }
+}
+
 /** JSON-RPC over HTTP(S) with a per-request timeout. */
 export function httpRpc(url: string, opts: { timeoutMs?: number; headers?: Record<string, string> } = {}): Rpc {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   return {
     async request<T>(method: string, params: unknown[] = []): Promise<T> {
-      let response: Response;
-      try {
-        response = await fetch(url, {
-          method: "POST",
-          headers: { "content-type": "application/json", ...opts.headers },
-          body: JSON.stringify({ jsonrpc: "2.0", id: nextId++, method, params }),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-      } catch (e) {
-        const reason = (e as Error).name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : `${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ""}`;
-        throw new RpcError(method, `${method}: ${reason}`, { cause: e });
-      }
-      let text: string;
-      try {
-        text = await response.text();
-      } catch (e) {
-        throw new RpcError(method, `${method}: connection dropped while reading the response`, { cause: e });
-      }
-      if (!response.ok) {
-        const retryAfter = Number(response.headers.get("retry-after"));
-        throw new RpcError(method, `${method}: HTTP ${response.status} ${text.slice(0, 200)}`, {
-          status: response.status,
-          ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
-        });
-      }
-      let body: { result?: T; error?: { code: number; message: string } };
-      try {
-        body = JSON.parse(text);
-      } catch (e) {
-        throw new RpcError(method, `${method}: unreadable response (${text.slice(0, 80)})`, { cause: e });
-      }
+      const body = (await postJsonRpc(url, { jsonrpc: "2.0", id: nextId++, method, params }, method, { timeoutMs, ...(opts.headers ? { headers: opts.headers } : {}) })) as {
+        result?: T;
+        error?: { code: number; message: string };
+      };
       if (body.error) throw new RpcError(method, `${method}: ${body.error.message}`, { code: body.error.code });
       return body.result as T;
     },
