@@ -134,13 +134,18 @@ function isBuildInfoOutput(v: unknown): v is BuildInfoOutputFile {
   return !!o && typeof o._format === "string" && !!o.output?.contracts && !!o.output?.sources;
 }
 
-/** Loads every build-info pair in `dir` (Hardhat writes one per compilation job). */
-export function loadBuild(dir: string = DEFAULT_BUILD_INFO_DIR): Build {
+/**
+ * Loads the build-info pairs in `dir` (Hardhat writes one per compilation job): every one, or only the
+ * units `only` names (parsing build info is most of check's own time; it needs the target's unit and
+ * the live code's).
+ */
+export function loadBuild(dir: string = DEFAULT_BUILD_INFO_DIR, only?: ReadonlySet<string>): Build {
   if (!existsSync(dir)) {
     throw new GatehouseError("FILE_NOT_FOUND", { file: dir, what: "Hardhat build info; run `npx hardhat build`" });
   }
   const infoFiles = readdirSync(dir)
     .filter((f) => f.endsWith(".json") && !f.endsWith(".output.json"))
+    .filter((f) => !only || only.has(f.slice(0, -".json".length)))
     .sort();
   const units = infoFiles.map((f) => {
     const infoPath = path.join(dir, f);

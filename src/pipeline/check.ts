@@ -1,4 +1,5 @@
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { getAddress } from "ethers";
 import { loadBuild, findContractRefByRuntimeCode, findContract, projectFile, type Build, type ContractRef } from "../check/build.ts";
 import { auditUpgrade, type AuditResult, type Finding } from "../check/audit.ts";
@@ -95,6 +96,33 @@ export function checkProxy(build: Build, f: ProxyFacts, policy: Pick<Policy, "ru
   return { ...base, liveContract: live.ref.name, upToDate: false, audit, build: unit.id, liveBuild: live.ref.unit.id };
 }
 
+/**
+ * The build units the audit reads: each target's (its artifact names it) and the unit of an artifact whose
+ * code is the live implementation's. When no artifact has the live code (a stale unit, or a source no
+ * longer in the project), every unit is read, so the search for the live code's build stays complete.
+ */
+function unitsNeeded(artifactsDir: string, facts: { liveCode: string; artifact?: object }[]): Set<string> | undefined {
+  const ids = new Set<string>();
+  const all = readArtifactsIn(artifactsDir);
+  for (const f of facts) {
+    const target = (f.artifact as { buildInfoId?: string } | undefined)?.buildInfoId;
+    if (!target) return undefined;
+    ids.add(target);
+    const live = all.find((a) => a.buildInfoId && a.deployedBytecode.length > 2 && runtimeMatches(f.liveCode, a));
+    if (!live) return undefined;
+    ids.add(live.buildInfoId!);
+  }
+  return ids;
+}
+
+function readArtifactsIn(dir: string): (RuntimeArtifact & { buildInfoId?: string })[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith(".json") && !e.parentPath.includes("build-info"))
+    .map((e) => JSON.parse(readFileSync(path.join(e.parentPath, e.name), "utf8")) as RuntimeArtifact & { buildInfoId?: string })
+    .filter((a) => typeof a.deployedBytecode === "string");
+}
+
 /** What `check` compiled: the build units this run wrote (empty when the sources had not changed). */
 export interface CompileSummary {
   compiled: boolean;
@@ -126,19 +154,24 @@ export async function runCheck(
     await ctx.build();
     compile.seconds = (performance.now() - started) / 1000;
   }
-  const build: Build = loadBuild(ctx.buildInfoDir);
-  if (compile.compiled) compile.units = build.units.filter((u) => !before.has(`${u.id}.json`)).map((u) => ({ id: u.id, sources: u.roots.map(projectFile) }));
-  const proxies: ProxyCheck[] = [];
+  // Chain facts and artifacts first: they say which build units the audit needs, so only those are parsed.
+  const facts: ({ c: Policy["contracts"][number]; i: number; proxy: string; liveImplementation: string; liveCode: string; artifact: Awaited<ReturnType<typeof ctx.readArtifact>> | undefined; proxyAdmin?: string })[] = [];
   for (const [i, c] of policy.contracts.entries()) {
-    const policyFile = `policies/${policy.network}.yaml`;
-    if (!findContract(build, c.contract)) throw new GatehouseError("UNKNOWN_CONTRACT", { file: policyFile, path: `contracts.${i}.contract`, name: c.contract });
     const proxy = c.proxy ?? deployment.proxies[c.name]?.address;
     if (!proxy) throw notDeployed(`the proxy '${c.name}'`, ctx.network);
     const liveImplementation = getAddress(await ctx.up.erc1967.getImplementationAddress(proxy));
     const liveCode = await ctx.ethers.provider.getCode(liveImplementation);
-    const artifact = await ctx.readArtifact(c.contract);
+    const artifact = await ctx.readArtifact(c.contract).catch(() => undefined);
     const proxyAdmin = c.kind === "transparent" ? getAddress(await ctx.up.erc1967.getAdminAddress(proxy)) : undefined;
-    proxies.push(checkProxy(build, { name: c.name, kind: c.kind, proxy: getAddress(proxy), proxyAdmin, liveImplementation, liveCode, artifact, target: c.contract, policyFile }, policy));
+    facts.push({ c, i, proxy: getAddress(proxy), liveImplementation, liveCode, artifact, ...(proxyAdmin ? { proxyAdmin } : {}) });
+  }
+  const build: Build = loadBuild(ctx.buildInfoDir, unitsNeeded(path.dirname(ctx.buildInfoDir), facts));
+  if (compile.compiled) compile.units = build.units.filter((u) => !before.has(`${u.id}.json`)).map((u) => ({ id: u.id, sources: u.roots.map(projectFile) }));
+  const proxies: ProxyCheck[] = [];
+  for (const f of facts) {
+    const policyFile = `policies/${policy.network}.yaml`;
+    if (!f.artifact || !findContract(build, f.c.contract)) throw new GatehouseError("UNKNOWN_CONTRACT", { file: policyFile, path: `contracts.${f.i}.contract`, name: f.c.contract });
+    proxies.push(checkProxy(build, { name: f.c.name, kind: f.c.kind, proxy: f.proxy, proxyAdmin: f.proxyAdmin, liveImplementation: f.liveImplementation, liveCode: f.liveCode, artifact: f.artifact, target: f.c.contract, policyFile }, policy));
   }
   const results = proxies.flatMap((p) => (p.audit ? [p.audit] : []));
   const meta = { network: ctx.network, commit: opts.commit ?? undefined };
