@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { ZeroHash, getAddress, id } from "ethers";
-import { batchOf, cancelArtifact, chooseNonce, executeBatchArgs, nextStep, operationIdOf, scheduleCalldata, type ChainView } from "../src/proposal/derive.ts";
+import { batchOf, cancelArtifact, chooseNonce, executeBatchArgs, nextStep, operationIdOf, recordedCodeHash, scheduleCalldata, type ChainView } from "../src/proposal/derive.ts";
+import { bytecodeHash } from "../src/plan/bytecode.ts";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -48,6 +49,18 @@ describe("proposal domain: one derivation of what a record means (pure)", () => 
     expect(g.txBuilder.meta.description).to.contain(g.guardianSafeTx!.safeTxHash);
     // Another nonce is another guardian Safe transaction.
     expect(cancelArtifact({ chainId: 31337, timelock: TIMELOCK, operationId: op, guardianSafe: { safe: GUARDIAN, nonce: 5 } }).guardianSafeTx!.safeTxHash).to.not.equal(g.guardianSafeTx!.safeTxHash);
+  });
+
+  it("hashes on-chain code with the immutable ranges recorded at stage time, not today's build", () => {
+    // 8 bytes of code whose bytes 2..5 are an immutable (e.g. UUPS __self): two deployments differ only there.
+    const refs = { "7": [{ start: 2, length: 4 }] };
+    const a = "0x6080aaaaaaaa5b00";
+    const b = "0x6080bbbbbbbb5b00";
+    const record = { artifacts: { vault: { contract: "VaultV2", sourceName: "contracts/VaultV2.sol", artifactHash: id("a"), bytecodeHash: bytecodeHash(a, refs), immutableReferences: refs } } };
+    expect(recordedCodeHash(record, "vault", b)).to.deep.equal({ actual: bytecodeHash(a, refs), expected: bytecodeHash(a, refs) });
+    // Today's build may place its immutables elsewhere: the recorded ranges win over the fallback.
+    expect(recordedCodeHash(record, "vault", b, { "9": [{ start: 0, length: 1 }] }).actual).to.equal(bytecodeHash(a, refs));
+    expect(recordedCodeHash(record, "registry", a)).to.deep.equal({ actual: bytecodeHash(a) });
   });
 
   it("chooses a Safe nonce no pending Gatehouse transaction or the service already took", () => {

@@ -1,12 +1,11 @@
 import { getAddress } from "ethers";
 import { GatehouseError } from "../errors.ts";
 import { displayPath } from "../fs/atomic.ts";
-import { bytecodeHash } from "../plan/bytecode.ts";
 import type { ProposalRecord } from "../records/proposal.ts";
 import { safeTxHashes } from "../safe/hash.ts";
 import { assertSafeTxShape } from "../safe/shape.ts";
 import { safeTxData } from "../safe/transactions.ts";
-import { operationIdOf } from "../proposal/derive.ts";
+import { operationIdOf, recordedCodeHash } from "../proposal/derive.ts";
 import type { Setup } from "./setup.ts";
 
 export { assertSafeTxShape };
@@ -39,8 +38,8 @@ export async function checkProposalAgainstChain(setup: Setup, file: string, reco
     if (code === "0x") throw stale(`new implementation ${op.newImplementation} of '${op.proxy}' has no code`);
     if (!expected) throw stale(`the record has no build entry (artifacts.${op.proxy}) for the new implementation of '${op.proxy}'`);
     // Records older than `immutableReferences` fall back to the current build's ranges (the old rule).
-    const refs = expected?.immutableReferences ?? (await setup.ctx.readArtifact(op.contract).catch(() => undefined))?.immutableReferences;
-    const hash = bytecodeHash(code, refs);
-    if (hash !== expected.bytecodeHash) throw stale(`new implementation of '${op.proxy}' has bytecode hash ${hash}, the record says ${expected.bytecodeHash}`);
+    const fallback = expected.immutableReferences ? undefined : (await setup.ctx.readArtifact(op.contract).catch(() => undefined))?.immutableReferences;
+    const { actual } = recordedCodeHash(record, op.proxy, code, fallback);
+    if (actual !== expected.bytecodeHash) throw stale(`new implementation of '${op.proxy}' has bytecode hash ${actual}, the record says ${expected.bytecodeHash}`);
   }
 }

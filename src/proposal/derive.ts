@@ -1,4 +1,5 @@
 import { getAddress } from "ethers";
+import { bytecodeHash, type ImmutableReferences } from "../plan/bytecode.ts";
 import type { ProposalRecord } from "../records/proposal.ts";
 import { safeCall, safeTxHashes, type SafeTxHashes } from "../safe/hash.ts";
 import { cancelTxBuilderFile, type TxBuilderFile } from "../review/tx-builder.ts";
@@ -41,6 +42,20 @@ export function executeCalldata(record: BatchFields): string {
 export function executeBatchArgs(record: BatchFields): { targets: string[]; values: bigint[]; payloads: string[]; predecessor: string; salt: string } {
   const b = batchOf(record);
   return { targets: b.calls.map((c) => c.target), values: b.calls.map((c) => c.value), payloads: b.calls.map((c) => c.data), predecessor: b.predecessor, salt: b.salt };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The implementation's code
+
+/**
+ * On-chain code as the record hashes it: immutables masked with the ranges recorded at stage time, never
+ * today's build (a later edit of the contract must not make a pending proposal look stale). Records from
+ * before those ranges were kept pass `fallbackRefs`. `expected` is undefined when the record has no build
+ * entry for the proxy.
+ */
+export function recordedCodeHash(record: Pick<ProposalRecord, "artifacts">, proxy: string, code: string, fallbackRefs?: ImmutableReferences): { actual: string; expected?: string } {
+  const entry = record.artifacts[proxy];
+  return { actual: bytecodeHash(code, entry?.immutableReferences ?? fallbackRefs), ...(entry ? { expected: entry.bytecodeHash } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------------
