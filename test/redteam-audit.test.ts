@@ -1,0 +1,44 @@
+import { expect } from "chai";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { PROJECT_ROOT } from "./helpers/fixture.ts";
+import { Policy } from "../src/policy/schema.ts";
+import { policyRelaxations } from "../src/policy/relaxations.ts";
+
+/** Red team: policy edits a PR can make that the audit (src/policy/relaxations.ts) must name (pure). */
+describe("redteam: PR audit, policy relaxations", () => {
+  const base = Policy.parse(parseYaml(readFileSync(path.join(PROJECT_ROOT, "policies/localhost.yaml"), "utf8")));
+  const edit = (fn: (p: Policy) => void): Policy => {
+    const p = structuredClone(base);
+    fn(p);
+    return Policy.parse(p);
+  };
+  const paths = (pr: Policy) => policyRelaxations(base, pr).map((r) => r.path);
+
+  it("holds: a new upgrade initializer and a changed evmVersion are named", () => {
+    expect(paths(edit((p) => (p.contracts[0]!.upgradeInitializers = ["upgradeToAndCall"])))).to.deep.equal(["contracts.vault.upgradeInitializers"]);
+    expect(paths(edit((p) => (p.compiler.evmVersion = "paris")))).to.deep.equal(["compiler"]);
+  });
+
+  // HOLE (audit, high): `protectedBranch` is compared by nothing in policyRelaxations. A PR setting it to
+  // the attacker's branch, once merged, makes verify, sign and the watcher accept any commit of that
+  // branch as "reviewed" (sourceOf / watch setup read policy.protectedBranch).
+  it.skip("names a changed protectedBranch (HOLE: not compared)", () => {
+    expect(paths(edit((p) => (p.protectedBranch = "redteam")))).to.include("protectedBranch");
+  });
+
+  // HOLE (audit, high): a new rules.allowedLibraryCalls entry lets `check` accept a delegatecall (e.g.
+  // Address.functionDelegateCall) reachable from any entry point; policyRelaxations does not look at it.
+  it.skip("names a new allowedLibraryCalls entry (HOLE: not compared)", () => {
+    const pr = edit((p) => (p.rules.allowedLibraryCalls = [{ function: "@openzeppelin/contracts/utils/Address.sol:Address.functionDelegateCall", reason: "trust me" }]));
+    expect(paths(pr)).to.include("rules.allowedLibraryCalls");
+  });
+
+  // HOLE (audit, medium): a new governance.safe.fallbackHandlers entry makes `doctor` accept a fallback
+  // handler of the attacker's choosing on the Safe; policyRelaxations compares only owners and address.
+  it.skip("names a new Safe fallback handler (HOLE: not compared)", () => {
+    const pr = edit((p) => (p.governance.safe.fallbackHandlers = ["0x000000000000000000000000000000000000dEaD"]));
+    expect(paths(pr)).to.include("governance.safe.fallbackHandlers");
+  });
+});
