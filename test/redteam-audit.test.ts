@@ -21,24 +21,31 @@ describe("redteam: PR audit, policy relaxations", () => {
     expect(paths(edit((p) => (p.compiler.evmVersion = "paris")))).to.deep.equal(["compiler"]);
   });
 
-  // HOLE (audit, high): `protectedBranch` is compared by nothing in policyRelaxations. A PR setting it to
+  // Found by the red team (now named): `protectedBranch` is compared by nothing in policyRelaxations. A PR setting it to
   // the attacker's branch, once merged, makes verify, sign and the watcher accept any commit of that
   // branch as "reviewed" (sourceOf / watch setup read policy.protectedBranch).
-  it.skip("names a changed protectedBranch (HOLE: not compared)", () => {
+  it("names a changed protectedBranch", () => {
     expect(paths(edit((p) => (p.protectedBranch = "redteam")))).to.include("protectedBranch");
   });
 
-  // HOLE (audit, high): a new rules.allowedLibraryCalls entry lets `check` accept a delegatecall (e.g.
+  // Found by the red team (now named): a new rules.allowedLibraryCalls entry lets `check` accept a delegatecall (e.g.
   // Address.functionDelegateCall) reachable from any entry point; policyRelaxations does not look at it.
-  it.skip("names a new allowedLibraryCalls entry (HOLE: not compared)", () => {
+  it("names a new allowedLibraryCalls entry", () => {
     const pr = edit((p) => (p.rules.allowedLibraryCalls = [{ function: "@openzeppelin/contracts/utils/Address.sol:Address.functionDelegateCall", reason: "trust me" }]));
     expect(paths(pr)).to.include("rules.allowedLibraryCalls");
   });
 
-  // HOLE (audit, medium): a new governance.safe.fallbackHandlers entry makes `doctor` accept a fallback
+  // Found by the red team (now named): a new governance.safe.fallbackHandlers entry makes `doctor` accept a fallback
   // handler of the attacker's choosing on the Safe; policyRelaxations compares only owners and address.
-  it.skip("names a new Safe fallback handler (HOLE: not compared)", () => {
+  it("names a new Safe fallback handler", () => {
     const pr = edit((p) => (p.governance.safe.fallbackHandlers = ["0x000000000000000000000000000000000000dEaD"]));
     expect(paths(pr)).to.include("governance.safe.fallbackHandlers");
+  });
+
+  it("names any other policy difference, so a field added later never changes silently", () => {
+    const pr = edit((p) => (p.contracts[0]!.initializerArgs = ["0x000000000000000000000000000000000000dEaD"]));
+    expect(policyRelaxations(base, pr).map((r) => `${r.kind} ${r.path}`)).to.deep.equal(["policy-changed contracts.vault.initializerArgs"]);
+    // A tightening of a field a rule judges is not a finding, and the target contract is the upgrade itself.
+    expect(paths(edit((p) => ((p.rules.minDelaySeconds += 60), (p.contracts[0]!.contract = "VaultV2Inserted"))))).to.deep.equal([]);
   });
 });

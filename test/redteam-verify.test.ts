@@ -4,7 +4,7 @@ import { deployed, type Deployed } from "./helpers/fixture.ts";
 import { stage } from "../src/pipeline/stage.ts";
 import { propose } from "../src/pipeline/propose.ts";
 import { sign } from "../src/pipeline/sign.ts";
-import { execute } from "../src/pipeline/execute.ts";
+import type { GatehouseError } from "../src/errors.ts";
 import { renderChecks, verify } from "../src/pipeline/verify.ts";
 import { deriveSalt, upgradeCall } from "../src/plan/plan.ts";
 import { batchOf, operationIdOf } from "../src/proposal/derive.ts";
@@ -21,13 +21,11 @@ describe("redteam: verify and sign on an attacker's record", function () {
   });
   after(async () => d.close());
 
-  // HOLE (verify/sign, severity critical): verify never checks an operation's initializer against the
-  // policy's `upgradeInitializers` (src/pipeline/verify.ts verifyRecord recomputes the call FROM
-  // op.initializer; verifyAgainstPolicy ignores it). An initializer `upgradeToAndCall(evil, "")` runs in
-  // the proxy with msg.sender = the timelock (the owner), so the UUPS proxy re-upgrades itself to any
-  // code the attacker deployed. verify says verified, sign approves, execute lands the attacker's code.
-  // The watcher does alert (initializer-not-allowed), but the owners' own gate signs it.
-  it.skip("refuses an upgrade whose initializer re-upgrades the proxy to the attacker's code (HOLE: verify ignores upgradeInitializers)", async () => {
+  // Found by the red team: an initializer `upgradeToAndCall(evil, "")` runs in the proxy with msg.sender =
+  // the timelock (the owner), so the UUPS proxy would re-upgrade itself to the attacker's code. verify
+  // said verified and sign approved; now the initializer must be one the policy allows, decoded with the
+  // build's ABI, so verify fails and sign refuses.
+  it("refuses an upgrade whose initializer re-upgrades the proxy to the attacker's code", async () => {
     const staged = await stage({ setup: d.setup, deployer: d.actors.deployer });
     const { file, record } = staged.proposal!;
     const evilFactory = await d.ctx.ethers.getContractFactory("VaultV2OpenUpgrade", d.actors.outsider.signer);
@@ -43,13 +41,14 @@ describe("redteam: verify and sign on an attacker's record", function () {
 
     const v = await verify({ setup: d.setup, proposal: proposed.id });
     expect(v.verified, renderChecks(v.checks)).to.equal(false);
-    // What happens today when the gate says verified: a second owner signs, the upgrade executes, and the
-    // vault runs the attacker's VaultV2OpenUpgrade (anyone can upgrade it).
-    await sign({ setup: d.setup, safeTxHash: proposed.safeTransactions[0]!.safeTxHash, signer: d.actors.owners[1] });
-    await execute({ setup: d.setup, proposal: proposed.id, executor: d.actors.deployer });
-    await d.ctx.connection.networkHelpers.time.increase(3600);
-    await execute({ setup: d.setup, proposal: proposed.id, executor: d.actors.deployer });
-    const vault = proposed.operations.find((o) => o.proxy === "vault")!.proxyAddress;
-    expect((await d.ctx.up.erc1967.getImplementationAddress(vault)).toLowerCase()).not.to.equal(evil.toLowerCase());
+    const init = v.checks.find((c) => c.name === "initializer of 'vault'")!;
+    expect(init.ok).to.equal(false);
+    expect(init.detail).to.contain("upgradeToAndCall(").and.contain("not one of the policy's upgradeInitializers");
+    const refused = await sign({ setup: d.setup, safeTxHash: proposed.safeTransactions[0]!.safeTxHash, signer: d.actors.owners[1] }).then(
+      () => undefined,
+      (e: unknown) => e as GatehouseError,
+    );
+    expect(refused?.errorName, String(refused)).to.equal("SIGN_REFUSED");
+    expect(refused!.message).to.contain("initializer of 'vault'");
   });
 });

@@ -5,6 +5,7 @@ import path from "node:path";
 import { Interface, Wallet, ZeroAddress, ZeroHash, getBytes, hexlify, id, concat, toBeHex, zeroPadValue, Signature } from "ethers";
 import { A, ROLES, SALT, TX, calls, event, facts, record, safeExecuted, scheduleBatchData, scheduled, topology } from "./helpers/watch-fixtures.ts";
 import { hashOperationBatch, upgradeInterface } from "../src/timelock/calls.ts";
+import { bytecodeHash } from "../src/plan/bytecode.ts";
 import { decideOperation, decideTransaction, operationOccurrences, renderDecision, retractDecision, watchedAddresses } from "../src/watch/decide.ts";
 import { WATCH_TOPICS, decodeLog, watchInterface } from "../src/watch/events.ts";
 import { Ledger } from "../src/watch/ledger.ts";
@@ -67,6 +68,23 @@ describe("watch core: operations and severity (pure)", () => {
     expect(d.alerts.map((a) => a.kind)).to.deep.equal(["bytecode-mismatch", "bytecode-mismatch"]);
     expect(d.review!.verification.status).to.equal("failed");
     expect(renderDecision(d, 1_000_100).markdown).to.contain(`hashes to nothing (no code), the build of RegistryV2 at commit ${r.commit} to`);
+  });
+
+  it("code equal to the build immutables aside is still an alert when UUPS __self is not the implementation's own address", () => {
+    // A 40-byte runtime whose bytes 4..35 are UUPSUpgradeable's __self, as the build info names it.
+    const refs = { "7": [{ start: 4, length: 32 }] };
+    const names = { "7": { name: "__self", source: "npm/@openzeppelin/contracts-upgradeable@5.7.0/proxy/utils/UUPSUpgradeable.sol" } };
+    const code = (self: string) => "0x60806040" + zeroPadValue(self, 32).slice(2) + "5b005b00";
+    const build = { ok: true as const, bytecodeHash: bytecodeHash(code(A.vaultV2), refs), immutableReferences: refs, immutableNames: names };
+    const occ = operationOccurrences(scheduled(r.operationId, [calls.registry, calls.vault], { block: 10, tx: TX.schedule }), A.timelock)[0]!;
+    const decide = (self: string) => {
+      const f = facts();
+      return decideOperation(occ, { topology, records: [r], facts: { ...f, code: { ...f.code, [A.vaultV2.toLowerCase()]: code(self) }, builds: { ...f.builds, [`${r.commit}:VaultV2`]: build } } });
+    };
+    expect(decide(A.vaultV2).alerts).to.deep.equal([]);
+    const foreign = decide(A.registry);
+    expect(foreign.alerts.map((a) => [a.kind, a.check])).to.deep.equal([["bytecode-mismatch", "call 2: implementation build"]]);
+    expect(foreign.alerts[0]!.message).to.contain("__self (UUPSUpgradeable.sol)").and.contain("expected the implementation's own address");
   });
 
   it("a record whose calls no longer hash to its id is an alert (operation-mismatch)", () => {

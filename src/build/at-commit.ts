@@ -4,6 +4,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { GatehouseError } from "../errors.ts";
 import type { RuntimeArtifact } from "../plan/bytecode.ts";
+import { immutableDeclarations } from "./immutables.ts";
 import { checkCommitRef, checkPinnedCompiler, pickTarget, type BuiltArtifact, type PinnedCompiler, type TargetLookup } from "./target.ts";
 
 const execFileAsync = promisify(execFile);
@@ -67,7 +68,14 @@ export async function buildAtCommit(opts: CommitBuildOptions): Promise<CommitBui
   const { artifacts, units } = await p;
   const pinProblem = checkPinnedCompiler(units, opts.pinned);
   if (pinProblem) throw new GatehouseError("BUILD_NOT_PINNED", { commit, reason: pinProblem });
-  return { commit, target: (contract) => pickTarget(artifacts, contract, commit) };
+  const dir = commitBuildDir(opts, commit);
+  return {
+    commit,
+    target: (contract) => {
+      const t = pickTarget(artifacts, contract, commit);
+      return t.ok ? { ok: true, artifact: withImmutableNames(t.artifact, path.join(dir, "artifacts", "build-info")) } : t;
+    },
+  };
 }
 
 /** The cache folder of a commit's finished build. */
@@ -167,6 +175,14 @@ function lastLines(text: string): string {
   const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
   const i = lines.findIndex((l) => /error/i.test(l));
   return (i >= 0 ? lines.slice(i, i + 2) : lines.slice(-2)).join(" ") || "(no output)";
+}
+
+/** The artifact with the names of its immutables, read from the build info that produced it. */
+function withImmutableNames(artifact: BuiltArtifact, buildInfoDir: string): BuiltArtifact {
+  const ids = Object.keys(artifact.immutableReferences ?? {});
+  const file = artifact.buildInfoId ? path.join(buildInfoDir, `${artifact.buildInfoId}.output.json`) : undefined;
+  if (ids.length === 0 || !file || !existsSync(file)) return artifact;
+  return { ...artifact, immutableNames: immutableDeclarations(JSON.parse(readFileSync(file, "utf8")), ids) };
 }
 
 function readArtifacts(dir: string): BuiltArtifact[] {

@@ -1,5 +1,6 @@
 import { GatehouseError } from "../errors.ts";
 import type { RuntimeArtifact } from "../plan/bytecode.ts";
+import type { ImmutableNames } from "./immutables.ts";
 
 /**
  * Pure rules for a build at a commit: what a commit reference must look like, which artifact is the
@@ -13,6 +14,8 @@ export interface BuiltArtifact extends RuntimeArtifact {
   abi?: unknown[];
   bytecode?: string;
   buildInfoId?: string;
+  /** Names of its immutables by AST id (filled by the commit build, from its build info). */
+  immutableNames?: ImmutableNames;
 }
 
 export interface PinnedCompiler {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { getAddress, zeroPadValue } from "ethers";
+import { Interface, getAddress } from "ethers";
+import { checkImmutableValues, immutableDeclarations, type ImmutableNames } from "../build/immutables.ts";
 import { buildAtCommit, commitBuildDir } from "../build/at-commit.ts";
 import { PROJECT_SOURCES, type BuiltArtifact } from "../build/target.ts";
 import { GatehouseError } from "../errors.ts";
@@ -123,47 +124,32 @@ export function verifyAgainstPolicy(record: ProposalRecord, policy: Pick<Policy,
   return checks;
 }
 
-/** The immutables of a build, by AST id: the declared name and its source file, read from the build-info output. */
-export function immutableDeclarations(buildInfoOutput: unknown, ids: string[]): Map<string, { name: string; source: string }> {
-  const wanted = new Set(ids.map(Number));
-  const found = new Map<string, { name: string; source: string }>();
-  const sources = ((buildInfoOutput as { output?: { sources?: Record<string, { ast?: unknown }> } })?.output?.sources ?? {}) as Record<string, { ast?: unknown }>;
-  const walk = (node: unknown, source: string): void => {
-    if (!node || typeof node !== "object" || found.size === wanted.size) return;
-    const n = node as { id?: number; nodeType?: string; name?: string };
-    if (n.nodeType === "VariableDeclaration" && typeof n.id === "number" && wanted.has(n.id)) found.set(String(n.id), { name: n.name ?? "?", source });
-    for (const v of Object.values(node)) if (v && typeof v === "object") walk(v, source);
-  };
-  for (const [source, s] of Object.entries(sources)) walk(s.ast, source);
-  return found;
+/**
+ * The call an upgrade makes inside the proxy (upgradeToAndCall/upgradeAndCall data) runs with the timelock
+ * as msg.sender: it may do anything the owner may, re-upgrading the proxy included. So it is allowed only
+ * when empty, or a function the policy lists for that contract (`upgradeInitializers`), decoded with the
+ * target's ABI from the build: the record's words are never the reference.
+ */
+export function checkInitializer(op: Pick<ProposalRecord["operations"][number], "proxy" | "initializer">, allowed: string[], abi: readonly unknown[] | undefined): VerifyCheck {
+  const name = `initializer of '${op.proxy}'`;
+  if (op.initializer === "0x") return { name, ok: true, detail: "none (the upgrade calls nothing in the proxy)" };
+  if (!abi) return { name, ok: false, detail: `${op.initializer.slice(0, 10)}…: no build of the target to decode it with` };
+  let decoded: ReturnType<Interface["parseTransaction"]> = null;
+  try {
+    decoded = new Interface(abi as never).parseTransaction({ data: op.initializer });
+  } catch {
+    decoded = null;
+  }
+  if (!decoded) return { name, ok: false, detail: `${op.initializer.slice(0, 10)}… is no function of the target contract` };
+  const words = `${decoded.name}(${decoded.fragment.inputs.map((p, i) => `${p.name || `arg${i}`}=${String(decoded!.args[i])}`).join(", ")})`;
+  if (!allowed.includes(decoded.name)) return { name, ok: false, detail: `${words} is not one of the policy's upgradeInitializers (${allowed.join(", ") || "none"}): it would run in the proxy with the timelock's rights` };
+  return { name, ok: true, detail: `${words}, allowed by the policy` };
 }
 
-const UUPS_SOURCE = /(^|\/)@openzeppelin\/contracts(-upgradeable)?(@[^/]+)?\/proxy\/utils\/UUPSUpgradeable\.sol$/;
-
-/**
- * Each immutable of an implementation, against what it must be (pure). UUPSUpgradeable's `__self` must
- * be the implementation's own address (its `onlyProxy` guard depends on it); any other immutable is set
- * by a constructor whose arguments the record does not hold, so it is reported as unchecked, with its value.
- */
-export function checkImmutables(code: string, refs: ImmutableReferences | undefined, names: Map<string, { name: string; source: string }>, implementation: string, label: string): VerifyCheck[] {
-  const { checks, check } = collector();
-  const hex = code.startsWith("0x") ? code.slice(2) : code;
-  for (const [id, ranges] of Object.entries(refs ?? {})) {
-    const values = [...new Set(ranges.map(({ start, length }) => "0x" + hex.slice(start * 2, (start + length) * 2).toLowerCase()))];
-    const decl = names.get(id);
-    const name = decl ? `${decl.name} (${path.basename(decl.source)})` : `#${id}`;
-    if (values.length !== 1) {
-      check(`${label} immutable ${name}`, false, `its ${ranges.length} copies in the code differ: ${values.join(", ")}`);
-      continue;
-    }
-    if (decl?.name === "__self" && UUPS_SOURCE.test(decl.source)) {
-      const expected = zeroPadValue(getAddress(implementation), 32).toLowerCase();
-      check(`${label} immutable ${name}`, values[0] === expected, values[0] === expected ? `the implementation's own address ${getAddress(implementation)}` : `${values[0]}, expected the implementation's own address ${getAddress(implementation)}`);
-    } else {
-      check(`${label} immutable ${name}`, true, `UNCHECKED: value ${values[0]} is set at deployment and is not derived here`, true);
-    }
-  }
-  if (Object.keys(refs ?? {}).length === 0) check(`${label} immutables`, true, "none");
+/** verify's checks of an implementation's immutables (src/build/immutables.ts decides). */
+export function checkImmutables(code: string, refs: ImmutableReferences | undefined, names: ImmutableNames, implementation: string, label: string): VerifyCheck[] {
+  const checks: VerifyCheck[] = checkImmutableValues(code, refs, names, implementation).map((c) => ({ ...c, name: `${label} immutable ${c.name}` }));
+  if (Object.keys(refs ?? {}).length === 0) checks.push({ name: `${label} immutables`, ok: true, detail: "none" });
   return checks;
 }
 
@@ -245,6 +231,7 @@ export async function verify(opts: { setup: Setup; proposal: string | { record: 
     const code = await ctx.ethers.provider.getCode(op.newImplementation);
     const { artifact, reason, buildInfoOutput } = lookup(target);
     const source = build.kind === "commit" ? `the build of ${target} at commit ${build.commit.slice(0, 12)}` : `the current build of ${target}`;
+    checks.push(checkInitializer(op, setup.policy.contracts.find((c) => c.name === op.proxy)?.upgradeInitializers ?? [], artifact?.abi));
     if (!artifact) {
       check(`bytecode of ${label}`, false, reason ?? `no ${target}`);
       continue;
@@ -253,8 +240,8 @@ export async function verify(opts: { setup: Setup; proposal: string | { record: 
     check(`bytecode of ${label}`, same, same ? `${op.newImplementation} is ${source} (${artifact.sourceName}), immutables aside` : code === "0x" ? `${op.newImplementation} has no code` : `${op.newImplementation} is not ${source}`);
     if (!same) continue;
     const ids = Object.keys(artifact.immutableReferences ?? {});
-    let names = new Map<string, { name: string; source: string }>();
-    if (ids.length > 0 && buildInfoOutput && existsSync(buildInfoOutput)) names = immutableDeclarations(JSON.parse(readFileSync(buildInfoOutput, "utf8")), ids);
+    let names: ImmutableNames = artifact.immutableNames ?? {};
+    if (!artifact.immutableNames && ids.length > 0 && buildInfoOutput && existsSync(buildInfoOutput)) names = immutableDeclarations(JSON.parse(readFileSync(buildInfoOutput, "utf8")), ids);
     checks.push(...checkImmutables(code, artifact.immutableReferences, names, op.newImplementation, label));
   }
   const failed = checks.some((c) => !c.ok);

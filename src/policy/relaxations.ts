@@ -28,7 +28,11 @@ export type RelaxationKind =
   | "contract-removed"
   | "contract-changed"
   | "confirmations-lowered"
-  | "notification-removed";
+  | "notification-removed"
+  | "protected-branch-changed"
+  | "library-call-allowed"
+  | "fallback-handler-allowed"
+  | "policy-changed";
 
 export interface Relaxation {
   kind: RelaxationKind;
@@ -78,6 +82,16 @@ export function policyRelaxations(base: Policy | undefined, pr: Policy | undefin
   for (const flag of pr_.unsafeAllow.filter((f) => !br.unsafeAllow.includes(f))) add("unsafe-allow-added", "rules.unsafeAllow", `rules.unsafeAllow adds '${flag}': that upgrade-safety check would no longer be enforced`);
   for (const c of br.forbidden.filter((f) => !pr_.forbidden.includes(f))) add("forbidden-removed", "rules.forbidden", `rules.forbidden no longer forbids '${c}'`);
 
+  for (const a of (pr_.allowedLibraryCalls ?? []).filter((x) => !(br.allowedLibraryCalls ?? []).some((y) => y.function === x.function))) {
+    add("library-call-allowed", "rules.allowedLibraryCalls", `rules.allowedLibraryCalls lets check pass '${a.function}' ("${a.reason}"): a forbidden construct reachable through it would no longer be a finding`);
+  }
+  for (const h of (pg.safe.fallbackHandlers ?? []).filter((x) => !(bg.safe.fallbackHandlers ?? []).includes(x))) {
+    add("fallback-handler-allowed", "governance.safe.fallbackHandlers", `governance.safe.fallbackHandlers accepts ${h}: doctor would no longer report that fallback handler on the Safe`);
+  }
+  if (base.protectedBranch !== pr.protectedBranch) {
+    add("protected-branch-changed", "protectedBranch", `protectedBranch changed from '${base.protectedBranch}' to '${pr.protectedBranch}': verify, sign and the watcher would accept any commit of that branch as reviewed`);
+  }
+
   changed("compiler-changed", "compiler", base.compiler, pr.compiler);
 
   const baseContracts = new Map(base.contracts.map((c) => [c.name, c]));
@@ -112,5 +126,49 @@ export function policyRelaxations(base: Policy | undefined, pr: Policy | undefin
   const key = (n: Policy["notifications"][number]) => JSON.stringify(n);
   const prNotes = new Set(pr.notifications.map(key));
   for (const n of base.notifications) if (!prNotes.has(key(n))) add("notification-removed", "notifications", `the ${n.type} notification ${key(n)} is removed or changed: reviewers may no longer be told`);
+
+  // Every other difference is named too, so that a field added to the policy later can never change
+  // silently: the rules above decide relaxation or tightening only for the fields they know.
+  for (const p of differingPaths(withoutKnown(base), withoutKnown(pr))) add("policy-changed", p, `${p} changed: a policy field no rule above judges; a human must decide`);
   return out;
+}
+
+/** Fields the rules above judge (a tightening of these is not a finding). Contracts are compared by name. */
+const KNOWN: Record<string, readonly string[]> = {
+  "": ["network", "chainId", "protectedBranch", "compiler", "notifications", "contracts"],
+  governance: ["delaySeconds", "timelock", "guardian", "executor"],
+  "governance.safe": ["threshold", "owners", "address", "fallbackHandlers"],
+  rules: ["minDelaySeconds", "minThreshold", "maxCodeSize", "unsafeAllow", "forbidden", "allowedLibraryCalls"],
+  watcher: ["confirmations"],
+  contract: ["name", "contract", "kind", "proxy", "upgradeInitializers", "allowWrites", "probes"],
+};
+
+function omit(o: unknown, keys: readonly string[]): unknown {
+  if (!o || typeof o !== "object") return o;
+  return Object.fromEntries(Object.entries(o as Record<string, unknown>).filter(([k]) => !keys.includes(k)));
+}
+
+function withoutKnown(p: Policy): unknown {
+  const top = omit(p, KNOWN[""]!) as Record<string, unknown>;
+  const g = omit(p.governance, KNOWN.governance!) as Record<string, unknown>;
+  return {
+    ...top,
+    governance: { ...g, safe: omit(p.governance.safe, KNOWN["governance.safe"]!) },
+    rules: omit(p.rules, KNOWN.rules!),
+    watcher: omit(p.watcher, KNOWN.watcher!),
+    contracts: Object.fromEntries(p.contracts.map((c) => [c.name, omit(c, KNOWN.contract!)])),
+  };
+}
+
+/** Paths (`a.b.c`) where two JSON values differ; a contract missing on one side is judged above. */
+function differingPaths(a: unknown, b: unknown, at = ""): string[] {
+  if (JSON.stringify(a) === JSON.stringify(b)) return [];
+  const isObj = (v: unknown) => !!v && typeof v === "object" && !Array.isArray(v);
+  if (!isObj(a) || !isObj(b)) return [at || "(policy)"];
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  return [...new Set([...Object.keys(ao), ...Object.keys(bo)])].flatMap((k) => {
+    if (at === "contracts" && (!(k in ao) || !(k in bo))) return [];
+    return differingPaths(ao[k], bo[k], at ? `${at}.${k}` : k);
+  });
 }

@@ -1,6 +1,7 @@
 import { AbiCoder, Interface, ZeroAddress, ZeroHash, formatEther, getAddress, keccak256, toUtf8Bytes } from "ethers";
 import type { ImmutableReferences } from "../plan/bytecode.ts";
 import { bytecodeHash } from "../plan/bytecode.ts";
+import { checkImmutableValues, type ImmutableNames } from "../build/immutables.ts";
 import type { DeploymentRecord } from "../records/deployment.ts";
 import type { ProposalRecord } from "../records/proposal.ts";
 import { alertSummary, renderAlertMarkdown, type EventAlert } from "../review/alert.ts";
@@ -192,7 +193,7 @@ export interface TxFacts {
 
 /** The policy's target contract built at a protected commit, or why there is no such build. */
 export type BuildFact =
-  | { ok: true; bytecodeHash: string; immutableReferences?: ImmutableReferences; abi?: readonly unknown[] }
+  | { ok: true; bytecodeHash: string; immutableReferences?: ImmutableReferences; immutableNames?: ImmutableNames; abi?: readonly unknown[] }
   | { ok: false; reason: string };
 
 export interface ChainFacts {
@@ -501,7 +502,12 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
       else if (onchainHash === undefined) detail = `the code of \`${getAddress(up.implementation)}\` could not be read.`;
       else {
         codeOk = onchainHash === build.bytecodeHash;
-        detail = codeOk
+        // Equal "immutables aside": the immutables themselves must hold what they must (UUPS __self).
+        const badImmutables = codeOk && code ? checkImmutableValues(code, build.immutableReferences, build.immutableNames ?? {}, up.implementation).filter((c) => !c.ok) : [];
+        if (badImmutables.length > 0) {
+          codeOk = false;
+          detail = `the code of \`${getAddress(up.implementation)}\` is the build of ${target.contract} at commit ${record.commit} except its immutables: ${badImmutables.map((c) => `${c.name} is ${c.detail}`).join("; ")}.`;
+        } else detail = codeOk
           ? `the code of \`${getAddress(up.implementation)}\` is the build of ${target.contract} at protected commit ${record.commit} (${build.bytecodeHash})`
           : `the code of \`${getAddress(up.implementation)}\` hashes to ${onchainHash ?? "nothing (no code)"}, the build of ${target.contract} at commit ${record.commit} to ${build.bytecodeHash}${op && code && [onchainHash, bytecodeHash(code)].includes(record.artifacts[op.proxy]?.bytecodeHash ?? "") ? " (the record's own bytecodeHash matches the deployed code, but the record is not the reference)" : ""}.`;
       }

@@ -105,7 +105,13 @@ export function factsReader(input: {
         try {
           const t = await input.buildTarget(commit, contract);
           if (!t.ok) return { ok: false, reason: t.reason };
-          return { ok: true, bytecodeHash: bytecodeHash(t.artifact.deployedBytecode, t.artifact.immutableReferences), ...(t.artifact.immutableReferences ? { immutableReferences: t.artifact.immutableReferences } : {}), ...(t.artifact.abi ? { abi: t.artifact.abi } : {}) };
+          return {
+            ok: true,
+            bytecodeHash: bytecodeHash(t.artifact.deployedBytecode, t.artifact.immutableReferences),
+            ...(t.artifact.immutableReferences ? { immutableReferences: t.artifact.immutableReferences } : {}),
+            ...(t.artifact.immutableNames ? { immutableNames: t.artifact.immutableNames } : {}),
+            ...(t.artifact.abi ? { abi: t.artifact.abi } : {}),
+          };
         } catch (e) {
           return { ok: false, reason: (e as Error).message };
         }
