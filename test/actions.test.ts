@@ -17,7 +17,7 @@ import { PROJECT_ROOT } from "./helpers/fixture.ts";
 import { parse as parseYaml } from "yaml";
 import { Policy } from "../src/policy/schema.ts";
 import { policyRelaxations } from "../src/policy/relaxations.ts";
-import { auditFailed, auditMarkdown, changedFiles, effectivePolicy, recordFindings, type AuditReport } from "../src/actions/audit.ts";
+import { auditFailed, auditMarkdown, changedFiles, effectivePolicy, recordFindings, ciConfigFindings, type AuditReport } from "../src/actions/audit.ts";
 import { refVerdict } from "../src/actions/config.ts";
 
 /**
@@ -325,6 +325,9 @@ describe("least-trust CI: policy relaxations, records in PRs, the audited policy
     expect(human.findings[0]!.message).to.include("the PR's author is mallory, not the bot");
     expect(recordFindings(["proposals/sepolia/x.json", "src/cli/main.ts"], bot, bot).findings[0]!.message).to.include(`the PR by ${bot} also changes src/cli/main.ts`);
     expect(recordFindings(["scripts/x.ts"], "mallory", bot)).to.deep.equal({ findings: [] });
+    // The workflows' own trust configuration (the bot's name, the protected branch) is a finding too.
+    expect(ciConfigFindings(["scripts/x.ts", ".github/gatehouse.json"]).map((f) => `${f.kind} ${f.file}`)).to.deep.equal(["ci-config-changed .github/gatehouse.json"]);
+    expect(ciConfigFindings(["scripts/x.ts"])).to.deep.equal([]);
   });
 
   it("the audit's verdict: a finding, a failed check or a network without a report fails; no network is 'nothing to check', not a pass by silence", () => {

@@ -22,7 +22,7 @@ export const AuditFinding = z
     message: z.string(),
   })
   .strict();
-export type AuditFinding = z.infer<typeof AuditFinding> & { kind: RelaxationKind | "policy-invalid" | "records-changed" };
+export type AuditFinding = z.infer<typeof AuditFinding> & { kind: RelaxationKind | "policy-invalid" | "records-changed" | "ci-config-changed" };
 
 /** The artifact the audit job uploads and the comment workflow reads (as data, never as code). */
 export const AuditReport = z
@@ -68,6 +68,19 @@ export function recordFindings(changed: string[], author: string | undefined, bo
       message: `${file} is a pipeline record: only the bot writes records (${why}). Records are claims checked against the chain; a PR that edits them needs a human decision.`,
     })),
   };
+}
+
+/** The workflows' own configuration: who the bot is, the protected branch, the networks and their RPC. */
+export const CI_CONFIG_FILES = [".github/gatehouse.json"] as const;
+
+/**
+ * A change to the workflows' configuration is a finding: naming another bot would let that account's
+ * record PRs pass as the bot's, and moving the protected branch or the networks moves what is trusted.
+ */
+export function ciConfigFindings(changed: string[]): AuditFinding[] {
+  return changed
+    .filter((f) => (CI_CONFIG_FILES as readonly string[]).includes(f))
+    .map((file) => ({ kind: "ci-config-changed", file, message: `${file} configures the workflows' trust (the bot, the protected branch, the networks): a PR that changes it needs a human decision.` }));
 }
 
 /**
