@@ -156,15 +156,22 @@ export async function runCheck(
   }
   // Chain facts and artifacts first: they say which build units the audit needs, so only those are parsed.
   const facts: ({ c: Policy["contracts"][number]; i: number; proxy: string; liveImplementation: string; liveCode: string; artifact: Awaited<ReturnType<typeof ctx.readArtifact>> | undefined; proxyAdmin?: string })[] = [];
-  for (const [i, c] of policy.contracts.entries()) {
-    const proxy = c.proxy ?? deployment.proxies[c.name]?.address;
-    if (!proxy) throw notDeployed(`the proxy '${c.name}'`, ctx.network);
-    const liveImplementation = getAddress(await ctx.up.erc1967.getImplementationAddress(proxy));
-    const liveCode = await ctx.ethers.provider.getCode(liveImplementation);
-    const artifact = await ctx.readArtifact(c.contract).catch(() => undefined);
-    const proxyAdmin = c.kind === "transparent" ? getAddress(await ctx.up.erc1967.getAdminAddress(proxy)) : undefined;
-    facts.push({ c, i, proxy: getAddress(proxy), liveImplementation, liveCode, artifact, ...(proxyAdmin ? { proxyAdmin } : {}) });
-  }
+  // Independent reads: every proxy at once, and each proxy's reads side by side.
+  facts.push(
+    ...(await Promise.all(
+      policy.contracts.map(async (c, i) => {
+        const proxy = c.proxy ?? deployment.proxies[c.name]?.address;
+        if (!proxy) throw notDeployed(`the proxy '${c.name}'`, ctx.network);
+        const [liveImplementation, artifact, proxyAdmin] = await Promise.all([
+          ctx.up.erc1967.getImplementationAddress(proxy).then((a) => getAddress(a)),
+          ctx.readArtifact(c.contract).catch(() => undefined),
+          c.kind === "transparent" ? ctx.up.erc1967.getAdminAddress(proxy).then((a) => getAddress(a)) : undefined,
+        ]);
+        const liveCode = await ctx.ethers.provider.getCode(liveImplementation);
+        return { c, i, proxy: getAddress(proxy), liveImplementation, liveCode, artifact, ...(proxyAdmin ? { proxyAdmin } : {}) };
+      }),
+    )),
+  );
   const build: Build = loadBuild(ctx.buildInfoDir, unitsNeeded(path.dirname(ctx.buildInfoDir), facts));
   if (compile.compiled) compile.units = build.units.filter((u) => !before.has(`${u.id}.json`)).map((u) => ({ id: u.id, sources: u.roots.map(projectFile) }));
   const proxies: ProxyCheck[] = [];
