@@ -16,7 +16,7 @@ import { execute } from "./execute.ts";
 import { propose } from "./propose.ts";
 import { loadSetup, latestTimestamp } from "./setup.ts";
 import { sign } from "./sign.ts";
-import { stage } from "./stage.ts";
+import { gitCommit, stage } from "./stage.ts";
 import { status } from "./status.ts";
 import { verify } from "./verify.ts";
 import { readFileSync } from "node:fs";
@@ -33,15 +33,6 @@ import { apiKitFor } from "../safe/service-client.ts";
  * proposed again and carried through to execution. Every claim the demo makes is checked on chain;
  * the result is ok only if all of them held.
  */
-/** The project's HEAD: the commit the demo's record names and the watcher builds (null outside git). */
-function headCommit(root: string): string | null {
-  try {
-    return execFileSync("git", ["rev-parse", "HEAD"], { cwd: root, stdio: ["ignore", "pipe", "ignore"] }).toString().trim() || null;
-  } catch {
-    return null;
-  }
-}
-
 export interface DemoCheck {
   name: string;
   ok: boolean;
@@ -76,7 +67,8 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
     // The record names the project's HEAD; stage deploys its build, and verify, sign and the watcher build
     // it again from the project's git repository (the workspace is scratch). They accept only a commit on
     // the protected branch: on a feature branch the demo says so and stands in the current branch for it.
-    const head = headCommit(opts.projectRoot);
+    // The project's HEAD (null outside git): the commit the record names and the watcher builds.
+    const head = gitCommit(opts.projectRoot);
     let protectedBranch = policy.protectedBranch;
     if (head && !(await commitOnBranch(opts.projectRoot, head, protectedBranch))) {
       protectedBranch = execFileSync("git", ["rev-parse", "--abbrev-ref", "HEAD"], { cwd: opts.projectRoot }).toString().trim();
