@@ -262,6 +262,21 @@ describe("least-trust CI: policy relaxations, records in PRs, the audited policy
     return Policy.parse(p);
   };
 
+  // Fields the red team found unnamed (each lets a merged PR widen what is trusted), and the catch-all
+  // that keeps a field added later from changing silently.
+  it("names a changed protectedBranch, new allowed library calls and fallback handlers, and any other difference", () => {
+    const paths = (pr: Policy) => policyRelaxations(base, pr).map((r) => `${r.kind} ${r.path}`);
+    expect(paths(edit((p) => (p.protectedBranch = "redteam")))).to.deep.equal(["protected-branch-changed protectedBranch"]);
+    const libraryCall = { function: "@openzeppelin/contracts/utils/Address.sol:Address.functionDelegateCall", reason: "trust me" };
+    expect(paths(edit((p) => (p.rules.allowedLibraryCalls = [libraryCall])))).to.deep.equal(["library-call-allowed rules.allowedLibraryCalls"]);
+    expect(paths(edit((p) => (p.governance.safe.fallbackHandlers = ["0x000000000000000000000000000000000000dEaD"])))).to.deep.equal(["fallback-handler-allowed governance.safe.fallbackHandlers"]);
+    expect(paths(edit((p) => (p.contracts[0]!.upgradeInitializers = ["upgradeToAndCall"])))).to.deep.equal(["contract-changed contracts.vault.upgradeInitializers"]);
+    expect(paths(edit((p) => (p.compiler.evmVersion = "paris")))).to.deep.equal(["compiler-changed compiler"]);
+    expect(paths(edit((p) => (p.contracts[0]!.initializerArgs = ["0x000000000000000000000000000000000000dEaD"])))).to.deep.equal(["policy-changed contracts.vault.initializerArgs"]);
+    // A tightening of a field a rule judges is not a finding, and the target contract is the upgrade itself.
+    expect(paths(edit((p) => ((p.rules.minDelaySeconds += 60), (p.contracts[0]!.contract = "VaultV2Inserted"))))).to.deep.equal([]);
+  });
+
   it("names every relaxation of the base policy, and nothing for an unchanged or tightened one", () => {
     expect(policyRelaxations(base, base)).to.deep.equal([]);
     expect(policyRelaxations(base, edit((p) => ((p.rules.minDelaySeconds = 7200), (p.rules.forbidden = ["selfdestruct", "delegatecall"]))))).to.deep.equal([]);
