@@ -42,7 +42,6 @@ export async function watcherOptions(setup: Setup, opts: { rpc?: Rpc; build?: Bu
     deployment: setup.deployment,
     records: () => listProposals(setup.root, setup.ctx.network).map((p) => p.record),
     confirmations: setup.policy.watcher.confirmations,
-    immutableReferences: async (contract) => (await setup.ctx.readArtifact(contract)).immutableReferences,
     policy: setup.policy,
     buildTarget: buildTargetOf(setup, opts.build),
   };

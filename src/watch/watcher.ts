@@ -1,5 +1,4 @@
 import { setTimeout as delay } from "node:timers/promises";
-import type { ImmutableReferences } from "../plan/bytecode.ts";
 import type { DeploymentRecord } from "../records/deployment.ts";
 import type { ProposalRecord } from "../records/proposal.ts";
 import {
@@ -52,7 +51,6 @@ export interface WatcherOptions {
   maxRange?: number;
   /** First block when the ledger has no checkpoint; default: the block that created the timelock. */
   startBlock?: number;
-  immutableReferences?: (contract: string) => Promise<ImmutableReferences | undefined>;
   /** The policy's governed contracts (target contract, allowed upgrade initializers); none: nothing is governed. */
   policy?: PolicyTargets;
   /** The watcher's own build of a policy target at a protected commit (src/build/at-commit.ts). */
