@@ -137,6 +137,12 @@ export const ERRORS = {
   ),
   ADDRESS_INVALID: d(196, 2, "{what} '{value}': expected an address (0x followed by 40 hex digits)", "Delegates and Safe owners are named by their 20-byte address."),
 
+  // 173-179: incidents, pause and drills (exit 2)
+  INCIDENT_NOT_FOUND: d(173, 2, "{file}: no such incident ({hint})", "`incident update` and `incident close` name an incident `incident open` wrote under incidents/; with no id they act on the one open incident."),
+  INCIDENT_AMBIGUOUS: d(174, 2, "{count} incidents are open ({ids}): name one with --id", "More than one incident is open; say which one the command is about."),
+  INCIDENT_CLOSED: d(175, 2, "incident {id} is closed ({closedAt})", "A closed incident takes no more updates; open a new one."),
+  DRILL_UNKNOWN: d(176, 2, "unknown drill scenario '{scenario}' (expected one of: {known})", "`gatehouse drill` rehearses the scenarios it knows; each is described in `gatehouse drill --help` and the README runbook."),
+
   // 2xx: findings and refusals (exit 1)
   CHECK_FAILED: d(200, 1, "{count} finding(s) in the upgrade check", "`check` found storage-layout, upgrade-safety or policy violations; `stage` refuses to stage them."),
   DELAY_BELOW_POLICY: d(201, 1, "delay {delay}s is below the policy minimum of {min}s", "Operations must wait at least the policy's minimum delay."),
@@ -199,6 +205,11 @@ export const ERRORS = {
     "building commit {commit} failed: {reason}",
     "The commit is built from `git archive` with the installed packages and an environment without secrets or network settings. A config that needs a secret, a download or the network fails here by design.",
   ),
+  // 273-279: incidents and pause (exit 1)
+  NOT_PAUSER: d(273, 1, "{address} may not pause '{contract}' ({proxy}): its pauser is {pauser}", "Only the account the contract names as its guardian (`guardian()` on chain) can pause it; unpausing is the timelock's. Use the guardian's key (--from), or write a Transaction Builder file for a guardian Safe (--builder-file)."),
+  NOT_PAUSABLE: d(274, 1, "'{contract}' ({proxy}) cannot be paused: {reason}", "The implementation the proxy runs has no guardian pause (`paused()`/`guardian()`/`pause()`); upgrade it to a pausable version (e.g. VaultV3, RegistryV3) through the governed path first."),
+  INCIDENT_INCOMPLETE: d(275, 1, "incident {id}: {count} step(s) not done: {steps}", "Some containment steps could not be done (the file incidents/<id>.json records each step's intent and result). Fix the cause and re-run the same command: done steps are checked on chain and never repeated."),
+
   // 260-269: the GitHub Actions glue (exit 1)
   REF_NOT_PROTECTED: d(
     260,
@@ -228,6 +239,7 @@ export const ERRORS = {
   ),
 
   // 3xx: internal or environment failures (exit 1)
+  NOTICE_FAILED: d(373, 3, "incident {id}: posting to {sink} failed: {reason}", "A sink did not take the incident notice. What was done is recorded in incidents/<id>.json; re-run the same command to resume: notices already posted are not posted again (webhooks get the same Idempotency-Key)."),
   CHAIN_CALL_FAILED: d(300, 1, "{action} failed: {reason}", "A transaction or RPC call failed."),
   WATCH_INCOMPLETE: d(
     320,

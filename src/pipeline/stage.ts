@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { ContractFactory, getAddress } from "ethers";
+import { ContractFactory, Interface, getAddress } from "ethers";
+import { resolveAccount } from "../chain/context.ts";
 import { buildAtCommit } from "../build/at-commit.ts";
 import type { BuiltArtifact, TargetLookup } from "../build/target.ts";
 import type { Actor } from "../chain/context.ts";
@@ -113,7 +114,7 @@ export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?
       oldContract: p.liveContract,
       oldImplementation: p.liveImplementation,
       newImplementation: address,
-      initializer: "0x",
+      initializer: upgradeCallData(setup, p.name, artifact.abi ?? []),
     });
     artifacts[p.name] = {
       contract: p.target,
@@ -170,6 +171,26 @@ export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?
   writeProposal(file, record);
   log(`staged proposal ${id}: operation ${plan.operationId}`);
   return { check, proposal: { file, record, created: true }, deployed };
+}
+
+/**
+ * The policy's `upgradeCall` of one proxy, encoded with the target's ABI ("0x" when it has none). The
+ * words `timelock`, `safe` and `guardian` stand for those addresses, so a reinitializer can name them.
+ */
+export function upgradeCallData(setup: Pick<Setup, "ctx" | "policy" | "deployment">, name: string, abi: readonly unknown[]): string {
+  const call = setup.policy.contracts.find((c) => c.name === name)?.upgradeCall;
+  if (!call) return "0x";
+  const words: Record<string, string> = {
+    timelock: getAddress(setup.deployment.timelock.address),
+    safe: getAddress(setup.deployment.safe.address),
+    guardian: resolveAccount(setup.ctx, setup.policy.governance.guardian[0]!),
+  };
+  const args = call.args.map((a) => (typeof a === "string" && a in words ? words[a]! : a));
+  try {
+    return new Interface(abi as never).encodeFunctionData(call.function, args);
+  } catch (e) {
+    throw new GatehouseError("FILE_INVALID", { file: `policies/${setup.policy.network}.yaml`, path: `contracts.${name}.upgradeCall`, expected: `a function of the target and arguments it accepts (${(e as Error).message.split(" (")[0]})` });
+  }
 }
 
 function targetOrThrow(t: TargetLookup, commit: string): BuiltArtifact {

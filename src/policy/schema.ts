@@ -56,6 +56,19 @@ export const GovernedContract = z
      * name, e.g. [initializeV2]. Any other call during an upgrade is a watcher alert. Default: none.
      */
     upgradeInitializers: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "a Solidity function name" })).default([]),
+    /**
+     * The call `stage` makes in the proxy as part of the upgrade (upgradeToAndCall/upgradeAndCall data), e.g.
+     * a reinitializer that names the pauser: `{ function: initializeV3, args: [guardian] }`. It must be one of
+     * `upgradeInitializers`. Arguments `timelock`, `safe` and `guardian` (the policy's first guardian) stand
+     * for those addresses. Default: none (the upgrade calls nothing in the proxy).
+     */
+    upgradeCall: z
+      .object({
+        function: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "a Solidity function name" }),
+        args: z.array(z.union([z.string(), z.number(), z.boolean()])).default([]),
+      })
+      .strict()
+      .optional(),
     /** `simulate`: view calls on the upgraded proxy and their expected result (`timelock`/`safe` stand for those addresses). */
     probes: z
       .array(z.object({ call: z.string().regex(/^[A-Za-z_]\w*\([^()]*\)$/, { message: "a function signature like 'version()'" }), args: z.array(z.union([z.string(), z.number(), z.boolean()])).optional(), returns: z.string() }).strict())
@@ -163,6 +176,9 @@ export const Policy = z
     p.contracts.forEach((c, i) => {
       if (seen.has(c.name)) ctx.addIssue({ code: "custom", path: ["contracts", i, "name"], message: `a unique name ('${c.name}' is repeated)` });
       seen.add(c.name);
+      if (c.upgradeCall && !c.upgradeInitializers.includes(c.upgradeCall.function)) {
+        ctx.addIssue({ code: "custom", path: ["contracts", i, "upgradeCall", "function"], message: `one of this contract's upgradeInitializers (${c.upgradeInitializers.join(", ") || "none"})` });
+      }
     });
   });
 

@@ -79,3 +79,22 @@ export function cancelTxBuilderFile(input: {
   };
   return { ...file, meta: { ...file.meta, checksum: txBuilderChecksum(file) } };
 }
+
+/** A Transaction Builder batch of plain calls (no value) for a guardian Safe, e.g. `pause()` on proxies. */
+export function callsTxBuilderFile(input: {
+  chainId: bigint;
+  safe?: string;
+  name: string;
+  description: string;
+  createdAt: number;
+  calls: { to: string; data: string; method: string }[];
+}): TxBuilderFile {
+  const file: TxBuilderFile = {
+    version: "1.0",
+    chainId: input.chainId.toString(),
+    createdAt: input.createdAt,
+    meta: { name: input.name, description: input.description, txBuilderVersion: "1.18.2", createdFromSafeAddress: input.safe ?? "", createdFromOwnerAddress: "" },
+    transactions: input.calls.map((c) => ({ to: c.to, value: "0", data: c.data, contractMethod: { inputs: [], name: c.method, payable: false }, contractInputsValues: {} })),
+  };
+  return { ...file, meta: { ...file.meta, checksum: txBuilderChecksum(file) } };
+}
