@@ -46,6 +46,7 @@ contract RegistryV3 is Initializable, OwnableUpgradeable, PausableUpgradeable {
         _disableInitializers();
     }
 
+    /// @custom:oz-upgrades-validate-as-initializer
     /// @notice Initialize a fresh proxy's storage (version 2, so initializeV3 cannot run after it).
     /// @param label_ The registry's label.
     /// @param owner_ The unpauser (the TimelockController).
@@ -57,6 +58,7 @@ contract RegistryV3 is Initializable, OwnableUpgradeable, PausableUpgradeable {
         _setGuardian(guardian_);
     }
 
+    /// @custom:oz-upgrades-validate-as-initializer
     /// @notice Run once by the V2 → V3 upgrade (upgradeAndCall): names the owner and the guardian.
     /// @param owner_ The unpauser (the TimelockController).
     /// @param guardian_ The account that may pause.

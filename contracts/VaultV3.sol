@@ -48,6 +48,7 @@ contract VaultV3 is Initializable, OwnableUpgradeable, PausableUpgradeable, UUPS
         _disableInitializers();
     }
 
+    /// @custom:oz-upgrades-validate-as-initializer
     /// @notice Initialize a fresh proxy's storage (version 2, so initializeV3 cannot run after it).
     /// @param owner_ The upgrade authority and unpauser (the TimelockController).
     /// @param guardian_ The account that may pause.
@@ -57,7 +58,8 @@ contract VaultV3 is Initializable, OwnableUpgradeable, PausableUpgradeable, UUPS
         _setGuardian(guardian_);
     }
 
-    /// @notice Run once by the V2 → V3 upgrade (upgradeToAndCall): names the guardian.
+    /// @notice Run once by the V2 → V3 upgrade (upgradeToAndCall): names the guardian. A reinitializer
+    /// (not validated as an initializer by upgrades-core): Ownable was initialized by V1's initialize.
     /// @param guardian_ The account that may pause.
     function initializeV3(address guardian_) external reinitializer(2) {
         __Pausable_init();

@@ -50,6 +50,9 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   "tx-service": async () => (await import("./commands/tx-service.ts")).default,
   simulate: async () => (await import("./commands/simulate.ts")).default,
   delegate: async () => (await import("./commands/delegate.ts")).default,
+  pause: async () => (await import("./commands/pause.ts")).default,
+  incident: async () => (await import("./commands/incident.ts")).default,
+  drill: async () => (await import("./commands/drill.ts")).default,
 };
 
 const COMMON: NonNullable<ParseArgsConfig["options"]> = {

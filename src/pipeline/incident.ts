@@ -113,7 +113,7 @@ async function drive(deps: IncidentDeps, file: string, start: Incident): Promise
     for (const s of planned.incident.steps) {
       const before = incident.steps.find((x) => x.key === s.key);
       if (!before) log(`planned: ${s.intent}`);
-      else if (!before.result && s.result) log(`${s.intent}: ${s.result.status} (${s.result.detail})`);
+      if (s.result && !before?.result) log(`${s.intent}: ${s.result.status} (${s.result.detail})`);
     }
     save(planned.incident);
     const todo = planned.actions.filter((a) => !attempted.has(a.key));
@@ -124,7 +124,7 @@ async function drive(deps: IncidentDeps, file: string, start: Incident): Promise
       try {
         const result = await act(deps, incident, a);
         save(recordResult(incident, a.key, { status: result.already ? "already" : "done", at: now(), ...(result.tx ? { tx: result.tx } : {}), ...(result.detail ? { detail: result.detail } : {}) }, result.event));
-        log(`${result.event}${result.tx ? ` (${result.tx})` : ""}`);
+        log(`${result.event}${result.tx ? `: tx ${result.tx}` : ""}`);
       } catch (e) {
         const reason = (e as Error).message.split("\n")[0]!;
         save(recordResult(incident, a.key, { status: "failed", at: now(), detail: reason }, `${a.key} failed: ${reason}`));
