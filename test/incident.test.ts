@@ -196,7 +196,7 @@ describe("incident response: pause, cancel everything, notify, rehearse", functi
     expect(r.incident.steps.find((s) => s.key === "pause:vault")!.result!.status).to.equal("already");
     expect(r.findings).to.deep.equal([]);
     expect(r.containmentMs).to.be.greaterThan(0);
-    expect(readFileSync(path.join(dir, "notices", "incident-drill-rogue-upgrade-0.md"), "utf8")).to.contain("Incident: Drill: rogue-upgrade [high]");
+    expect(JSON.parse(readFileSync(path.join(dir, "notices", "incident-drill-rogue-upgrade-0.json"), "utf8")).title).to.equal("Incident: Drill: rogue-upgrade [high]");
     expect(await d.ctx.ethers.provider.getBlockNumber()).to.equal(block);
     expect(await (await pausable(d, "registry")).paused!()).to.equal(false);
   });
