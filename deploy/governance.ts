@@ -170,7 +170,8 @@ export async function deployGovernance(opts: { ctx: ChainContext; root: string; 
     }
     const contractName = c.initialContract ?? c.contract;
     const factory = await ctx.ethers.getContractFactory(contractName, deployer.signer);
-    const args = c.initializerArgs.map((a) => (a === "timelock" ? timelockAddress : a));
+    // `timelock` and `guardian` stand for those addresses (a pausable V3 names its pauser at initialization).
+    const args = c.initializerArgs.map((a) => (a === "timelock" ? timelockAddress : a === "guardian" ? guardians[0]! : a));
     const proxy = await ctx.up.deployProxy(factory, args, {
       kind: c.kind,
       initializer: "initialize",

@@ -16,6 +16,7 @@ import { operationState, wasCancelled } from "../src/pipeline/setup.ts";
 import { filesSink } from "../src/watch/sinks/files.ts";
 import { webhookSink } from "../src/watch/sinks/webhook.ts";
 import { TIMELOCK_ABI } from "../src/timelock/calls.ts";
+import { diagnose, expectationOf, pauseRoles, readTopology } from "../src/pipeline/doctor.ts";
 
 /**
  * Contain and rehearse (issue 13), on the in-process Hardhat network with the real Safe 1.5.0 and
@@ -199,5 +200,27 @@ describe("incident response: pause, cancel everything, notify, rehearse", functi
     expect(JSON.parse(readFileSync(path.join(dir, "notices", "incident-drill-rogue-upgrade-0.json"), "utf8")).title).to.equal("Incident: Drill: rogue-upgrade [high]");
     expect(await d.ctx.ethers.provider.getBlockNumber()).to.equal(block);
     expect(await (await pausable(d, "registry")).paused!()).to.equal(false);
+  });
+
+  it("doctor reports who can pause each contract and flags a pauser that is not the policy's guardian", async function () {
+    const want = expectationOf(d.setup);
+    let view = await readTopology(d.setup);
+    expect(diagnose(want, view)).to.deep.equal([]);
+    expect(pauseRoles(view, want.guardians)).to.deep.equal(
+      // The vault is still paused by the incident above; the registry was unpaused by the timelock.
+      [["vault", "PAUSED"], ["registry", "not paused"]].map(([n, state]) => `pause '${n}': pauser ${d.actors.guardian.address} (the guardian), unpauser the timelock; ${state}`),
+    );
+    // The timelock (through the Safe and the delay) hands the vault's pause to someone else.
+    const vault = d.setup.deployment.proxies.vault!.address;
+    const data = (await pausable(d, "vault")).interface.encodeFunctionData("setGuardian", [d.actors.outsider.address]);
+    const salt = id("set-guardian");
+    await execSafeTx(d, { to: d.setup.deployment.timelock.address, data: timelockAs(d).interface.encodeFunctionData("schedule", [vault, 0n, data, ZeroHash, salt, 3600n]) });
+    await d.ctx.connection.networkHelpers.time.increase(3600);
+    await (await (d.setup.timelock.connect(d.actors.outsider.signer) as Contract).execute!(vault, 0n, data, ZeroHash, salt)).wait();
+    view = await readTopology(d.setup);
+    const drifts = diagnose(want, view);
+    expect(drifts.map((x) => `${x.rule} ${x.subject}`)).to.deep.equal(["pauser-not-guardian vault"]);
+    expect(drifts[0]!.remedy).to.equal(`setGuardian(${d.actors.guardian.address}) on 'vault': schedule it through the timelock (a Safe-proposed operation)`);
+    expect(pauseRoles(view, want.guardians)[0]).to.contain(`pauser ${d.actors.outsider.address} (NOT the policy's guardian)`);
   });
 });

@@ -4,6 +4,7 @@ import { listProposals } from "../records/proposal.ts";
 import { compareSafeConfig, readSafeConfig, type SafeConfig } from "../safe/config.ts";
 import { ROLES, UPGRADE_ABI, upgradeInterface } from "../timelock/calls.ts";
 import { scanFrom, type Setup } from "./setup.ts";
+import { readPauseState, type PauseState } from "./pause.ts";
 
 /**
  * `gatehouse doctor`: reads the governance topology from the chain (an effectful `readTopology`) and
@@ -83,6 +84,8 @@ export interface TopologyView {
     implementation?: string;
     /** The implementation the governed path put there: the last executed upgrade, else the initial one. */
     expected?: { implementation: string; source: string };
+    /** Who may pause and unpause, read from the proxy (absent when its implementation has no guardian pause). */
+    pause?: PauseState;
   }[];
 }
 
@@ -152,7 +155,8 @@ export async function readTopology(setup: Setup): Promise<TopologyView> {
       : initial
         ? { implementation: getAddress(initial), source: `the initial implementation in deployments/${ctx.network}.json (the timelock executed no upgrade of it)` }
         : undefined;
-    proxies.push({ name: c.name, kind: c.kind, address: proxy, authority, owner, implementation, expected });
+    const pause = deployment.proxies[c.name] ? await readPauseState(setup, c.name) : undefined;
+    proxies.push({ name: c.name, kind: c.kind, address: proxy, authority, owner, implementation, expected, ...(pause?.pausable ? { pause } : {}) });
   }
   return {
     timelock: timelockAddress,
@@ -265,6 +269,12 @@ export function diagnose(want: TopologyExpectation, view: TopologyView): Drift[]
       const what = p.kind === "uups" ? `the UUPS proxy '${p.name}' (${p.address}) is owned by ${p.owner ?? "nobody readable"}` : `the ProxyAdmin ${p.authority} of '${p.name}' is owned by ${p.owner ?? "nobody readable"}`;
       add("proxy-authority", p.name, `${what}, not the timelock`, `transferOwnership(${timelock}) from the current owner`);
     }
+    if (p.pause && p.pause.pauser !== undefined && !want.guardians.includes(p.pause.pauser)) {
+      add("pauser-not-guardian", p.name, `'${p.name}' (${p.address}) can be paused by ${p.pause.pauser === ZeroAddress ? "nobody (guardian() is zero)" : p.pause.pauser}, not by the policy's guardian (${want.guardians.join(", ")})`, `setGuardian(${want.guardians[0]}) on '${p.name}': ${viaTimelock}`);
+    }
+    if (p.pause && p.kind === "transparent" && p.pause.unpauser !== timelock) {
+      add("unpauser-not-timelock", p.name, `'${p.name}' (${p.address}) can be unpaused by ${p.pause.unpauser ?? "nobody readable"} (its owner()), not the timelock`, `transferOwnership(${timelock}) from the current owner`);
+    }
     if (!p.expected) {
       add("proxy-implementation", p.name, `'${p.name}' (${p.address}) runs ${p.implementation}, and neither the timelock's history nor the deployment record says which implementation it should run`, "record the proxy with `gatehouse deploy`");
     } else if (p.implementation !== p.expected.implementation) {
@@ -276,4 +286,15 @@ export function diagnose(want: TopologyExpectation, view: TopologyView): Drift[]
 
 export async function doctor(setup: Setup): Promise<Drift[]> {
   return diagnose(expectationOf(setup), await readTopology(setup));
+}
+
+/** Who may pause and unpause each governed contract, in words (doctor prints it; the chain says it). */
+export function pauseRoles(view: Pick<TopologyView, "proxies" | "timelock">, guardians: string[]): string[] {
+  return view.proxies
+    .filter((p) => p.address)
+    .map((p) =>
+      p.pause
+        ? `pause '${p.name}': pauser ${p.pause.pauser}${guardians.includes(p.pause.pauser!) ? " (the guardian)" : " (NOT the policy's guardian)"}, unpauser ${p.pause.unpauser === view.timelock ? "the timelock" : (p.pause.unpauser ?? "unknown")}; ${p.pause.paused ? "PAUSED" : "not paused"}`
+        : `pause '${p.name}': not pausable (its implementation has no guardian pause)`,
+    );
 }

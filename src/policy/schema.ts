@@ -47,7 +47,7 @@ export const GovernedContract = z
     contract: ContractName,
     /** The contract `deploy` puts behind a new proxy; defaults to `contract`. */
     initialContract: ContractName.optional(),
-    /** Arguments of `initialize` at first deployment; the string `timelock` stands for the timelock's address. */
+    /** Arguments of `initialize` at first deployment; the strings `timelock` and `guardian` (the first guardian) stand for those addresses. */
     initializerArgs: z.array(z.union([z.string(), z.number(), z.boolean()])).default([]),
     /** The proxy's address, when the proxy exists outside this repository's deployment record. */
     proxy: Address.optional(),
