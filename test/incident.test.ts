@@ -197,7 +197,9 @@ describe("incident response: pause, cancel everything, notify, rehearse", functi
     expect(r.incident.steps.find((s) => s.key === "pause:vault")!.result!.status).to.equal("already");
     expect(r.findings).to.deep.equal([]);
     expect(r.containmentMs).to.be.greaterThan(0);
-    expect(JSON.parse(readFileSync(path.join(dir, "notices", "incident-drill-rogue-upgrade-0.json"), "utf8")).title).to.equal("Incident: Drill: rogue-upgrade [high]");
+    expect(r.notices).to.have.length(1);
+    expect(path.dirname(r.notices[0]!)).to.equal(path.join(dir, "notices"));
+    expect(JSON.parse(readFileSync(r.notices[0]!, "utf8")).title).to.equal("Incident: Drill: rogue-upgrade [high]");
     expect(await d.ctx.ethers.provider.getBlockNumber()).to.equal(block);
     expect(await (await pausable(d, "registry")).paused!()).to.equal(false);
   });

@@ -185,7 +185,7 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
     const rehearsal = await drill({ setup, scenario: "rogue-upgrade", dir: path.join(root, "drill"), log: (l) => log(`   ${l}`) });
     const cancelled = rehearsal.incident.steps.filter((s) => s.kind === "cancel" && s.result?.status === "done");
     expect("drill: the rogue upgrade queued on the fork is cancelled", cancelled.length === 1, `${cancelled.length} operation(s) cancelled on the fork in ${rehearsal.containmentMs} ms`);
-    const notice = path.join(rehearsal.dir, "notices", "incident-drill-rogue-upgrade-0.json");
+    const notice = rehearsal.notices[0] ?? path.join(rehearsal.dir, "notices");
     let noticeTitle = "";
     try {
       noticeTitle = (JSON.parse(readFileSync(notice, "utf8")) as { title?: string }).title ?? "";

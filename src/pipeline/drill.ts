@@ -3,7 +3,8 @@ import path from "node:path";
 import hre from "hardhat";
 import { Contract, ZeroHash, getAddress, id, parseEther, toBeHex } from "ethers";
 import { resolveAccount, type ChainContext, type Connection } from "../chain/context.ts";
-import { GatehouseError } from "../errors.ts";
+import { GatehouseError, isGatehouseError } from "../errors.ts";
+import { incidentFile, readIncident } from "../incident/record.ts";
 import { upgradeCall } from "../plan/plan.ts";
 import { serveRpc, type Eip1193 } from "../simulate/serve.ts";
 import { TIMELOCK_ABI } from "../timelock/calls.ts";
@@ -36,6 +37,7 @@ export interface DrillReport {
   containmentMs: number;
   /** What the drill shows must be fixed before a real incident (a contract that cannot be paused, …). */
   findings: string[];
+  /** The notices as the scratch files sink stored them (JSON; the .md page beside each). */
   notices: string[];
 }
 
@@ -102,10 +104,17 @@ export async function drill(opts: { setup: Setup; scenario: string; dir: string;
     const noticesDir = path.join(opts.dir, "notices");
     const sink = filesSink(noticesDir, { id: "files:drill" });
     const started = Date.now();
-    const report = await openIncident(
-      { setup: forkSetup, sinks: [sink], guardian, log: (l) => log(`   ${l}`) },
-      { title: `Drill: ${scenario}`, severity: "high", pause: Object.keys(setup.deployment.proxies), detectedBy: `gatehouse drill ${scenario}`, id: `drill-${scenario}` },
-    );
+    const input = { title: `Drill: ${scenario}`, severity: "high" as const, pause: Object.keys(setup.deployment.proxies), detectedBy: `gatehouse drill ${scenario}`, id: `drill-${scenario}-${new Date(started).toISOString().replace(/\D/g, "").slice(0, 14)}` };
+    let report: IncidentReport;
+    try {
+      report = await openIncident({ setup: forkSetup, sinks: [sink], guardian, log: (l) => log(`   ${l}`) }, input);
+    } catch (e) {
+      // A refusal is what the drill is for: the guardian could not have contained it. Say so, and what it left undone.
+      if (!isGatehouseError(e, "NOT_PAUSER") && !isGatehouseError(e, "NOT_CANCELLER") && !isGatehouseError(e, "INCIDENT_INCOMPLETE")) throw e;
+      findings.push(`the guardian ${guardianAddress} could not contain it: ${e.message}`);
+      const incident = readIncident(incidentFile(opts.dir, input.id))!;
+      report = { file: incidentFile(opts.dir, input.id), incident, actions: (e.details.actions as string[] | undefined) ?? [] };
+    }
     const done = containedAt(report.incident);
     const containmentMs = done ? Math.max(0, Date.parse(done) - started) : Date.now() - started;
     for (const s of report.incident.steps) {
@@ -120,7 +129,7 @@ export async function drill(opts: { setup: Setup; scenario: string; dir: string;
       actions: report.actions,
       containmentMs,
       findings,
-      notices: report.incident.notices.map((n) => path.join(noticesDir, `incident-drill-${scenario}-${n.seq}.md`)),
+      notices: report.incident.notices.map((n) => path.join(noticesDir, `incident-${report.incident.id}-${n.seq}.json`)),
     };
   } finally {
     await fork.close();

@@ -48,7 +48,7 @@ export async function readPauseState(setup: Pick<Setup, "ctx" | "deployment">, c
   const c = new Contract(proxy, PAUSE_ABI, setup.ctx.ethers.provider);
   const [paused, pauser, owner] = await Promise.allSettled([c.paused!() as Promise<boolean>, c.guardian!() as Promise<string>, c.owner!() as Promise<string>]);
   if (paused.status === "rejected" || pauser.status === "rejected") {
-    return { contract, proxy, pausable: false, reason: "its implementation has no paused()/guardian() (not a pausable version)" };
+    return { contract, proxy, pausable: false, reason: "its implementation has no paused()/guardian(); upgrade it to a pausable version through the timelock" };
   }
   return { contract, proxy, pausable: true, paused: paused.value, pauser: getAddress(pauser.value), ...(owner.status === "fulfilled" ? { unpauser: getAddress(owner.value) } : {}) };
 }
