@@ -13,11 +13,11 @@ export function v2ToV3(yaml: string): string {
   return yaml
     .replace(
       "initialContract: VaultV1\n    contract: VaultV2\n    initializerArgs: [timelock]",
-      "initialContract: VaultV2\n    contract: VaultV3\n    initializerArgs: [timelock]\n    upgradeInitializers: [initializeV3]\n    upgradeCall: { function: initializeV3, args: [guardian] }",
+      "initialContract: VaultV2\n    contract: VaultV3\n    initializerArgs: [timelock]\n    upgradeInitializers: [initializeV3]\n    upgradeCall: { function: initializeV3, args: [guardian] }\n    allowWrites: [guardian, Initializable._initialized]",
     )
     .replace(
       "initialContract: RegistryV1\n    contract: RegistryV2",
-      "initialContract: RegistryV2\n    contract: RegistryV3\n    upgradeInitializers: [initializeV3]\n    upgradeCall: { function: initializeV3, args: [timelock, guardian] }",
+      "initialContract: RegistryV2\n    contract: RegistryV3\n    upgradeInitializers: [initializeV3]\n    upgradeCall: { function: initializeV3, args: [timelock, guardian] }\n    allowWrites: [guardian, Initializable._initialized, Ownable._owner]",
     );
 }
 
