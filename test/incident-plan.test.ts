@@ -4,6 +4,8 @@ import { Incident, type Incident as IncidentT } from "../src/incident/record.ts"
 import { sinkPost } from "../src/pipeline/incident.ts";
 import { webhookPayload } from "../src/watch/sinks/webhook.ts";
 import { renderText } from "../src/review/untrusted.ts";
+import { main } from "../src/cli/main.ts";
+import { consoleOutput } from "../src/cli/output.ts";
 
 /** planIncident is pure: the incident file and a view of the chain in, the next steps out. */
 const OP1 = "0x" + "11".repeat(32);
@@ -56,5 +58,26 @@ describe("incident planning (pure)", function () {
     const discord = webhookPayload(post, "discord") as { content: string; allowed_mentions: { parse: unknown[] } };
     expect(discord.allowed_mentions.parse).to.deep.equal([]);
     expect(discord.content).to.not.contain("@everyone");
+  });
+
+  it("refuses bad usage of pause, incident and drill with exit 2, before connecting to any chain", async function () {
+    const lines: string[] = [];
+    const out = consoleOutput(false, { out: (l) => lines.push(l), err: (l) => lines.push(l) });
+    const stderr = process.stderr.write;
+    process.stderr.write = ((s: string) => (lines.push(s), true)) as typeof process.stderr.write;
+    try {
+      expect(await main(["incident"], out)).to.equal(2);
+      expect(await main(["incident", "open", "--severity", "high"], out)).to.equal(2);
+      expect(await main(["incident", "open", "--title", "x", "--severity", "urgent"], out)).to.equal(2);
+      expect(await main(["incident", "open", "--title", "x", "--severity", "high", "--detected-at", "yesterday"], out)).to.equal(2);
+      expect(await main(["incident", "update"], out)).to.equal(2);
+      expect(await main(["drill", "meteor"], out)).to.equal(2);
+    } finally {
+      process.stderr.write = stderr;
+    }
+    const text = lines.join("");
+    expect(text).to.contain("--title is required").and.contain("--severity urgent: expected one of low, medium, high, critical");
+    expect(text).to.contain("--detected-at 'yesterday': expected an ISO 8601 time").and.contain("--message is required");
+    expect(text).to.contain("GH176").and.contain("unknown drill scenario 'meteor' (expected one of: rogue-upgrade, pause-all)");
   });
 });
