@@ -1,5 +1,7 @@
 import { expect } from "chai";
-import { addUpdate, planIncident, type ChainView } from "../src/incident/plan.ts";
+import { addUpdate, containmentCalls, planIncident, type ChainView } from "../src/incident/plan.ts";
+import { callsTxBuilderFile, txBuilderChecksum } from "../src/review/tx-builder.ts";
+import { encodeCancel } from "../src/timelock/calls.ts";
 import { Incident, type Incident as IncidentT } from "../src/incident/record.ts";
 import { sinkPost } from "../src/pipeline/incident.ts";
 import { webhookPayload } from "../src/watch/sinks/webhook.ts";
@@ -49,6 +51,20 @@ describe("incident planning (pure)", function () {
     expect(again.actions.map((a) => a.key)).to.deep.equal(["post:0:webhook:H"]);
     const updated = addUpdate(again.incident, "cause found", NOW, ["files:a"]);
     expect(addUpdate(updated, "cause found", NOW, ["files:a"])).to.equal(updated);
+  });
+
+  it("writes the containment for a guardian Safe as one Transaction Builder batch: cancel(id) on the timelock, pause() on each proxy", function () {
+    const { actions } = planIncident(fresh(), view(), { now: NOW, sinks: [] });
+    const timelock = "0x" + "cc".repeat(20);
+    const calls = containmentCalls(actions, { timelock, proxies: { vault: "0x" + "aa".repeat(20) } }, { cancel: encodeCancel, pause: () => "0x8456cb59" });
+    expect(calls.map((c) => [c.to, c.method, c.data.slice(0, 10)])).to.deep.equal([
+      [timelock, "cancel", "0xc4d252f5"],
+      [timelock, "cancel", "0xc4d252f5"],
+      ["0x" + "aa".repeat(20), "pause", "0x8456cb59"],
+    ]);
+    const file = callsTxBuilderFile({ chainId: 1n, safe: "0x" + "dd".repeat(20), name: "n", description: "d", createdAt: 0, calls });
+    expect(file.transactions[0]!.contractInputsValues).to.deep.equal({ id: OP1 });
+    expect(file.meta.checksum).to.equal(txBuilderChecksum(file));
   });
 
   it("escapes the operator's words per sink: no Slack broadcast, no Discord ping", function () {

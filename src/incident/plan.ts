@@ -191,3 +191,17 @@ export function renderPostmortem(template: string, incident: Incident, renderTex
   };
   return template.replace(/\{\{(\w+)\}\}/g, (m, k: string) => values[k] ?? m);
 }
+
+/**
+ * The calls a guardian Safe signs for the containment actions (one Transaction Builder batch): `cancel(id)`
+ * on the timelock for each operation, `pause()` on each proxy.
+ */
+export function containmentCalls(actions: Action[], where: { timelock: string; proxies: Record<string, string> }, encode: { cancel: (id: string) => string; pause: () => string }) {
+  return actions.flatMap((a) =>
+    a.do === "cancel"
+      ? [{ to: where.timelock, data: encode.cancel(a.operationId), method: "cancel", args: [{ name: "id", type: "bytes32", value: a.operationId }] }]
+      : a.do === "pause"
+        ? [{ to: where.proxies[a.contract]!, data: encode.pause(), method: "pause" }]
+        : [],
+  );
+}

@@ -3,16 +3,17 @@ import path from "node:path";
 import { getAddress } from "ethers";
 import type { Actor } from "../chain/context.ts";
 import { GatehouseError } from "../errors.ts";
-import { displayPath, writeFileAtomic } from "../fs/atomic.ts";
-import { addClose, addUpdate, planIncident, renderPostmortem, type Action, type ChainView } from "../incident/plan.ts";
+import { displayPath, writeFileAtomic, writeJsonAtomic } from "../fs/atomic.ts";
+import { addClose, addUpdate, containmentCalls, planIncident, renderPostmortem, type Action, type ChainView } from "../incident/plan.ts";
 import { Incident as IncidentSchema, incidentFile, incidentId, listIncidents, readIncident, writeIncident, type Incident, type Notice } from "../incident/record.ts";
 import { proposalWords } from "../proposal/derive.ts";
 import { listProposals } from "../records/proposal.ts";
 import { renderText } from "../review/untrusted.ts";
-import { ROLES } from "../timelock/calls.ts";
+import { ROLES, encodeCancel } from "../timelock/calls.ts";
+import { callsTxBuilderFile, type TxBuilderFile } from "../review/tx-builder.ts";
 import type { Sink, SinkPost } from "../watch/sinks/sink.ts";
-import { cancel } from "./cancel.ts";
-import { pauseOne, readPauseState } from "./pause.ts";
+import { cancel, guardianSafe } from "./cancel.ts";
+import { pauseInterface, pauseOne, readPauseState } from "./pause.ts";
 import { operationState, scanFrom, wasCancelled, type Setup } from "./setup.ts";
 
 /**
@@ -32,8 +33,13 @@ export interface IncidentReport {
 export interface IncidentDeps {
   setup: Setup;
   sinks: Sink[];
-  /** The guardian's key: cancels and pauses. */
-  guardian: Actor;
+  /** The guardian's key: cancels and pauses. Absent with `builderFile`. */
+  guardian?: Actor;
+  /**
+   * A guardian Safe: write the cancels and pauses as one Transaction Builder batch here instead of sending
+   * them; a re-run once the Safe executed it finds them done on chain and posts the notice.
+   */
+  builderFile?: string;
   now?: () => Date;
   log?: (line: string) => void;
 }
@@ -116,9 +122,20 @@ async function drive(deps: IncidentDeps, file: string, start: Incident): Promise
       if (s.result && !before?.result) log(`${s.intent}: ${s.result.status} (${s.result.detail})`);
     }
     save(planned.incident);
-    const todo = planned.actions.filter((a) => !attempted.has(a.key));
+    let todo = planned.actions.filter((a) => !attempted.has(a.key));
     if (todo.length === 0) break;
-    await preflight(deps, todo);
+    const onChain = todo.filter((a) => a.do !== "post");
+    if (deps.builderFile && onChain.length > 0) {
+      const { file: builder, safe } = await containmentBuilder(deps.setup, onChain);
+      writeJsonAtomic(deps.builderFile, builder);
+      for (const a of onChain) attempted.add(a.key);
+      const line = `wrote ${displayPath(deps.builderFile)}: ${builder.transactions.length} call(s) for the guardian Safe ${safe}; once its owners executed it, run this command again to confirm on chain and post the notice`;
+      save({ ...incident, timeline: [...incident.timeline, { at: now(), event: `Transaction Builder file for the guardian Safe ${safe}: ${onChain.map((a) => a.key).join(", ")}` }] });
+      log(line);
+      todo = todo.filter((a) => a.do === "post");
+      if (todo.length === 0) continue;
+    }
+    if (!deps.builderFile) await preflight(deps, todo);
     for (const a of todo) {
       attempted.add(a.key);
       try {
@@ -143,7 +160,8 @@ async function drive(deps: IncidentDeps, file: string, start: Incident): Promise
 
 /** A refusal before anything is sent: a key that may not cancel or pause does nothing at all. */
 async function preflight(deps: IncidentDeps, actions: Action[]): Promise<void> {
-  const { setup, guardian } = deps;
+  const { setup } = deps;
+  const guardian = needGuardian(deps);
   if (actions.some((a) => a.do === "cancel") && !((await setup.timelock.hasRole(ROLES.CANCELLER_ROLE, guardian.address)) as boolean)) {
     throw new GatehouseError("NOT_CANCELLER", { address: guardian.address, timelock: setup.deployment.timelock.address });
   }
@@ -156,11 +174,11 @@ async function preflight(deps: IncidentDeps, actions: Action[]): Promise<void> {
 
 async function act(deps: IncidentDeps, incident: Incident, a: Action): Promise<{ already?: boolean; tx?: string; detail?: string; event: string }> {
   if (a.do === "cancel") {
-    const r = await cancel({ setup: deps.setup, operationId: a.operationId, guardian: deps.guardian });
+    const r = await cancel({ setup: deps.setup, operationId: a.operationId, guardian: needGuardian(deps) });
     return { already: r.alreadyCancelled, tx: r.tx, event: `cancelled operation ${a.operationId}` };
   }
   if (a.do === "pause") {
-    const r = await pauseOne(await readPauseState(deps.setup, a.contract), deps.guardian);
+    const r = await pauseOne(await readPauseState(deps.setup, a.contract), needGuardian(deps));
     return { already: r.alreadyPaused, tx: r.tx, event: `paused '${a.contract}' (${r.proxy})` };
   }
   const sink = deps.sinks.find((s) => s.id === a.sink);
@@ -169,6 +187,36 @@ async function act(deps: IncidentDeps, incident: Incident, a: Action): Promise<{
   const r = await sink.publish(sinkPost(incident, notice), {});
   await sink.flush?.();
   return { detail: r.remoteId ? `remote ${r.remoteId}` : undefined, event: `posted the ${notice.kind} notice to ${a.sink}` };
+}
+
+function needGuardian(deps: IncidentDeps): Actor {
+  if (!deps.guardian) throw new GatehouseError("USAGE", { message: "cancelling and pausing need the guardian's key (--from or GATEHOUSE_SIGNER_KEY), or --builder-file for a guardian Safe" });
+  return deps.guardian;
+}
+
+/** One Transaction Builder batch of the containment calls, for the guardian Safe that both cancels and pauses. */
+async function containmentBuilder(setup: Setup, actions: Action[]): Promise<{ file: TxBuilderFile; safe: string }> {
+  const canceller = actions.some((a) => a.do === "cancel") ? await guardianSafe(setup) : undefined;
+  if (actions.some((a) => a.do === "cancel") && !canceller) {
+    throw new GatehouseError("USAGE", { message: "--builder-file: the timelock's canceller is not a single guardian Safe; cancel with the guardian's key (--from)" });
+  }
+  const pausers = new Set<string>();
+  for (const a of actions) if (a.do === "pause") pausers.add((await readPauseState(setup, a.contract)).pauser!);
+  const safes = [...new Set([...(canceller ? [getAddress(canceller)] : []), ...pausers])];
+  if (safes.length !== 1) throw new GatehouseError("USAGE", { message: `--builder-file: the cancels and pauses need different accounts (${safes.join(", ")}): one Transaction Builder file is for one guardian Safe` });
+  const safe = safes[0]!;
+  if ((await setup.ctx.ethers.provider.getCode(safe)) === "0x") throw new GatehouseError("USAGE", { message: `--builder-file: the guardian ${safe} is an account, not a Safe: use its key (--from)` });
+  const proxies = Object.fromEntries(Object.entries(setup.deployment.proxies).map(([n, p]) => [n, getAddress(p.address)]));
+  const calls = containmentCalls(actions, { timelock: getAddress(setup.deployment.timelock.address), proxies }, { cancel: encodeCancel, pause: () => pauseInterface.encodeFunctionData("pause") });
+  const file = callsTxBuilderFile({
+    chainId: setup.ctx.chainId,
+    safe,
+    name: "Gatehouse incident: contain",
+    description: `Gatehouse incident containment on ${setup.ctx.network}: ${actions.map((a) => (a.do === "cancel" ? `cancel ${a.operationId}` : a.do === "pause" ? `pause ${a.contract}` : "")).join("; ")}`,
+    createdAt: Date.now(),
+    calls,
+  });
+  return { file, safe };
 }
 
 function recordResult(incident: Incident, key: string, result: Incident["steps"][number]["result"] & object, event: string): Incident {

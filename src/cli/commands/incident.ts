@@ -27,6 +27,9 @@ async function deps(c: CommandContext, setup: Setup): Promise<IncidentDeps> {
     c.out.log(`policies/${c.network}.yaml has no notifications: writing notices to ${dir}/`);
     sinks = [filesSink(path.join(c.root, dir), { id: `files:${dir}` })];
   }
+  const builderFile = c.flags["builder-file"] as string | undefined;
+  // A guardian Safe signs the Transaction Builder file: no key is needed here then.
+  if (builderFile) return { setup, sinks, builderFile: path.resolve(c.root, builderFile), log: (l) => c.out.log(l) };
   const guardian = await actorFor(c, setup.ctx, "guardian", resolveAccount(setup.ctx, setup.policy.governance.guardian[0]!));
   return { setup, sinks, guardian, log: (l) => c.out.log(l) };
 }
@@ -55,6 +58,7 @@ const command: Command = {
     "next-update": { type: "string" },
     template: { type: "string" },
     from: { type: "string" },
+    "builder-file": { type: "string" },
   },
   flags: {
     title: { value: "TEXT", help: "open: what happened, as far as known (the incident id is the day and this title)" },
@@ -69,6 +73,7 @@ const command: Command = {
     "next-update": { value: "ISO", help: "open: when the next update is due, as the notice promises", default: "one hour after opening" },
     template: { value: "FILE", help: "close: the post-mortem template", default: "docs/postmortem-template.md" },
     from: { value: "account:N|0xADDR", help: "the guardian's key (cancels and pauses)", default: "$GATEHOUSE_SIGNER_KEY, else on a Hardhat dev network the guardian's default account" },
+    "builder-file": { value: "FILE", help: "open: a guardian Safe signs the cancels and pauses: write them as one Transaction Builder batch; re-run once it executed", default: "send them with the guardian's key" },
   },
   run: async (c) => {
     const sub = c.args[0];
