@@ -14,6 +14,7 @@ import { benchService, serviceBenchTables } from "./service.ts";
 import { watchBenchmark } from "./watch.ts";
 import { verifyBenchmark } from "./verify.ts";
 import { checkBenchmark } from "./check.ts";
+import { incidentBenchmark } from "./incident.ts";
 import { renderTable, type Table } from "./table.ts";
 
 interface Benchmark {
@@ -45,6 +46,7 @@ const benchmarks: Benchmark[] = [
   },
   { name: "verify: at a commit, beside a bare hardhat build of it", run: (log) => verifyBenchmark(log) },
   { name: "check: beside a bare compile + OZ validateUpgrade of the same contracts", run: (log) => checkBenchmark(log) },
+  { name: "incident: time to contain, and the drill on a fork", run: (log) => incidentBenchmark(log) },
 ];
 
 const log = (line: string) => console.error(line);
