@@ -102,7 +102,14 @@ describe("incident response: pause, cancel everything, notify, rehearse", functi
     for (const op of ops) expect((await operationState(d.setup.timelock, op)).state).to.equal("Waiting");
     let written = 0;
     const sinks = () => [filesSink(path.join(scratch, "a"), { id: "files:a", onWrite: () => written++ }), webhookSink({ id: "webhook:HOOK", url: hook.url, format: "json", attempts: 1 })];
-    const r = await openIncident(deps(sinks()), { title: "Vault drained via transfer()", severity: "critical", pause: ["vault", "registry"], id: "drained", detectedBy: "watcher alert" });
+    const input = { title: "Vault drained via transfer()", severity: "critical" as const, pause: ["vault", "registry"], id: "drained", detectedBy: "watcher alert" };
+    // A key that may not cancel is refused before anything is sent; the recorded intents wait for the guardian.
+    const block0 = await d.ctx.ethers.provider.getBlockNumber();
+    const refused = await openIncident({ ...deps(sinks()), guardian: d.actors.outsider }, input).catch((e) => e);
+    expect(isGatehouseError(refused, "NOT_CANCELLER"), String(refused)).to.equal(true);
+    expect(await d.ctx.ethers.provider.getBlockNumber()).to.equal(block0);
+    expect(written + hook.deliveries.length).to.equal(0);
+    const r = await openIncident(deps(sinks()), input);
 
     for (const op of ops) {
       expect((await operationState(d.setup.timelock, op)).state).to.equal("Unset");

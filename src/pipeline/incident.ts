@@ -8,7 +8,7 @@ import { addClose, addUpdate, containmentCalls, planIncident, renderPostmortem, 
 import { Incident as IncidentSchema, incidentFile, incidentId, listIncidents, readIncident, writeIncident, type Incident, type Notice } from "../incident/record.ts";
 import { proposalWords } from "../proposal/derive.ts";
 import { listProposals } from "../records/proposal.ts";
-import { renderText } from "../review/untrusted.ts";
+import { renderText, untrusted } from "../review/untrusted.ts";
 import { ROLES, encodeCancel } from "../timelock/calls.ts";
 import { callsTxBuilderFile, type TxBuilderFile } from "../review/tx-builder.ts";
 import type { Sink, SinkPost } from "../watch/sinks/sink.ts";
@@ -263,7 +263,8 @@ export async function openIncident(deps: IncidentDeps, input: OpenInput): Promis
       ...(input.detectedBy ? { detectedBy: input.detectedBy } : {}),
       nextUpdateBy: input.nextUpdateBy ?? new Date(opened.getTime() + 3600_000).toISOString(),
       pauseRequested: input.pause,
-      timeline: [{ at: opened.toISOString(), event: `incident opened (${input.severity}): ${input.title}` }],
+      // Tagged: the operator's words are escaped wherever the timeline is rendered (the post-mortem).
+      timeline: [{ at: opened.toISOString(), event: `incident opened (${input.severity}): ${untrusted(input.title)}` }],
     });
   if (!existing) writeIncident(file, incident);
   else deps.log?.(`resuming incident ${id} (${displayPath(file)})`);

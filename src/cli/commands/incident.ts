@@ -10,6 +10,7 @@ import type { Setup } from "../../pipeline/setup.ts";
 import { sinksFromPolicy } from "../../watch/sinks/config.ts";
 import { filesSink } from "../../watch/sinks/files.ts";
 import { displayPath } from "../../fs/atomic.ts";
+import { finding } from "../output.ts";
 
 const usage = "incident open --title T --severity low|medium|high|critical [--pause contract…|--all] | incident update --message M | incident close [--message M]";
 
@@ -36,10 +37,15 @@ async function deps(c: CommandContext, setup: Setup): Promise<IncidentDeps> {
 
 function report(c: CommandContext, r: IncidentReport): number {
   for (const line of r.actions) c.out.print(line);
-  if (r.actions.length === 0) c.out.print(`incident ${r.incident.id}: nothing left to do (every step is recorded done in ${displayPath(r.file)})`);
+  // A containment step the chain made impossible (a contract that cannot be paused, an operation that
+  // executed first) is a finding: the command never says contained when it was not.
+  const notDone = r.incident.steps.filter((s) => s.kind !== "post" && (!s.result || s.result.status === "skipped" || s.result.status === "failed"));
+  const awaiting = c.flags["builder-file"] !== undefined && notDone.some((s) => !s.result);
+  if (r.actions.length === 0) c.out.print(`incident ${r.incident.id}: nothing left to do (${displayPath(r.file)})`);
   else c.out.print(`incident ${r.incident.id}: ${displayPath(r.file)}`);
-  c.out.result({ ok: true, id: r.incident.id, file: r.file, status: r.incident.status, actions: r.actions, steps: r.incident.steps, ...(r.postmortem ? { postmortem: r.postmortem } : {}) });
-  return 0;
+  c.out.result({ ok: notDone.length === 0 || awaiting, id: r.incident.id, file: r.file, status: r.incident.status, actions: r.actions, steps: r.incident.steps, ...(r.postmortem ? { postmortem: r.postmortem } : {}) });
+  if (notDone.length === 0 || awaiting) return 0;
+  return finding(new GatehouseError("INCIDENT_INCOMPLETE", { id: r.incident.id, count: notDone.length, steps: notDone.map((s) => `${s.intent} (${s.result?.detail ?? "not done"})`).join("; ") }));
 }
 
 const command: Command = {
