@@ -112,7 +112,8 @@ export function containmentFacts(incident: Incident): { paused: string[]; cancel
 /** When containment ended: the last successful cancel or pause, or the opening when there was nothing to do. */
 export function containedAt(incident: Incident): string | undefined {
   const c = incident.steps.filter((s) => s.kind !== "post");
-  if (!incident.containmentPlanned || c.some((s) => !s.result || s.result.status === "failed")) return undefined;
+  // A step that failed or that the chain made impossible (skipped) means the runbook did not contain it.
+  if (!incident.containmentPlanned || c.some((s) => !s.result || s.result.status === "failed" || s.result.status === "skipped")) return undefined;
   return c.map((s) => s.result!.at).sort().at(-1) ?? incident.openedAt;
 }
 
@@ -164,7 +165,8 @@ function closeNotice(incident: Incident, message: string | undefined, now: strin
   const f = containmentFacts(incident);
   const title = `Incident closed: ${untrusted(incident.title)} [${incident.severity}]`;
   const stillPaused = f.paused.length ? ` ${f.paused.join(", ")} stay paused until the timelock unpauses them (a governed change).` : "";
-  const summary = `${message ? `${untrusted(message)} ` : ""}Contained in ${duration(incident.detectedAt, containedAt(incident))}.${stillPaused}`;
+  const contained = containedAt(incident);
+  const summary = `${message ? `${untrusted(message)} ` : ""}${contained ? `Contained in ${duration(incident.detectedAt, contained)}.` : "Not every containment step could be done (see below)."}${stillPaused}`;
   const markdown = [`## ${title}`, "", `Closed ${now}.`, "", summary, "", ...statusLines(incident)].join("\n");
   return { kind: "close", at: now, title, summary, markdown };
 }
@@ -183,7 +185,7 @@ export function renderPostmortem(template: string, incident: Incident, renderTex
     detectedAt: incident.detectedAt,
     detectedBy: incident.detectedBy ? renderTextPlain(untrusted(incident.detectedBy)) : "not recorded",
     timeToDetect: duration(incident.beganAt, incident.detectedAt),
-    timeToContain: duration(incident.detectedAt, containedAt(incident)),
+    timeToContain: containedAt(incident) ? duration(incident.detectedAt, containedAt(incident)) : "not contained by the runbook (see below)",
     paused: f.paused.join(", ") || "nothing",
     cancelled: f.cancelled.join(", ") || "nothing",
     notDone: f.notDone.map((l) => `- ${l}`).join("\n") || "- nothing",

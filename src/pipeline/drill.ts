@@ -140,8 +140,9 @@ export async function drill(opts: { setup: Setup; scenario: string; dir: string;
 /** The drill's report in words. */
 export function renderDrill(r: DrillReport): string {
   const lines = [`Drill '${r.scenario}' on a fork of ${r.network} at block ${r.forkBlock}: ${SCENARIOS[r.scenario]}.`, "", "What would have happened:"];
-  for (const a of r.actions) lines.push(`  - ${a}`);
-  lines.push("", `Containment took ${duration(new Date(0).toISOString(), new Date(r.containmentMs).toISOString())} (${r.containmentMs} ms, wall clock, on the fork).`);
+  for (const a of r.actions.filter((x) => !x.startsWith("planned: "))) lines.push(`  - ${a}`);
+  const took = r.containmentMs < 2000 ? `${r.containmentMs} ms` : duration(new Date(0).toISOString(), new Date(r.containmentMs).toISOString());
+  lines.push("", r.findings.length ? `Not fully contained: ${r.findings.length} step(s) could not be done (below); the rest took ${took} (wall clock, on the fork).` : `Containment took ${took} (wall clock, on the fork).`);
   lines.push("Next, through the governed path: `gatehouse rollback <proposal>` for the recovery, and the unpause (only the timelock can).");
   if (r.findings.length) lines.push("", "To fix before a real incident:", ...r.findings.map((f) => `  - ${f}`));
   lines.push("", `Incident file and notices: ${r.dir}`);
