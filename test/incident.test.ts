@@ -233,3 +233,29 @@ describe("incident response: pause, cancel everything, notify, rehearse", functi
     expect(pauseRoles(view, want.guardians)[0]).to.contain(`pauser ${d.actors.outsider.address} (NOT the policy's guardian)`);
   });
 });
+
+describe("pausable V3 deployed fresh", function () {
+  it("deploy names the guardian as pauser (initializerArgs 'guardian'), and nobody can run initializeV3 afterwards", async function () {
+    const { deployed } = await import("./helpers/fixture.ts");
+    const d = await deployed((yaml) =>
+      yaml
+        .replace("initialContract: VaultV1\n    contract: VaultV2\n    initializerArgs: [timelock]", "contract: VaultV3\n    initializerArgs: [timelock, guardian]")
+        .replace('initialContract: RegistryV1\n    contract: RegistryV2\n    initializerArgs: ["Gatehouse names"]', 'contract: RegistryV3\n    initializerArgs: ["Gatehouse names", timelock, guardian]'),
+    );
+    try {
+      for (const name of ["vault", "registry"] as const) {
+        const c = await pausable(d, name, d.actors.outsider.signer);
+        expect(await c.guardian!()).to.equal(d.actors.guardian.address);
+        expect(await c.owner!()).to.equal(d.setup.deployment.timelock.address);
+        // initialize is reinitializer(2): the upgrade's initializer can never run on a fresh V3 proxy.
+        const args = name === "vault" ? [d.actors.outsider.address] : [d.actors.outsider.address, d.actors.outsider.address];
+        await expect(c.initializeV3!(...args)).to.be.revertedWithCustomError(c, "InvalidInitialization");
+      }
+      const want = expectationOf(d.setup);
+      expect(diagnose(want, await readTopology(d.setup))).to.deep.equal([]);
+    } finally {
+      await d.close();
+      rmSync(d.root, { recursive: true, force: true });
+    }
+  });
+});
