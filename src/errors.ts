@@ -213,6 +213,20 @@ export const ERRORS = {
     "The PR check (base-branch tooling and policy against the PR's contracts) found something a human must decide: a policy relaxation, a change to the records, or a failed upgrade check. See the job summary and the PR comment.",
   ),
 
+  // 158-159, 262-269: signatures made outside Gatehouse (sign --signature)
+  SIGNATURE_INVALID: d(
+    158,
+    2,
+    "--signature: {reason}",
+    "`sign --signature` takes one 65-byte ECDSA signature over the safeTxHash, as a wallet returns it for the typed data `sign --export-typed-data` writes (v 27/28), or an eth_sign signature (v 31/32).",
+  ),
+  SIGNATURE_NOT_OWNER: d(
+    262,
+    1,
+    "the signature over {safeTxHash} recovers to {recovered}, which is not an owner of the Safe {safe}",
+    "A signature counts only when it recovers, over this Safe transaction's hash, to a current owner. A key that is not an owner, or a signature over other data (another transaction, another chain, an edited field), recovers to some other address.",
+  ),
+
   // 340-349: Safe delegates (exit 1)
   NOT_OWNER_OR_DELEGATE: d(
     340,
