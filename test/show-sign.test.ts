@@ -39,10 +39,12 @@ describe("show and signing elsewhere: typed data out, a wallet's signature in", 
       safe,
       tx: { ...tx, to: "0x00000000000000000000000000000000000000e1", operation: 1, gasPrice: "1", refundReceiver: "0x00000000000000000000000000000000000000e2" },
       timelock,
+      expectedSafe: getAddress("0x00000000000000000000000000000000000000a9"),
       claimed: { safeTxHash: h.safeTxHash, source: "the service" },
     });
     const text = evil.warnings.join("\n");
     expect(text).to.contain("DELEGATECALL");
+    expect(text).to.contain(`not the deployment's Safe 0x00000000000000000000000000000000000000A9`);
     expect(text.toLowerCase()).to.contain("to is 0x00000000000000000000000000000000000000e1");
     expect(text).to.contain("gasPrice is 1");
     expect(text).to.contain("refundReceiver is 0x00000000000000000000000000000000000000e2");

@@ -50,6 +50,7 @@ export async function viewOfRecordedTx(setup: Setup, file: string, record: Propo
       safe: safeTx.safe,
       tx: safeTxData(safeTx),
       timelock: setup.deployment.timelock.address,
+      expectedSafe: setup.deployment.safe.address,
       claimed: { safeTxHash: safeTx.safeTxHash, domainHash: safeTx.domainHash, messageHash: safeTx.messageHash, source: `the record ${displayPath(file)}` },
       labels: addressLabels(setup, record),
       abis: await contractAbis(setup, record),
@@ -92,7 +93,7 @@ export async function show(setup: Setup, ref: string): Promise<ShowResult> {
       transactions: [
         {
           source: "the Safe Transaction Service (not in any proposal record)",
-          view: inspectSafeTx({ chainId: setup.ctx.chainId, safe: remote.safe, tx, timelock: setup.deployment.timelock.address, claimed: { safeTxHash: remote.safeTxHash, source: "the Safe Transaction Service" }, labels: addressLabels(setup) }),
+          view: inspectSafeTx({ chainId: setup.ctx.chainId, safe: remote.safe, tx, timelock: setup.deployment.timelock.address, expectedSafe: setup.deployment.safe.address, claimed: { safeTxHash: remote.safeTxHash, source: "the Safe Transaction Service" }, labels: addressLabels(setup) }),
         },
       ],
     };

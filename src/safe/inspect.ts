@@ -148,6 +148,8 @@ export interface InspectInput {
   tx: SafeTxData;
   /** The timelock of the deployment: a Safe transaction Gatehouse builds calls only it. */
   timelock?: string;
+  /** The deployment's Safe: a transaction for another Safe is not this deployment's governance. */
+  expectedSafe?: string;
   /** Hashes a record or a service claims for this transaction; each is compared with the recomputed one. */
   claimed?: { safeTxHash?: string; domainHash?: string; messageHash?: string; source: string };
   /** Names of known addresses (the timelock, the governed proxies and their ProxyAdmins). */
@@ -197,6 +199,7 @@ export function inspectSafeTx(input: InspectInput): SignerView {
     }
   } else if (!call.function) warnings.push(`the Safe's call matches no TimelockController function (${tx.data.slice(0, 10)})`);
 
+  if (input.expectedSafe && getAddress(input.expectedSafe) !== getAddress(input.safe)) warnings.push(`the transaction is for Safe ${getAddress(input.safe)}, not the deployment's Safe ${getAddress(input.expectedSafe)}`);
   if (tx.operation === 1) warnings.push("operation is DELEGATECALL: the Safe would run the target's code as itself (it can change owners, modules, anything)");
   if (input.timelock) {
     for (const v of safeTxShapeViolations(tx, input.timelock)) if (v.field !== "operation") warnings.push(`${v.field} is ${v.actual}, expected ${v.expected}`);
