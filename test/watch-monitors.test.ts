@@ -15,7 +15,7 @@ import { createWatchMetrics, type WatchMetrics } from "../src/watch/metrics.ts";
 import { emptyHistory, evaluateMonitors, monitorDefs, type MonitorHistory, type Reading } from "../src/watch/monitors.ts";
 import { multicallArtifact } from "../src/watch/multicall.ts";
 import { buildMulticall } from "../src/watch/multicall-build.ts";
-import { httpRpc, rpcOrigin } from "../src/watch/rpc.ts";
+import { RpcError, failoverRpc, httpRpc, rpcOrigin, type Rpc } from "../src/watch/rpc.ts";
 import { watcherOptions } from "../src/watch/setup.ts";
 import { filesSink } from "../src/watch/sinks/files.ts";
 import { webhookSink } from "../src/watch/sinks/webhook.ts";
@@ -69,6 +69,42 @@ describe("monitors: evaluation core (pure)", () => {
     // Outside the window the old value no longer counts.
     const later = evaluateMonitors(defsOf([{ name: "tvl", call: "totalDeposits()", returns: "uint256", maxChange: { percent: 50, blocks: 5 } }]), [{ id: "vault.tvl", block: 20, value: "1000" }], { monitors: { "vault.tvl": { points: [{ block: 1, value: "100" }], goodInARow: 0 } }, outbox: [] });
     expect(later.breaches).to.deep.equal([]);
+  });
+
+  it("failover moves on transport failures only, sticks to the endpoint that answered, and labels by origin", async () => {
+    const calls: string[] = [];
+    let aDown = true;
+    const fake = (name: string, fail: () => Error | undefined): Rpc => ({
+      async request<T>(method: string): Promise<T> {
+        calls.push(`${name} ${method}`);
+        const e = fail();
+        if (e) throw e;
+        return name as T;
+      },
+    });
+    const moves: string[] = [];
+    const rpc = failoverRpc(
+      [
+        { origin: "https://a.example", rpc: fake("a", () => (aDown ? new RpcError("eth_call", "eth_call: fetch failed") : new RpcError("eth_call", "eth_call: execution reverted", { code: 3 }))) },
+        { origin: "https://b.example", rpc: fake("b", () => undefined) },
+      ],
+      { onFailover: (from, to) => moves.push(`${from} -> ${to}`) },
+    );
+    expect(await rpc.request("eth_blockNumber")).to.equal("b");
+    expect(await rpc.request("eth_blockNumber")).to.equal("b");
+    expect(calls).to.deep.equal(["a eth_blockNumber", "b eth_blockNumber", "b eth_blockNumber"]);
+    expect(moves).to.deep.equal(["https://a.example -> https://b.example"]);
+    expect(rpc.active()).to.equal("https://b.example");
+    // A JSON-RPC error answer (here a revert) is the chain's answer: returned, not failed over.
+    aDown = false;
+    const only = failoverRpc([{ origin: "a", rpc: fake("a", () => new RpcError("eth_call", "eth_call: execution reverted", { code: 3 })) }, { origin: "b", rpc: fake("b", () => undefined) }]);
+    calls.length = 0;
+    await only.request("eth_call").then(
+      () => expect.fail("a revert must surface"),
+      (e: Error) => expect(e.message).to.contain("reverted"),
+    );
+    expect(calls).to.deep.equal(["a eth_call"]);
+    expect(rpcOrigin("https://user:pw@eth-mainnet.example.com:8443/v2/KEY?x=KEY")).to.equal("https://eth-mainnet.example.com:8443");
   });
 
   it("the policy schema names the field of a malformed monitor", () => {

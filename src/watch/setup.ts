@@ -58,7 +58,9 @@ export async function watcherOptions(setup: Setup, opts: { rpc?: Rpc; build?: Bu
   const endpoints = opts.rpc ? undefined : await endpointsOf(setup);
   return {
     rpc: opts.rpc ?? endpoints![0]!.rpc,
-    ...(endpoints ? { endpoints } : {}),
+    // `endpoints` only when the policy gives several, so a caller that swaps `rpc` alone still gets its rpc.
+    ...(endpoints && endpoints.length > 1 ? { endpoints } : {}),
+    ...(endpoints ? { rpcOrigin: endpoints[0]!.origin } : {}),
     monitors: monitorDefs(setup.policy, Object.fromEntries(Object.entries(setup.deployment.proxies).map(([k, v]) => [k, v.address]))),
     monitorEveryBlocks: setup.policy.watcher.monitorEveryBlocks ?? 1,
     network: setup.ctx.network,
