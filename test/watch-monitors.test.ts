@@ -225,6 +225,32 @@ describe("monitors: the watcher on a real chain", function () {
     expect(readdirSync(posts).filter((f) => f.startsWith("monitor-") && f.endsWith(".json"))).to.have.length(2);
   });
 
+  it("a crash right after a breach is sent neither loses nor repeats it: the restart adopts the post", async () => {
+    // Out of the withdrawals window, then over the deposit bound again (the previous test left 0.4 ether).
+    await mine(d, 10);
+    await (await vault.deposit!({ value: parseEther("1") })).wait();
+    const block = await d.ctx.ethers.provider.getBlockNumber();
+    const posts = path.join(dir, "crash-posts");
+    const options = async (crash?: WatcherOptions["crash"]): Promise<WatcherOptions> => ({
+      ...(await watcherOptions(d.setup, { build: TEST_BUILD })),
+      sinks: [filesSink(posts, { id: "files:crash" })],
+      ledger: path.join(dir, "crash.sqlite"),
+      retry: { baseDelayMs: 1 },
+      ...(crash ? { crash } : {}),
+    });
+    const crashed = await runOnce(
+      await options((point, where) => {
+        if (point === "after-send" && where.key?.startsWith("monitor:")) throw Object.assign(new Error("simulated kill -9"), { name: "SimulatedCrash" });
+      }),
+    ).catch((e: Error) => e);
+    expect((crashed as Error).name).to.equal("SimulatedCrash");
+    const again = await runOnce(await options());
+    expect(again.posts.map((p) => `${p.action} ${p.state} ${p.key}`)).to.deep.equal([`adopted alert monitor:vault.total-deposits:${block}`]);
+    expect(readdirSync(posts).filter((f) => f.startsWith("monitor-") && f.endsWith(".json"))).to.deep.equal([`monitor-vault.total-deposits-${block}.json`]);
+    await mine(d, 1);
+    expect((await runOnce(await options())).posts.filter((p) => p.action !== "unchanged")).to.deep.equal([]);
+  });
+
   it("fails over to the second RPC when the first dies, labelling metrics by origin only", async () => {
     const provider = d.ctx.connection.provider as never;
     const a: FlakyRpc = await startFlakyRpc({ provider, faultRate: 0 });
