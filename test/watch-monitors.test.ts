@@ -16,7 +16,8 @@ import { emptyHistory, evaluateMonitors, monitorDefs, type MonitorHistory, type 
 import { multicallArtifact } from "../src/watch/multicall.ts";
 import { buildMulticall } from "../src/watch/multicall-build.ts";
 import { RpcError, failoverRpc, httpRpc, rpcOrigin, type Rpc } from "../src/watch/rpc.ts";
-import { watcherOptions } from "../src/watch/setup.ts";
+import { endpointsOf, watcherOptions } from "../src/watch/setup.ts";
+import { GatehouseError } from "../src/errors.ts";
 import { filesSink } from "../src/watch/sinks/files.ts";
 import { webhookSink } from "../src/watch/sinks/webhook.ts";
 import { follow, runOnce, type StepResult, type WatcherOptions } from "../src/watch/watcher.ts";
@@ -286,6 +287,16 @@ describe("monitors: the watcher on a real chain", function () {
     const text = await metrics.registry.metrics();
     expect(text).to.contain(`gatehouse_rpc_head_block{rpc="${b.url}"}`);
     expect(text + logs.join("\n")).not.to.contain("SECRETKEY123");
+  });
+
+  it("the policy's fallbackRpcs follow the network's endpoint, read from the environment (GH187 when unset)", async () => {
+    const withFallbacks = (fallbackRpcs: NonNullable<Deployed["policy"]["watcher"]["fallbackRpcs"]>) => ({ ...d.setup, policy: { ...d.setup.policy, watcher: { ...d.setup.policy.watcher, fallbackRpcs } } });
+    const endpoints = await endpointsOf(withFallbacks([{ urlEnv: "BACKUP_RPC_URL" }, { url: "http://127.0.0.1:1/" }]), { env: { BACKUP_RPC_URL: "https://rpc.example.com/v2/SECRET" } });
+    expect(endpoints.map((e) => e.origin)).to.deep.equal(["in-process", "https://rpc.example.com", "http://127.0.0.1:1"]);
+    const missing = await endpointsOf(withFallbacks([{ urlEnv: "BACKUP_RPC_URL" }]), { env: {} }).catch((e: unknown) => e);
+    expect(missing).to.be.instanceOf(GatehouseError);
+    expect((missing as GatehouseError).message).to.contain("policies/default.yaml: watcher.fallbackRpcs[0].urlEnv: the environment variable BACKUP_RPC_URL is not set");
+    expect((missing as GatehouseError).exitCode).to.equal(2);
   });
 
   it("monitoring/: promtool accepts the alert rules, and every metric the rules and the dashboard use is on a live /metrics", async () => {
