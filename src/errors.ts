@@ -136,6 +136,13 @@ export const ERRORS = {
     "The SQLite file was written by a newer gatehouse tx-service. It is not opened, so nothing in it is misread or downgraded: use the gatehouse that wrote it, or another --db.",
   ),
   ADDRESS_INVALID: d(196, 2, "{what} '{value}': expected an address (0x followed by 40 hex digits)", "Delegates and Safe owners are named by their 20-byte address."),
+  // 187-189: watcher monitoring and RPC failover (exit 2)
+  RPC_ENV_MISSING: d(
+    187,
+    2,
+    "{file}: watcher.fallbackRpcs[{index}].urlEnv: the environment variable {env} is not set (expected the RPC URL)",
+    "Fallback RPC URLs are read from the environment because they often carry an API key; set the variable or remove the entry.",
+  ),
 
   // 2xx: findings and refusals (exit 1)
   CHECK_FAILED: d(200, 1, "{count} finding(s) in the upgrade check", "`check` found storage-layout, upgrade-safety or policy violations; `stage` refuses to stage them."),

@@ -262,7 +262,8 @@ export function factsNeededForOperations(occs: OperationOccurrence[], records: P
 // ---------------------------------------------------------------------------------------------------
 // Decisions
 
-export type PostState = "scheduled" | "executed" | "cancelled" | "alert" | "retracted";
+/** `resolved`: a monitor breach (an alert post) that has cleared. */
+export type PostState = "scheduled" | "executed" | "cancelled" | "alert" | "retracted" | "resolved";
 
 export interface Decision {
   key: string;

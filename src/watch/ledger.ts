@@ -104,6 +104,15 @@ export class Ledger {
     this.db.prepare("INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v").run(k, v);
   }
 
+  /** The monitors' history (src/watch/monitors.ts MonitorHistory as JSON), stored with the checkpoint. */
+  monitorState(): string | undefined {
+    return this.getMeta("monitors");
+  }
+
+  setMonitorState(json: string): void {
+    this.setMeta("monitors", json);
+  }
+
   /** Identity of what is watched; a ledger is never reused for another chain or timelock. */
   bind(identity: string): void {
     const existing = this.getMeta("identity");

@@ -2,7 +2,9 @@ import { buildAtCommit } from "../build/at-commit.ts";
 import type { Setup } from "../pipeline/setup.ts";
 import { listProposals } from "../records/proposal.ts";
 import type { BuildTarget } from "./facts.ts";
-import { eip1193Rpc, type Rpc } from "./rpc.ts";
+import { GatehouseError } from "../errors.ts";
+import { monitorDefs } from "./monitors.ts";
+import { eip1193Rpc, httpRpc, rpcOrigin, type Endpoint, type Rpc } from "./rpc.ts";
 import { batchingHttpRpc } from "./rpc-batch.ts";
 import type { WatcherOptions } from "./watcher.ts";
 
@@ -15,6 +17,23 @@ export async function rpcOf(setup: Setup, opts: { timeoutMs?: number } = {}): Pr
   const config = setup.ctx.connection.networkConfig;
   if (config.type === "http") return batchingHttpRpc(await config.url.getUrl(), { timeoutMs: opts.timeoutMs });
   return eip1193Rpc(setup.ctx.connection.provider as never);
+}
+
+/**
+ * The network's endpoint followed by the policy's `watcher.fallbackRpcs`, each labelled by its origin
+ * only. Single when the policy lists none.
+ */
+export async function endpointsOf(setup: Setup, opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Endpoint[]> {
+  const config = setup.ctx.connection.networkConfig;
+  const first: Endpoint = config.type === "http" ? await (async () => { const url = await config.url.getUrl(); return { origin: rpcOrigin(url), rpc: batchingHttpRpc(url, { timeoutMs: opts.timeoutMs }) }; })() : { origin: "in-process", rpc: eip1193Rpc(setup.ctx.connection.provider as never) };
+  const env = opts.env ?? process.env;
+  const rest = (setup.policy.watcher.fallbackRpcs ?? []).map((f, index): Endpoint => {
+    const url = "url" in f ? f.url : env[f.urlEnv];
+    if (!url) throw new GatehouseError("RPC_ENV_MISSING", { file: `policies/${setup.ctx.network}.yaml`, index, env: "urlEnv" in f ? f.urlEnv : "" });
+    // Single calls, not batches: a fallback is used when things already go wrong.
+    return { origin: rpcOrigin(url), rpc: httpRpc(url, { timeoutMs: opts.timeoutMs }) };
+  });
+  return [first, ...rest];
 }
 
 export interface BuildSource {
@@ -36,8 +55,14 @@ export function buildTargetOf(setup: Setup, source: BuildSource = {}): BuildTarg
 }
 
 export async function watcherOptions(setup: Setup, opts: { rpc?: Rpc; build?: BuildSource } = {}): Promise<Omit<WatcherOptions, "sinks" | "ledger">> {
+  const endpoints = opts.rpc ? undefined : await endpointsOf(setup);
   return {
-    rpc: opts.rpc ?? (await rpcOf(setup)),
+    rpc: opts.rpc ?? endpoints![0]!.rpc,
+    // `endpoints` only when the policy gives several, so a caller that swaps `rpc` alone still gets its rpc.
+    ...(endpoints && endpoints.length > 1 ? { endpoints } : {}),
+    ...(endpoints ? { rpcOrigin: endpoints[0]!.origin } : {}),
+    monitors: monitorDefs(setup.policy, Object.fromEntries(Object.entries(setup.deployment.proxies).map(([k, v]) => [k, v.address]))),
+    monitorEveryBlocks: setup.policy.watcher.monitorEveryBlocks ?? 1,
     network: setup.ctx.network,
     deployment: setup.deployment,
     records: () => listProposals(setup.root, setup.ctx.network).map((p) => p.record),
