@@ -26,6 +26,9 @@ export interface WatchMetrics {
   lastSuccess: Gauge;
   starting: Gauge;
   startupFailures: Counter;
+  simulations: Counter<"phase" | "outcome">;
+  simulationSeconds: Histogram;
+  simulationsPending: Gauge;
 }
 
 export function createWatchMetrics(): WatchMetrics {
@@ -51,6 +54,9 @@ export function createWatchMetrics(): WatchMetrics {
     lastSuccess: new Gauge({ name: "gatehouse_watch_last_success_timestamp_seconds", help: "Unix time of the last successful step", registers }),
     starting: new Gauge({ name: "gatehouse_watch_starting", help: "1 while the watcher retries its start-up (connecting, reading the chain id and the timelock's code)", registers }),
     startupFailures: new Counter({ name: "gatehouse_watch_startup_failures_total", help: "Failed start-up attempts (each retried with backoff in --follow)", registers }),
+    simulations: new Counter({ name: "gatehouse_watch_simulations_total", help: "Re-simulations of pending operations, by phase (scheduled, near-eta) and outcome (ok, alert, not-simulated)", labelNames: ["phase", "outcome"], registers }),
+    simulationSeconds: new Histogram({ name: "gatehouse_watch_simulation_seconds", help: "Duration of one re-simulation (fork, path, diff, probes)", buckets: [0.5, 1, 2.5, 5, 10, 30, 60, 120], registers }),
+    simulationsPending: new Gauge({ name: "gatehouse_watch_simulations_pending", help: "Re-simulations queued or running", registers }),
   };
 }
 

@@ -5,6 +5,12 @@ import type { BuildTarget } from "./facts.ts";
 import { eip1193Rpc, type Rpc } from "./rpc.ts";
 import { batchingHttpRpc } from "./rpc-batch.ts";
 import type { WatcherOptions } from "./watcher.ts";
+import path from "node:path";
+import { simulateProposal } from "../simulate/run.ts";
+import { forkCache } from "../simulate/serve.ts";
+import { topologyOf } from "./decide.ts";
+import { packetFile, readPacketEffects } from "./review-source.ts";
+import { recordFromCalls, summarizeSimulation, type Simulator } from "./simulations.ts";
 
 /**
  * Watcher options from a pipeline Setup (imperative shell): the network's JSON-RPC endpoint, the
@@ -35,8 +41,35 @@ export function buildTargetOf(setup: Setup, source: BuildSource = {}): BuildTarg
   };
 }
 
+/**
+ * The watcher's simulator (imperative shell): the pending operation's record (or, when nobody proposed
+ * it, its on-chain calls) simulated on a fork of the current head, through a per-block cache of the fork
+ * source shared by the simulations of one head; the result compared with the signer packet beside the record.
+ */
+export function simulatorOf(setup: Setup): Simulator {
+  const cache = forkCache();
+  const topology = topologyOf(setup.deployment, setup.ctx.network, setup.policy);
+  return async (job) => {
+    const record = job.record ?? recordFromCalls(job.occurrence, topology);
+    if (!record) {
+      return { phase: job.phase, status: "not-simulated", reason: "the operation was scheduled with schedule() (one call), not scheduleBatch, and there is no proposal record to simulate it from" };
+    }
+    try {
+      const report = await simulateProposal(setup, record, { cache });
+      const file = job.record ? packetFile(setup.root, setup.ctx.network, job.record.id) : undefined;
+      // Named in the review relative to the project (the repository path reviewers know).
+      const packet = file ? readPacketEffects(file, path.relative(setup.root, file)) : undefined;
+      return summarizeSimulation(report, job.phase, job.record ? "record" : "calls", topology, packet);
+    } catch (e) {
+      return { phase: job.phase, status: "not-simulated", reason: `the simulation failed to run: ${(e as Error).message.split("\n")[0]}` };
+    }
+  };
+}
+
 export async function watcherOptions(setup: Setup, opts: { rpc?: Rpc; build?: BuildSource } = {}): Promise<Omit<WatcherOptions, "sinks" | "ledger">> {
+  const sim = setup.policy.watcher.simulate;
   return {
+    ...(sim.enabled ? { simulate: { run: simulatorOf(setup), beforeEtaSeconds: sim.beforeEtaSeconds, concurrency: sim.concurrency } } : {}),
     rpc: opts.rpc ?? (await rpcOf(setup)),
     network: setup.ctx.network,
     deployment: setup.deployment,
