@@ -8,6 +8,8 @@ import { TEST_BUILD, scheduleThroughPipeline } from "./helpers/watch-scenario.ts
 import type { ProposalRecord } from "../src/records/proposal.ts";
 import type { OperationSimulation } from "../src/review/operation.ts";
 import { effectsHash, type ProposalEffects } from "../src/simulate/effects.ts";
+import { pinnedKey } from "../src/simulate/serve.ts";
+import { simulationAlerts, simulationPhase } from "../src/watch/decide.ts";
 import { TIMELOCK_ABI, upgradeInterface } from "../src/timelock/calls.ts";
 import { createWatchMetrics, type WatchMetrics } from "../src/watch/metrics.ts";
 import { simulatorOf, watcherOptions } from "../src/watch/setup.ts";
@@ -148,5 +150,40 @@ describe("watch: re-simulation of pending operations", function () {
     expect(probe.message).to.contain("anyone can upgrade");
     expect(p.alerts.map((a) => a.kind)).to.include("unknown-operation");
     expect(p.markdown).to.contain("from the calls in the CallScheduled events (no proposal record)").and.to.contain("**FAILED**");
+  });
+});
+
+describe("watch simulation: the pure parts", function () {
+  it("the phase: scheduled until the ETA is within beforeEtaSeconds, then near-eta (an unknown ETA stays scheduled)", function () {
+    expect(simulationPhase(10_000, 10_000 - 601, 600)).to.equal("scheduled");
+    expect(simulationPhase(10_000, 10_000 - 600, 600)).to.equal("near-eta");
+    expect(simulationPhase(10_000, 20_000, 600)).to.equal("near-eta");
+    expect(simulationPhase(undefined, 20_000, 600)).to.equal("scheduled");
+  });
+
+  it("the fork cache keeps only answers that cannot change at the pinned block", function () {
+    const slot = ["0x" + "11".repeat(20), "0x0", "0x10"];
+    expect(pinnedKey("eth_getStorageAt", slot, 16)).to.be.a("string");
+    expect(pinnedKey("eth_getStorageAt", [...slot.slice(0, 2), "latest"], 16)).to.equal(undefined);
+    expect(pinnedKey("eth_getStorageAt", [...slot.slice(0, 2), "0x11"], 16)).to.equal(undefined);
+    expect(pinnedKey("eth_getBlockByNumber", ["0x10", false], 16)).to.be.a("string");
+    expect(pinnedKey("eth_getBlockByNumber", ["pending", false], 16)).to.equal(undefined);
+    expect(pinnedKey("eth_blockNumber", [], 16)).to.equal(undefined);
+    expect(pinnedKey("eth_sendRawTransaction", ["0x00"], 16)).to.equal(undefined);
+    expect(pinnedKey("eth_chainId", [], 16)).to.equal("eth_chainId");
+  });
+
+  it("a simulation that could not run raises no alert and claims nothing; reverts and failed probes are named", function () {
+    expect(simulationAlerts({ phase: "scheduled", status: "not-simulated", reason: "fork failed" })).to.deep.equal([]);
+    const alerts = simulationAlerts({
+      phase: "near-eta",
+      status: "simulated",
+      forkBlock: 7,
+      steps: [{ name: "executeBatch", ok: false, gasUsed: "1", revert: "CapRequired(0)" }],
+      probes: [{ name: "vault: owner is the timelock", ok: false, detail: "0xabc" }],
+      findings: [{ kind: "revert", message: "x" }, { kind: "write", message: "write not allowed: vault depositCap" }],
+    });
+    expect(alerts.map((a) => a.kind)).to.deep.equal(["simulation-reverted", "probe-failed", "simulation-finding"]);
+    expect(alerts[0]!.message).to.contain("CapRequired(0)").and.to.contain("block 7");
   });
 });
