@@ -380,7 +380,9 @@ function renderSimulationSection(s: OperationSimulation): string[] {
   L.push("", `**State diff** (${s.changes?.length ?? 0} slot(s) changed besides the timelock's and Safe's bookkeeping${s.unknownSlots ? `, ${s.unknownSlots} unnamed` : ""}):`, "");
   if (!s.changes?.length) L.push("- no storage changed");
   for (const c of s.changes ?? []) {
-    L.push(`- ${untrusted(c.accountLabel)} ${code(c.account)}: ${c.variable ? untrustedCode(c.variable) : `unnamed slot ${code(c.slot)}`}: ${c.decoded ? untrustedCode(c.decoded) : `${code(c.before)} → ${code(c.after)}`}`);
+    // Decoded values carry their variable's name (`path: before -> after`); a raw slot shows its words.
+    const what = c.decoded ? untrustedCode(c.decoded) : `${c.variable ? untrustedCode(c.variable) : `unnamed slot ${code(c.slot)}`}: ${code(c.before)} → ${code(c.after)}`;
+    L.push(`- ${untrusted(c.accountLabel)} ${code(c.account)}: ${what}`);
   }
   L.push("", "**Permission changes:**", "");
   L.push(...(s.permissions?.length ? s.permissions.map((p) => `- **${untrusted(p.what)}**: ${untrustedCode(p.before)} → ${untrustedCode(p.after)}`) : ["- none (Safe owners, threshold, modules, guard; timelock roles and delay; proxy owners and admins)"]));
