@@ -9,6 +9,7 @@ import path from "node:path";
 import { simulateProposal } from "../simulate/run.ts";
 import { forkCache } from "../simulate/serve.ts";
 import { topologyOf } from "./decide.ts";
+import { operationIdOf } from "../proposal/derive.ts";
 import { packetFile, readPacketEffects } from "./review-source.ts";
 import { recordFromCalls, summarizeSimulation, type Simulator } from "./simulations.ts";
 
@@ -50,7 +51,9 @@ export function simulatorOf(setup: Setup): Simulator {
   const cache = forkCache();
   const topology = topologyOf(setup.deployment, setup.ctx.network, setup.policy);
   return async (job) => {
-    const record = job.record ?? recordFromCalls(job.occurrence, topology);
+    // The chain is the truth: a record whose batch is not the scheduled one is not what would execute.
+    const recordIsBatch = job.record !== undefined && operationIdOf(job.record) === job.occurrence.operationId;
+    const record = recordIsBatch ? job.record : recordFromCalls(job.occurrence, topology);
     if (!record) {
       return { phase: job.phase, status: "not-simulated", reason: "the operation was scheduled with schedule() (one call), not scheduleBatch, and there is no proposal record to simulate it from" };
     }
@@ -59,7 +62,7 @@ export function simulatorOf(setup: Setup): Simulator {
       const file = job.record ? packetFile(setup.root, setup.ctx.network, job.record.id) : undefined;
       // Named in the review relative to the project (the repository path reviewers know).
       const packet = file ? readPacketEffects(file, path.relative(setup.root, file)) : undefined;
-      return summarizeSimulation(report, job.phase, job.record ? "record" : "calls", topology, packet);
+      return summarizeSimulation(report, job.phase, recordIsBatch ? "record" : "calls", topology, packet);
     } catch (e) {
       return { phase: job.phase, status: "not-simulated", reason: `the simulation failed to run: ${(e as Error).message.split("\n")[0]}` };
     }

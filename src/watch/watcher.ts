@@ -20,6 +20,7 @@ import {
   type Topology,
 } from "./decide.ts";
 import { OPERATION_EVENTS, WATCH_TOPICS } from "./events.ts";
+import { operationIdOf } from "../proposal/derive.ts";
 import { factsReader, type BuildTarget } from "./facts.ts";
 import { readGuardians } from "./guardians.ts";
 import { blockNumber, creationBlock, header, rangeState, syncToHead, type RangeState, type SyncResult } from "./indexer.ts";
@@ -157,8 +158,8 @@ export function createWatcher(o: WatcherOptions): Watcher {
       const phase = simulationPhase(at === undefined ? undefined : at + Number(occ.delay), f.now, sim.beforeEtaSeconds);
       const record = recordFor(occ.operationId, records);
       const stored = ledger.simulation<OperationSimulation>(occ.key, phase);
-      // A result from the on-chain calls is redone once the record arrives (its packet can be compared then).
-      if (!stored || (record && stored.source === "calls")) {
+      // A result from the on-chain calls is redone once a record of this very batch arrives (its packet can be compared then).
+      if (!stored || (record && stored.source === "calls" && operationIdOf(record) === occ.operationId)) {
         if (queue.enqueue({ key: occ.key, group, phase, occurrence: occ, ...(record ? { record } : {}) })) metrics.simulationsPending.set(queue.size);
       }
       const shown = stored ?? (phase === "near-eta" ? ledger.simulation<OperationSimulation>(occ.key, "scheduled") : undefined);
