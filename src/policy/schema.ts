@@ -207,9 +207,23 @@ export const Policy = z
         fallbackRpcs: z
           .array(z.union([z.object({ urlEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { message: "an environment variable name" }) }).strict(), z.object({ url: z.string().url() }).strict()]))
           .optional(),
+        /**
+         * Re-simulate each pending operation on a fork of the current head: once when it is seen
+         * scheduled, again when its ETA is at most `beforeEtaSeconds` away; state diff, permission diff
+         * and probes go in the review, and a revert, a failed probe, a finding or effects that differ
+         * from the signer packet are alerts. `concurrency`: simulations at once (each forks in-process).
+         */
+        simulate: z
+          .object({
+            enabled: z.boolean().default(false),
+            beforeEtaSeconds: z.number().int().nonnegative().default(3600),
+            concurrency: z.number().int().min(1).max(8).default(1),
+          })
+          .strict()
+          .default({ enabled: false, beforeEtaSeconds: 3600, concurrency: 1 }),
       })
       .strict()
-      .default({ confirmations: 1 }),
+      .default({ confirmations: 1, simulate: { enabled: false, beforeEtaSeconds: 3600, concurrency: 1 } }),
     notifications: z
       .array(
         z.discriminatedUnion("type", [

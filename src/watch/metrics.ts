@@ -42,6 +42,9 @@ export interface WatchMetrics {
   rpcUp: Gauge<"rpc">;
   rpcActive: Gauge<"rpc">;
   rpcFailovers: Counter<"from" | "to">;
+  simulations: Counter<"phase" | "outcome">;
+  simulationSeconds: Histogram;
+  simulationsPending: Gauge;
 }
 
 export function createWatchMetrics(): WatchMetrics {
@@ -81,6 +84,9 @@ export function createWatchMetrics(): WatchMetrics {
     rpcUp: new Gauge({ name: "gatehouse_rpc_up", help: "1 when the RPC answered its last request (0: transport failure)", labelNames: ["rpc"], registers }),
     rpcActive: new Gauge({ name: "gatehouse_rpc_active", help: "1 for the RPC the watcher currently uses (failover moves it)", labelNames: ["rpc"], registers }),
     rpcFailovers: new Counter({ name: "gatehouse_rpc_failovers_total", help: "Requests moved to the next RPC after a transport failure", labelNames: ["from", "to"], registers }),
+    simulations: new Counter({ name: "gatehouse_watch_simulations_total", help: "Re-simulations of pending operations, by phase (scheduled, near-eta) and outcome (ok, alert, not-simulated)", labelNames: ["phase", "outcome"], registers }),
+    simulationSeconds: new Histogram({ name: "gatehouse_watch_simulation_seconds", help: "Duration of one re-simulation (fork, path, diff, probes)", buckets: [0.5, 1, 2.5, 5, 10, 30, 60, 120], registers }),
+    simulationsPending: new Gauge({ name: "gatehouse_watch_simulations_pending", help: "Re-simulations queued or running", registers }),
   };
 }
 

@@ -7,6 +7,13 @@ import { monitorDefs } from "./monitors.ts";
 import { eip1193Rpc, httpRpc, rpcOrigin, type Endpoint, type Rpc } from "./rpc.ts";
 import { batchingHttpRpc } from "./rpc-batch.ts";
 import type { WatcherOptions } from "./watcher.ts";
+import path from "node:path";
+import { simulateProposal } from "../simulate/run.ts";
+import { forkCache } from "../simulate/serve.ts";
+import { topologyOf } from "./decide.ts";
+import { operationIdOf } from "../proposal/derive.ts";
+import { packetFile, readPacketEffects } from "./review-source.ts";
+import { recordFromCalls, summarizeSimulation, type Simulator } from "./simulations.ts";
 
 /**
  * Watcher options from a pipeline Setup (imperative shell): the network's JSON-RPC endpoint, the
@@ -54,9 +61,38 @@ export function buildTargetOf(setup: Setup, source: BuildSource = {}): BuildTarg
   };
 }
 
+/**
+ * The watcher's simulator (imperative shell): the pending operation's record (or, when nobody proposed
+ * it, its on-chain calls) simulated on a fork of the current head, through a per-block cache of the fork
+ * source shared by the simulations of one head; the result compared with the signer packet beside the record.
+ */
+export function simulatorOf(setup: Setup): Simulator {
+  const cache = forkCache();
+  const topology = topologyOf(setup.deployment, setup.ctx.network, setup.policy);
+  return async (job) => {
+    // The chain is the truth: a record whose batch is not the scheduled one is not what would execute.
+    const recordIsBatch = job.record !== undefined && operationIdOf(job.record) === job.occurrence.operationId;
+    const record = recordIsBatch ? job.record : recordFromCalls(job.occurrence, topology);
+    if (!record) {
+      return { phase: job.phase, status: "not-simulated", reason: "the operation was scheduled with schedule() (one call), not scheduleBatch, and there is no proposal record to simulate it from" };
+    }
+    try {
+      const report = await simulateProposal(setup, record, { cache });
+      const file = job.record ? packetFile(setup.root, setup.ctx.network, job.record.id) : undefined;
+      // Named in the review relative to the project (the repository path reviewers know).
+      const packet = file ? readPacketEffects(file, path.relative(setup.root, file)) : undefined;
+      return summarizeSimulation(report, job.phase, recordIsBatch ? "record" : "calls", topology, packet);
+    } catch (e) {
+      return { phase: job.phase, status: "not-simulated", reason: `the simulation failed to run: ${(e as Error).message.split("\n")[0]}` };
+    }
+  };
+}
+
 export async function watcherOptions(setup: Setup, opts: { rpc?: Rpc; build?: BuildSource } = {}): Promise<Omit<WatcherOptions, "sinks" | "ledger">> {
   const endpoints = opts.rpc ? undefined : await endpointsOf(setup);
+  const sim = setup.policy.watcher.simulate;
   return {
+    ...(sim.enabled ? { simulate: { run: simulatorOf(setup), beforeEtaSeconds: sim.beforeEtaSeconds, concurrency: sim.concurrency } } : {}),
     rpc: opts.rpc ?? endpoints![0]!.rpc,
     // `endpoints` only when the policy gives several, so a caller that swaps `rpc` alone still gets its rpc.
     ...(endpoints && endpoints.length > 1 ? { endpoints } : {}),

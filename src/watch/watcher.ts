@@ -7,8 +7,12 @@ import {
   emptyFacts,
   factsNeededForOperations,
   operationOccurrences,
+  recordFor,
   renderDecision,
   retractDecision,
+  simulationAlerts,
+  simulationPhase,
+  statusOf,
   topologyOf,
   watchedAddresses,
   type Decision,
@@ -16,6 +20,7 @@ import {
   type Topology,
 } from "./decide.ts";
 import { OPERATION_EVENTS, WATCH_TOPICS } from "./events.ts";
+import { operationIdOf } from "../proposal/derive.ts";
 import { factsReader, type BuildTarget } from "./facts.ts";
 import { readGuardians } from "./guardians.ts";
 import { blockNumber, creationBlock, header, rangeState, syncToHead, type RangeState, type SyncResult } from "./indexer.ts";
@@ -26,6 +31,8 @@ import { emptyHistory, evaluateMonitors, evaluationDue, renderNotice, type Monit
 import { readMonitors, resolveMulticall } from "./multicall.ts";
 import type { Sink, SinkAlert, SinkPost } from "./sinks/sink.ts";
 import { contentHash } from "./decide.ts";
+import type { OperationSimulation } from "../review/operation.ts";
+import { SimulationQueue, type WatchSimulateOptions } from "./simulations.ts";
 
 /**
  * The watcher loop (imperative shell): index → store events, checkpoint and dirty groups in one SQLite
@@ -72,6 +79,11 @@ export interface WatcherOptions {
   retry?: RetryOptions | false;
   log?: (line: string) => void;
   crash?: (point: CrashPoint, where: { group?: string; sink?: string; key?: string }) => void;
+  /**
+   * Re-simulate each pending operation at the current head, once when it is scheduled and again near its
+   * ETA (policy `watcher.simulate`); beside the loop, bounded, each (operation, phase) once, kept in the ledger.
+   */
+  simulate?: WatchSimulateOptions;
   /** Called after each post written to a sink (benchmarks measure detection latency with it). */
   onPost?: (info: { sink: string; key: string; state: string; action: PostAction["action"]; at: number }) => void;
 }
@@ -99,6 +111,10 @@ export interface Watcher {
   readonly metrics: WatchMetrics;
   readonly topology: Topology;
   step(): Promise<StepResult>;
+  /** Resolves when no simulation is queued or running. */
+  simulationsIdle(): Promise<void>;
+  /** Simulations queued or running now. */
+  simulationsPending(): number;
   health(): Health;
   close(): void;
 }
@@ -148,6 +164,53 @@ export function createWatcher(o: WatcherOptions): Watcher {
   const monitorDefs = o.monitors ?? [];
   const monitorEvery = Math.max(1, o.monitorEveryBlocks ?? 1);
   let multicall: string | undefined;
+  const sim = o.simulate;
+  const queue = sim
+    ? new SimulationQueue({
+        run: sim.run,
+        concurrency: Math.max(1, sim.concurrency ?? 1),
+        done: (job, result, seconds) => {
+          ledger.putSimulation(job.key, job.phase, result);
+          // The review changes with the result: decide the group again on the next step.
+          ledger.markDirty([job.group]);
+          const outcome = result.status !== "simulated" ? "not-simulated" : simulationAlerts(result).length > 0 ? "alert" : "ok";
+          metrics.simulations.inc({ phase: job.phase, outcome });
+          metrics.simulationSeconds.observe(seconds);
+          metrics.simulationsPending.set(queue!.size - 1);
+          log(`simulated ${job.key} (${job.phase}): ${outcome}${result.reason ? ` (${result.reason})` : ""} in ${seconds.toFixed(1)} s`);
+        },
+      })
+    : undefined;
+
+  /** The stored simulation of each pending occurrence, queueing the ones its phase still lacks. */
+  function simulationsFor(group: string, occs: ReturnType<typeof operationOccurrences>, records: ProposalRecord[], f: { now: number; blockTimestamps: Record<string, number> }): Record<string, OperationSimulation> {
+    const out: Record<string, OperationSimulation> = {};
+    if (!queue || !sim) return out;
+    for (const occ of occs) {
+      if (statusOf(occ) !== "scheduled") continue;
+      const at = f.blockTimestamps[occ.scheduled.blockHash];
+      const phase = simulationPhase(at === undefined ? undefined : at + Number(occ.delay), f.now, sim.beforeEtaSeconds);
+      const record = recordFor(occ.operationId, records);
+      const stored = ledger.simulation<OperationSimulation>(occ.key, phase);
+      // A result from the on-chain calls is redone once a record of this very batch arrives (its packet can be compared then).
+      if (!stored || (record && stored.source === "calls" && operationIdOf(record) === occ.operationId)) {
+        if (queue.enqueue({ key: occ.key, group, phase, occurrence: occ, ...(record ? { record } : {}) })) metrics.simulationsPending.set(queue.size);
+      }
+      const shown = stored ?? (phase === "near-eta" ? ledger.simulation<OperationSimulation>(occ.key, "scheduled") : undefined);
+      if (shown) out[occ.key] = shown;
+    }
+    return out;
+  }
+
+  /** Pending operations whose ETA came near since they were decided: decide them again (a new simulation is due). */
+  async function markNearEta(): Promise<void> {
+    if (!sim) return;
+    const pending = ledger.pendingSubjects().filter((p) => p.eta !== null && !ledger.simulation(p.key, "near-eta"));
+    if (pending.length === 0) return;
+    const now = (await header(rpc, "latest"))?.timestamp ?? 0;
+    const due = pending.filter((p) => simulationPhase(p.eta!, now, sim.beforeEtaSeconds) === "near-eta");
+    if (due.length > 0) ledger.markDirty([...new Set(due.map((p) => p.group))]);
+  }
 
   async function publishOne(sink: Sink, d: Decision, now: number, actions: PostAction[]): Promise<void> {
     await publishPost(sink, d, actions, (shown) => {
@@ -216,7 +279,8 @@ export function createWatcher(o: WatcherOptions): Watcher {
     if (group.startsWith("op:")) {
       const occs = operationOccurrences(ledger.eventsOfOperation(group.slice(3)), topology.timelock);
       const f = await facts.gather(factsNeededForOperations(occs, records, topology));
-      return { decisions: occs.map((occ) => decideOperation(occ, { topology, records, facts: f })), now: f.now };
+      const simulations = simulationsFor(group, occs, records, f);
+      return { decisions: occs.map((occ) => decideOperation(occ, { topology, records, facts: f, simulations })), now: f.now };
     }
     const txHash = group.slice(3);
     const events = ledger.eventsOfTx(txHash);
@@ -437,6 +501,7 @@ export function createWatcher(o: WatcherOptions): Watcher {
           const group = `op:${r.operationId.toLowerCase()}`;
           if (ledger.subjectsOfGroup(group).some((s) => s.state !== "retracted" && s.decision.review && !s.decision.review.proposal)) ledger.markDirty([group]);
         }
+        await markNearEta();
         // The guardians each review names, read from the chain once per process.
         if (!topology.guardians) topology.guardians = await readGuardians(rpc, topology);
         // Groups left dirty by a crash or a failing sink come first, unless a reorg is still being
@@ -509,6 +574,8 @@ export function createWatcher(o: WatcherOptions): Watcher {
         end();
       }
     },
+    simulationsIdle: () => queue?.idle() ?? Promise.resolve(),
+    simulationsPending: () => queue?.size ?? 0,
     health() {
       const cp = ledger.checkpoint();
       return { ok: lastSuccess > 0 && lastError === undefined, lastSuccessAt: lastSuccess ? new Date(lastSuccess).toISOString() : null, lastProcessedBlock: cp?.block ?? null, head: lastHead, lagBlocks: cp ? Math.max(0, lastHead - cp.block) : null, pendingGroups: ledger.dirtyGroups().length, ...(lastError ? { lastError } : {}) };
@@ -523,7 +590,12 @@ export function createWatcher(o: WatcherOptions): Watcher {
 export async function runOnce(o: WatcherOptions): Promise<StepResult> {
   const w = createWatcher(o);
   try {
-    return await w.step();
+    const first = await w.step();
+    if (w.simulationsPending() === 0) return first;
+    // A scheduled job posts the simulated review in the same run: wait for the simulations, decide again.
+    await w.simulationsIdle();
+    const second = await w.step();
+    return { ...second, posts: [...first.posts, ...second.posts], sinkErrors: [...first.sinkErrors, ...second.sinkErrors] };
   } finally {
     w.close();
   }
