@@ -136,6 +136,13 @@ export const ERRORS = {
     "The SQLite file was written by a newer gatehouse tx-service. It is not opened, so nothing in it is misread or downgraded: use the gatehouse that wrote it, or another --db.",
   ),
   ADDRESS_INVALID: d(196, 2, "{what} '{value}': expected an address (0x followed by 40 hex digits)", "Delegates and Safe owners are named by their 20-byte address."),
+  // 187-189: watcher monitoring and RPC failover (exit 2)
+  RPC_ENV_MISSING: d(
+    187,
+    2,
+    "{file}: watcher.fallbackRpcs[{index}].urlEnv: the environment variable {env} is not set (expected the RPC URL)",
+    "Fallback RPC URLs are read from the environment because they often carry an API key; set the variable or remove the entry.",
+  ),
 
   // 173-179: incidents, pause and drills (exit 2)
   INCIDENT_NOT_FOUND: d(173, 2, "{file}: no such incident ({hint})", "`incident update` and `incident close` name an incident `incident open` wrote under incidents/; with no id they act on the one open incident."),
@@ -222,6 +229,20 @@ export const ERRORS = {
     1,
     "PR audit: {summary}",
     "The PR check (base-branch tooling and policy against the PR's contracts) found something a human must decide: a policy relaxation, a change to the records, or a failed upgrade check. See the job summary and the PR comment.",
+  ),
+
+  // 158-159, 262-269: signatures made outside Gatehouse (sign --signature)
+  SIGNATURE_INVALID: d(
+    158,
+    2,
+    "--signature: {reason}",
+    "`sign --signature` takes one 65-byte ECDSA signature over the safeTxHash, as a wallet returns it for the typed data `sign --export-typed-data` writes (v 27/28), or an eth_sign signature (v 31/32).",
+  ),
+  SIGNATURE_NOT_OWNER: d(
+    262,
+    1,
+    "the signature over {safeTxHash} recovers to {recovered}, which is not an owner of the Safe {safe}",
+    "A signature counts only when it recovers, over this Safe transaction's hash, to a current owner. A key that is not an owner, or a signature over other data (another transaction, another chain, an edited field), recovers to some other address.",
   ),
 
   // 340-349: Safe delegates (exit 1)

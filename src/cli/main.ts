@@ -39,6 +39,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   stage: async () => (await import("./commands/stage.ts")).default,
   propose: async () => (await import("./commands/propose.ts")).default,
   sign: async () => (await import("./commands/sign.ts")).default,
+  show: async () => (await import("./commands/show.ts")).default,
   execute: async () => (await import("./commands/execute.ts")).default,
   cancel: async () => (await import("./commands/cancel.ts")).default,
   verify: async () => (await import("./commands/verify.ts")).default,

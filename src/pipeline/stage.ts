@@ -81,7 +81,7 @@ export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?
   const onchainMin = (await timelock.getMinDelay()) as bigint;
   if (delay < onchainMin) throw new GatehouseError("DELAY_BELOW_POLICY", { delay, min: `${onchainMin} (the timelock's own minimum)` });
 
-  const check = await runCheck(setup, { commit });
+  const check = await runCheck(setup, { commit, progress: setup.progress });
   if (check.findings.length > 0) {
     throw new GatehouseError("CHECK_FAILED", { count: check.findings.length }, { details: { findings: check.findings, report: check.markdown } });
   }
@@ -95,7 +95,7 @@ export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?
   // What gets deployed is the build of the recorded commit, made the way verify and the watcher make it
   // (git archive, fresh, pinned compiler): an incremental build of the working tree can compile the same
   // source to other bytecode, which no verifier could then reproduce. Without a commit: the working build.
-  const commitBuild = commit ? await buildAtCommit({ ...sourceOf(setup), commit, requireProtected: false, pinned: policy.compiler }) : undefined;
+  const commitBuild = commit ? await buildAtCommit({ ...sourceOf(setup), commit, requireProtected: false, pinned: policy.compiler, progress: setup.progress }) : undefined;
   for (const p of changed) {
     const artifact = commitBuild ? targetOrThrow(commitBuild.target(p.target), commit!) : await ctx.readArtifact(p.target);
     const { address, reused } = await implementationFor(setup, deployer, p.target, p.kind, artifact, candidates, commitBuild?.commit);

@@ -207,7 +207,7 @@ export async function verify(opts: { setup: Setup; proposal: string | { record: 
   } else {
     const { repoRoot, protectedBranch } = sourceOf(setup);
     try {
-      const b = await buildAtCommit({ repoRoot, commit: record.commit as string, protectedBranch, pinned: setup.policy.compiler });
+      const b = await buildAtCommit({ repoRoot, commit: record.commit as string, protectedBranch, pinned: setup.policy.compiler, progress: setup.progress });
       build = { kind: "commit", commit: b.commit };
       check("commit", true, `${b.commit} is on the protected branch '${protectedBranch}'; built with the policy's solc ${setup.policy.compiler.version} and no secrets`);
       lookup = (contract) => {

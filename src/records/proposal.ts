@@ -50,6 +50,11 @@ export const SafeTxRecord = z
     /** The block when it was built: its execution cannot be earlier, so scans for it start here. */
     proposedAtBlock: z.number().int().nonnegative().optional(),
     executedTx: Bytes32.optional(),
+    /**
+     * Owner signatures made outside Gatehouse (`sign --signature`) for a `via: onchain` transaction: claims
+     * like the rest of the record, counted only when one recovers to a current owner over this safeTxHash.
+     */
+    signatures: z.array(z.object({ owner: Address, signature: Hex }).strict()).optional(),
   })
   .strict();
 

@@ -16,6 +16,7 @@ import {
   type AlertKind,
   type Guardian,
   type OperationReview,
+  type OperationSimulation,
   type OperationStatus,
   type ReviewCall,
   type VerificationCheck,
@@ -262,7 +263,8 @@ export function factsNeededForOperations(occs: OperationOccurrence[], records: P
 // ---------------------------------------------------------------------------------------------------
 // Decisions
 
-export type PostState = "scheduled" | "executed" | "cancelled" | "alert" | "retracted";
+/** `resolved`: a monitor breach (an alert post) that has cleared. */
+export type PostState = "scheduled" | "executed" | "cancelled" | "alert" | "retracted" | "resolved";
 
 export interface Decision {
   key: string;
@@ -409,6 +411,44 @@ export interface DecideContext {
   topology: Topology;
   records: ProposalRecord[];
   facts: ChainFacts;
+  /** The watcher's latest re-simulation of each pending occurrence, by occurrence key (plain data). */
+  simulations?: Record<string, OperationSimulation>;
+}
+
+/**
+ * Which simulation a pending operation is due for at chain time `now`: the one when it is first seen
+ * scheduled, and another once the ETA is at most `beforeEtaSeconds` away (a short delay: only that one).
+ */
+export function simulationPhase(eta: number | undefined, now: number, beforeEtaSeconds: number): OperationSimulation["phase"] {
+  return eta !== undefined && now >= eta - beforeEtaSeconds ? "near-eta" : "scheduled";
+}
+
+/** The alerts a re-simulation raises: a reverting step, a failed probe, a finding, effects that left the packet. */
+export function simulationAlerts(s: OperationSimulation): Alert[] {
+  if (s.status !== "simulated") return [];
+  const at = `on a fork of block ${s.forkBlock ?? "?"}`;
+  const out: Alert[] = [];
+  for (const st of s.steps ?? []) {
+    if (!st.ok) out.push({ kind: "simulation-reverted", check: "simulation", message: `simulated ${at}, ${untrusted(st.name)} reverts: ${untrusted(st.revert ?? "no reason")}. Executed as scheduled, the operation would fail.` });
+  }
+  for (const p of s.probes ?? []) {
+    if (!p.ok) out.push({ kind: "probe-failed", check: `probe: ${untrusted(p.name)}`, message: `after the simulated upgrade ${at}, the probe "${untrusted(p.name)}" fails: ${untrusted(p.detail)}` });
+  }
+  for (const f of s.findings ?? []) {
+    // Reverts and probes are alerted above, each by name.
+    if (f.kind === "revert" || f.kind === "probe") continue;
+    out.push({ kind: "simulation-finding", check: "simulation", message: `simulated ${at}: ${untrusted(f.message)}` });
+  }
+  const p = s.packet;
+  if (p?.status === "tampered") out.push({ kind: "packet-tampered", check: "signer packet", message: `the signer packet ${untrusted(p.file)} is not what the signers pinned: ${untrusted(p.detail ?? "")}` });
+  if (p?.status === "differs") {
+    out.push({
+      kind: "effects-changed",
+      check: "signer packet",
+      message: `the world changed under the proposal: simulated ${at}, its effects differ from the signer packet ${untrusted(p.file)}: ${(p.differences ?? []).map((d) => untrusted(d)).join("; ")}`,
+    });
+  }
+  return out;
 }
 
 /** The review (or alert) of one scheduling of an operation. */
@@ -640,6 +680,9 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
   // has no Safe to import the Transaction Builder file into.
   const guardianSafeTx = record?.cancel?.guardianSafeTx;
   const status = statusOf(occ);
+  // Only a pending operation is simulated: once executed or cancelled, the chain says what it did.
+  const simulation = status === "scheduled" ? ctx.simulations?.[occ.key] : undefined;
+  if (simulation) alerts.push(...simulationAlerts(simulation));
   const severity = alerts.length > 0 ? "alert" : "review";
   const base = {
     key: occ.key,
@@ -667,6 +710,7 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
     storageLayoutDiff: record?.storageLayoutDiff ?? {},
     ...(safeTransaction ? { safeTransaction } : {}),
     verification: { status: !record ? "unverified" : checks.every((c) => c.ok) ? "verified" : "failed", checks },
+    ...(simulation ? { simulation } : {}),
     cancel: cancelPath({
       network: t.network,
       chainId: t.chainId,
