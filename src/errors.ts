@@ -147,6 +147,18 @@ export const ERRORS = {
   DRIFT: d(206, 1, "{count} deviation(s) from the policy on '{network}'", "`doctor` found the on-chain governance differs from the policy."),
   VERIFY_FAILED: d(207, 1, "{count} mismatch(es) while verifying {what}", "What the proposal says does not match what was recomputed."),
   PROPOSAL_STALE: d(209, 1, "{file}: {reason}", "The chain no longer matches what the proposal expects."),
+  ROLLBACK_REFUSED: d(
+    280,
+    1,
+    "proposal {proposal} cannot be rolled back exactly: {reasons}",
+    "`gatehouse rollback` stages only an exact return to the implementations an executed proposal replaced, proven from the chain: the operation executed on the timelock, each proxy's Upgraded history names the recorded old implementation, its code still exists, and the newer version only appended storage variables.",
+  ),
+  ROLLBACK_RECORD_INVALID: d(
+    281,
+    1,
+    "{file}: not an exact rollback of proposal {proposal}: {reasons}",
+    "A rollback record must return each proxy of the proposal it names to the implementation that proposal replaced, with no initializer; any other target is refused before anything is signed or sent.",
+  ),
   NOT_CANCELLER: d(210, 1, "{address} does not hold CANCELLER_ROLE on the timelock {timelock}", "Only the guardian may cancel."),
   NOT_PENDING: d(211, 1, "operation {operationId} is not pending (state: {state})", "Only a Waiting or Ready operation can be cancelled."),
   ADOPTED_DIFFERS: d(

@@ -7,6 +7,7 @@ import { assertSafeTxShape } from "../safe/shape.ts";
 import { safeTxData } from "../safe/transactions.ts";
 import { operationIdOf, recordedCodeHash } from "../proposal/derive.ts";
 import type { Setup } from "./setup.ts";
+import { checkRollbackRecord } from "./rollback.ts";
 
 export { assertSafeTxShape };
 
@@ -42,4 +43,6 @@ export async function checkProposalAgainstChain(setup: Setup, file: string, reco
     const { actual } = recordedCodeHash(record, op.proxy, code, fallback);
     if (actual !== expected.bytecodeHash) throw stale(`new implementation of '${op.proxy}' has bytecode hash ${actual}, the record says ${expected.bytecodeHash}`);
   }
+  // A rollback is also the exact return to what the proposal it names replaced, proven from the chain.
+  if (record.kind === "rollback") await checkRollbackRecord(setup, file, record);
 }

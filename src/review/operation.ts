@@ -109,7 +109,8 @@ export interface OperationReview {
   cancelled?: ChainPoint;
   /** Earlier schedulings of the same operation id (each cancelled or, on a broken chain, executed), oldest first. */
   history?: { scheduled: ChainPoint; cancelled?: ChainPoint; executed?: ChainPoint }[];
-  proposal?: { id: string; commit: string | null; createdAt: string; rollbackOperationId: string };
+  /** `kind` and `rollbackOf` are the record's words (claims): a rollback record names the proposal it undoes. */
+  proposal?: { id: string; commit: string | null; createdAt: string; rollbackOperationId?: string; kind?: "upgrade" | "rollback" | "governance"; rollbackOf?: string };
   storageLayoutDiff: Record<string, LayoutRowRecord[]>;
   safeTransaction?: {
     safe: string;
@@ -262,7 +263,8 @@ export function renderOperationMarkdown(r: OperationReview, left?: TimeLeft): st
   if (r.proposal) {
     lines.push(`- Record: ${code(`proposals/${r.network}/${r.proposal.id}.json`)} (staged ${untrusted(r.proposal.createdAt)})`);
     lines.push(`- Commit: ${r.proposal.commit ? untrustedCode(r.proposal.commit) : "unknown (staged outside git)"}`);
-    lines.push(`- Rollback operation: ${code(r.proposal.rollbackOperationId)}`);
+    if (r.proposal.kind && r.proposal.kind !== "upgrade") lines.push(`- Kind: ${r.proposal.kind}${r.proposal.rollbackOf ? ` (the record says it rolls back proposal ${untrustedCode(r.proposal.rollbackOf)})` : ""}`);
+    if (r.proposal.rollbackOperationId) lines.push(`- Rollback operation: ${code(r.proposal.rollbackOperationId)}`);
   } else {
     lines.push("- **No proposal record matches this operation id.** Nobody proposed it through the Gatehouse pipeline.");
   }

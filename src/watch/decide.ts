@@ -663,7 +663,7 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
     ...(occ.executed ? { executed: { ...occ.executed, ...(facts.txs[occ.executed.txHash] ? { from: facts.txs[occ.executed.txHash]!.from } : {}) } } : {}),
     ...(occ.cancelled ? { cancelled: { ...occ.cancelled, ...(facts.txs[occ.cancelled.txHash] ? { from: facts.txs[occ.cancelled.txHash]!.from } : {}) } } : {}),
     ...(occ.history.length > 0 ? { history: occ.history } : {}),
-    ...(record ? { proposal: { id: record.id, commit: record.commit, createdAt: record.createdAt, rollbackOperationId: record.rollback.operationId } } : {}),
+    ...(record ? { proposal: { id: record.id, commit: record.commit, createdAt: record.createdAt, ...(record.rollback ? { rollbackOperationId: record.rollback.operationId } : {}), ...(record.kind ? { kind: record.kind } : {}), ...(record.rollbackOf ? { rollbackOf: record.rollbackOf.proposal } : {}) } } : {}),
     storageLayoutDiff: record?.storageLayoutDiff ?? {},
     ...(safeTransaction ? { safeTransaction } : {}),
     verification: { status: !record ? "unverified" : checks.every((c) => c.ok) ? "verified" : "failed", checks },
