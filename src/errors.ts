@@ -22,6 +22,18 @@ const d = (number: number, exitCode: 1 | 2 | 3, messageTemplate: string, explana
 export const ERRORS = {
   // 1xx: usage and configuration (exit 2)
   USAGE: d(100, 2, "{message}", "The command line was not understood. Run `gatehouse help` for the commands and flags."),
+  GOVERNANCE_ACTION_INVALID: d(
+    180,
+    2,
+    "govern {action}: {reason}",
+    "`gatehouse govern` stages one typed governance change: update-delay SECONDS, grant-role ROLE ADDRESS, revoke-role ROLE ADDRESS (ROLE: proposer, executor, canceller, admin), unpause PROXY (a governed proxy's policy name).",
+  ),
+  SAFE_OWNERS_NOT_VIA_TIMELOCK: d(
+    181,
+    2,
+    "govern {action}: the Safe's owners and threshold cannot be changed through the timelock",
+    "The Safe's owner functions (addOwnerWithThreshold, removeOwner, swapOwner, changeThreshold) accept only calls from the Safe itself, and the timelock is not a Safe module (making it one would let every timelock operation act as the Safe without signatures). Change owners or threshold with a Safe transaction from the Safe to itself, signed by the current threshold of owners (the Safe UI's owner settings); the watcher reports the change (AddedOwner, RemovedOwner, ChangedThreshold) as a Safe configuration change, and `gatehouse doctor` compares the result with the policy.",
+  ),
   POLICY_NOT_FOUND: d(101, 2, "{file}: policy file not found", "Each network needs a policy file policies/<network>.yaml."),
   POLICY_INVALID: d(
     102,
@@ -152,6 +164,12 @@ export const ERRORS = {
     1,
     "proposal {proposal} cannot be rolled back exactly: {reasons}",
     "`gatehouse rollback` stages only an exact return to the implementations an executed proposal replaced, proven from the chain: the operation executed on the timelock, each proxy's Upgraded history names the recorded old implementation, its code still exists, and the newer version only appended storage variables.",
+  ),
+  GOVERNANCE_REFUSED: d(
+    282,
+    1,
+    "governance change refused: {reasons}",
+    "A governance record (`gatehouse govern`) must keep the topology the policy describes: a delay at least rules.minDelaySeconds, PROPOSER_ROLE only for the Safe, CANCELLER_ROLE only for the guardians, EXECUTOR_ROLE only for the policy's executors, no admin but the timelock, unpause only on a governed proxy; and each action's call must be the one its typed fields derive. Change the policy on the protected branch first when the topology itself must change.",
   ),
   ROLLBACK_RECORD_INVALID: d(
     281,

@@ -51,6 +51,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   simulate: async () => (await import("./commands/simulate.ts")).default,
   delegate: async () => (await import("./commands/delegate.ts")).default,
   rollback: async () => (await import("./commands/rollback.ts")).default,
+  govern: async () => (await import("./commands/govern.ts")).default,
 };
 
 const COMMON: NonNullable<ParseArgsConfig["options"]> = {

@@ -8,6 +8,7 @@ import { safeTxData } from "../safe/transactions.ts";
 import { operationIdOf, recordedCodeHash } from "../proposal/derive.ts";
 import type { Setup } from "./setup.ts";
 import { checkRollbackRecord } from "./rollback.ts";
+import { governanceRecordProblems } from "./govern.ts";
 
 export { assertSafeTxShape };
 
@@ -45,4 +46,9 @@ export async function checkProposalAgainstChain(setup: Setup, file: string, reco
   }
   // A rollback is also the exact return to what the proposal it names replaced, proven from the chain.
   if (record.kind === "rollback") await checkRollbackRecord(setup, file, record);
+  // A governance change: its calls are what its typed actions derive, and it keeps the policy's topology.
+  if (record.kind === "governance") {
+    const problems = governanceRecordProblems(setup, record);
+    if (problems.length > 0) throw new GatehouseError("GOVERNANCE_REFUSED", { reasons: `${rel}: ${problems.join("; ")}` }, { details: { reasons: problems } });
+  }
 }

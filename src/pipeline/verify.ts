@@ -12,6 +12,8 @@ import type { DeploymentRecord } from "../records/deployment.ts";
 import { proposalFile, readProposalFile, resolveProposal, type ProposalRecord } from "../records/proposal.ts";
 import { leftInStorage, rollbackProblems } from "../proposal/rollback.ts";
 import { readRollbackFacts } from "./rollback.ts";
+import { governanceRules } from "./govern.ts";
+import { decodeGovernanceCall, governanceCallProblems, governanceProblems, governanceVerdict } from "../proposal/governance.ts";
 import { safeCall, safeTxHashes } from "../safe/hash.ts";
 import { describeShapeViolations, safeTxShapeViolations } from "../safe/shape.ts";
 import { safeTxData } from "../safe/transactions.ts";
@@ -186,7 +188,7 @@ export async function verify(opts: { setup: Setup; proposal: string | { record: 
   // A rollback's implementations are the ones the earlier proposal replaced, built from its commit.
   const rollback = record.kind === "rollback" ? await verifyRollback(setup, record) : undefined;
   const targetOf = (proxy: string) => rollback?.targets[proxy] ?? setup.policy.contracts.find((c) => c.name === proxy)?.contract;
-  const checks = [...verifyRecord(record), ...verifyAgainstPolicy(record, setup.policy, setup.deployment, rollback?.targets), ...(rollback?.checks ?? [])];
+  const checks = [...verifyRecord(record), ...verifyAgainstPolicy(record, setup.policy, setup.deployment, rollback?.targets), ...(rollback?.checks ?? []), ...verifyGovernance(setup, record)];
   const check: Check = (name, ok, detail, unchecked) => checks.push({ name, ok, detail, ...(unchecked ? { unchecked: true } : {}) });
   check("chain", BigInt(record.chainId) === ctx.chainId, `record chain ${record.chainId}, network '${ctx.network}' chain ${ctx.chainId}`);
   check("timelock", getAddress(record.timelock) === getAddress(setup.deployment.timelock.address), `record ${record.timelock}, deployment ${setup.deployment.timelock.address}`);
@@ -262,6 +264,18 @@ export async function verify(opts: { setup: Setup; proposal: string | { record: 
   }
   const failed = checks.some((c) => !c.ok);
   return { record, checks, build, verified: !failed && build.kind === "commit" };
+}
+
+/** A governance record: each action's call is the one its fields derive, and keeps the policy's topology (same rules as the watcher). */
+export function verifyGovernance(setup: Pick<Setup, "deployment" | "policy">, record: ProposalRecord): VerifyCheck[] {
+  if (record.kind !== "governance") return [];
+  const rules = governanceRules(setup);
+  return (record.actions ?? []).map((a, i) => {
+    const problems = [...governanceCallProblems([a], rules), ...governanceProblems([a], rules)];
+    const decoded = decodeGovernanceCall(a.call, rules);
+    const words = decoded ? governanceVerdict(decoded, rules, a.call.value).detail : a.action;
+    return { name: `governance action ${i + 1}`, ok: problems.length === 0, detail: problems.length === 0 ? words : problems.join("; ") };
+  });
 }
 
 /**

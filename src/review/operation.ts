@@ -74,6 +74,8 @@ export interface ReviewCall {
   /** One sentence a community member can read. */
   description: string;
   upgrade?: UpgradeDetails;
+  /** A governance change decoded from the calldata (updateDelay, grantRole, revokeRole, unpause) and whether it keeps the policy's topology. */
+  governance?: { action: string; text: string; policyConsistent: boolean };
 }
 
 export interface ChainPoint {
@@ -192,7 +194,9 @@ const STATUS_WORD: Record<OperationStatus, string> = {
 
 /** "Queued: upgrade vault to VaultV2, registry to RegistryV2 (op 0x1234abcd…)". */
 export function reviewTitle(r: Pick<OperationReview, "status" | "severity" | "calls" | "operationId" | "alerts">): string {
-  const what = r.calls.every((c) => c.upgrade)
+  const what = r.calls.length > 0 && r.calls.every((c) => c.governance)
+    ? `governance change: ${r.calls.map((c) => c.governance!.action).join(", ")}`
+    : r.calls.every((c) => c.upgrade)
     ? `upgrade ${r.calls.map((c) => `${c.upgrade!.proxyName !== undefined ? untrusted(c.upgrade!.proxyName) : short(c.upgrade!.proxy)} to ${c.upgrade!.contract !== undefined ? untrusted(c.upgrade!.contract) : short(c.upgrade!.newImplementation)}`).join(", ")}`
     : `${r.calls.length} call${r.calls.length === 1 ? "" : "s"}`;
   const alert = r.severity === "alert" ? `ALERT (${[...new Set(r.alerts.map((a) => a.kind))].join(", ")}): ` : "";

@@ -1,3 +1,4 @@
+import { decodeGovernanceCall, governanceVerdict, pauseInterface, type GovernanceRules } from "../proposal/governance.ts";
 import { AbiCoder, Interface, ZeroAddress, ZeroHash, formatEther, getAddress, keccak256, toUtf8Bytes } from "ethers";
 import type { ImmutableReferences } from "../plan/bytecode.ts";
 import { bytecodeHash } from "../plan/bytecode.ts";
@@ -64,12 +65,17 @@ export interface Topology {
   proxies: { name: string; address: string; kind: "uups" | "transparent"; proxyAdmin?: string; initialImplementation: string }[];
   /** The policy's governed contracts by proxy name; a proxy missing here is not governed. */
   governed: Record<string, GovernedTarget>;
+  /** EXECUTOR_ROLE holders the deployment set up (address(0): open); for governance-change rules. */
+  executors?: string[];
+  /** The policy's rules.minDelaySeconds: an updateDelay below it is an alert. */
+  minDelaySeconds?: number;
   /** The cancellers as read on chain by the shell (whether each is a Safe, whether it holds the role); shown in reviews. */
   guardians?: Guardian[];
 }
 
 export interface PolicyTargets {
   contracts: { name: string; contract: string; upgradeInitializers?: string[] }[];
+  rules?: { minDelaySeconds: number };
 }
 
 export function topologyOf(deployment: DeploymentRecord, network: string, policy?: PolicyTargets): Topology {
@@ -83,6 +89,8 @@ export function topologyOf(deployment: DeploymentRecord, network: string, policy
     adminRenounced: deployment.timelock.adminRenounced,
     minDelay: deployment.timelock.minDelay,
     cancellers: deployment.timelock.cancellers.map((a) => getAddress(a)),
+    executors: deployment.timelock.executors.map((a) => getAddress(a)),
+    ...(policy?.rules ? { minDelaySeconds: policy.rules.minDelaySeconds } : {}),
     proxies: Object.entries(deployment.proxies).map(([name, p]) => ({
       name,
       address: getAddress(p.address),
@@ -345,6 +353,18 @@ function contractName(address: string, t: Topology): string {
 const ethAmount = (wei: string) => `${formatEther(BigInt(wei))} ETH (${wei} wei)`;
 
 /** A plain-words description of a call that is not an upgrade. */
+/** The governance rules (src/proposal/governance.ts) as the topology knows them: deployment addresses, policy minimum delay. */
+export function governanceRulesOf(t: Topology): GovernanceRules {
+  return {
+    timelock: t.timelock,
+    safe: t.safe,
+    cancellers: t.cancellers,
+    executors: t.executors ?? [],
+    ...(t.minDelaySeconds !== undefined ? { minDelaySeconds: t.minDelaySeconds } : {}),
+    proxies: t.proxies.filter((p) => t.governed[p.name]).map((p) => ({ name: p.name, address: p.address })),
+  };
+}
+
 export function describeOtherCall(c: { target: string; value: string; data: string }, t: Topology): string {
   const value = c.value !== "0" ? `, sending **${ethAmount(c.value)}**` : "";
   if (sameAddress(c.target, t.timelock)) {
@@ -360,6 +380,7 @@ export function describeOtherCall(c: { target: string; value: string; data: stri
     }
   }
   if (c.data === "0x") return `**Send ${ethAmount(c.value)}** to ${knownAs(c.target, t)}, with no calldata.`;
+  if (c.data === pauseInterface.encodeFunctionData("unpause", [])) return `**Unpause** ${knownAs(c.target, t)} (unpause())${value}.`;
   const bytes = (c.data.length - 2) / 2;
   return `Call ${knownAs(c.target, t)} with selector \`${c.data.slice(0, 10)}\` (${bytes} bytes of calldata)${value}. Not a proxy upgrade: read the calldata before the ETA.`;
 }
@@ -446,6 +467,13 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
     const n = `call ${index + 1}`;
     if (c.value !== "0") check(`${n}: value`, false, `${n} sends ${ethAmount(c.value)} to \`${getAddress(c.target)}\`; an upgrade sends nothing.`, "value-transfer");
     const up = decodeUpgradeCall({ target: c.target, value: BigInt(c.value), data: c.data });
+    // A governance change (delay, timelock role, unpause) is judged by its own rules, from the decoded calldata.
+    const gov = up ? undefined : decodeGovernanceCall(c, governanceRulesOf(t));
+    if (gov) {
+      const v = governanceVerdict(gov, governanceRulesOf(t), c.value);
+      check(`${n}: governance change`, v.ok, v.detail, v.kind);
+      return { index, ...c, description: describeOtherCall(c, t), governance: { action: gov.action, text: v.detail, policyConsistent: v.ok } };
+    }
     if (!up) {
       const description = describeOtherCall(c, t);
       check(`${n}: governed upgrade`, false, `${n} is not a proxy upgrade: ${description}`, "not-an-upgrade");
