@@ -1,7 +1,14 @@
 import { expect } from "chai";
-import { rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { Contract, ContractFactory, encodeBytes32String, parseEther } from "ethers";
 import { deployed, type Deployed } from "./helpers/fixture.ts";
+import { TEST_BUILD } from "./helpers/watch-scenario.ts";
+import type { OperationReview } from "../src/review/operation.ts";
+import { watcherOptions } from "../src/watch/setup.ts";
+import { filesSink } from "../src/watch/sinks/files.ts";
+import { runOnce } from "../src/watch/watcher.ts";
 import { stage } from "../src/pipeline/stage.ts";
 import { propose } from "../src/pipeline/propose.ts";
 import { sign } from "../src/pipeline/sign.ts";
@@ -38,6 +45,17 @@ async function throughPipeline(d: Deployed, id: string): Promise<void> {
   expect(done.postChecks!.every((c) => c.ok)).to.equal(true);
 }
 
+const dirs: string[] = [];
+async function watch(d: Deployed): Promise<OperationReview[]> {
+  const dir = mkdtempSync(path.join(tmpdir(), "gatehouse-rollback-"));
+  dirs.push(dir);
+  await runOnce({ ...(await watcherOptions(d.setup, { build: TEST_BUILD })), sinks: [filesSink(path.join(dir, "posts"))], ledger: path.join(dir, "watch.sqlite"), retry: { baseDelayMs: 1 } });
+  return readdirSync(path.join(dir, "posts"))
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => JSON.parse(readFileSync(path.join(dir, "posts", f), "utf8")) as OperationReview & { type: string })
+    .filter((j) => j.type === "operation");
+}
+
 describe("rollback: an executed upgrade returns to its old implementations through the governed path", function () {
   // The first build of the commit (stage, then verify in sign) dominates; a loaded CI machine needs headroom.
   this.timeout(600_000);
@@ -57,6 +75,7 @@ describe("rollback: an executed upgrade returns to its old implementations throu
     expect(await vault.version()).to.equal("2.0.0");
   });
   after(async () => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     await d?.close();
     if (d) rmSync(d.root, { recursive: true, force: true });
   });
@@ -113,7 +132,18 @@ describe("rollback: an executed upgrade returns to its old implementations throu
     expect(v.verified).to.equal(true);
     expect(v.checks.find((c) => c.name === "storage of 'vault'")!.detail).to.contain("depositCap");
 
-    await throughPipeline(d, r.record.id);
+    const proposed = await propose({ setup: d.setup, proposal: r.record.id, proposer: d.actors.owners[0] });
+    await sign({ setup: d.setup, safeTxHash: proposed.safeTx.safeTxHash, signer: d.actors.owners[2] });
+    expect((await execute({ setup: d.setup, proposal: r.record.id, executor: d.actors.deployer })).step).to.equal("scheduled");
+    // The watcher recognises the rollback from the chain: the rolled-back operation is Done, the proxies run what
+    // it installed, and each return is the watcher's own build of the old contract at that proposal's commit.
+    const review = (await watch(d)).find((o) => o.operationId === r.record.operationId.toLowerCase())!;
+    expect(review.alerts).to.deep.equal([]);
+    expect(review.severity).to.equal("review");
+    expect(review.proposal).to.include({ kind: "rollback", rollbackOf: upgrade.id });
+    expect(review.calls.map((c) => c.upgrade!.contract).sort()).to.deep.equal(["RegistryV1", "VaultV1"]);
+    await d.ctx.connection.networkHelpers.time.increase(3600);
+    expect((await execute({ setup: d.setup, proposal: r.record.id, executor: d.actors.outsider })).postChecks!.every((c) => c.ok)).to.equal(true);
     expect(await vault.version()).to.equal("1.0.0");
     expect(await registry.version()).to.equal("1.0.0");
     expect(await vault.balanceOf(d.actors.user.address)).to.equal(parseEther("3"));

@@ -223,6 +223,8 @@ export interface ChainFacts {
   safeOwners: Record<string, { owners: string[]; threshold: number }>;
   /** Whether an id is an operation of the timelock (pending, ready or done) at a block: key `<id>@<block>`. */
   operations: Record<string, boolean>;
+  /** Whether an id is an executed (Done) operation of the timelock at a block: key `<id>@<block>` (rollbacks). */
+  operationsDone?: Record<string, boolean>;
 }
 
 export function emptyFacts(now = 0): ChainFacts {
@@ -239,11 +241,29 @@ export interface FactsNeeded {
   builds?: { commit: string; contract: string }[];
   safeOwners?: { block: number }[];
   operations?: { id: string; block: number }[];
+  operationsDone?: { id: string; block: number }[];
+}
+
+/**
+ * A rollback record's reference for one upgrade call: the contract the proposal it names replaced at exactly
+ * this implementation, built at that proposal's commit. Only when that proposal is in the records, its calls
+ * hash to the operation the rollback names, and the rollback records its commit; else undefined (and the
+ * call is judged against the policy's target, which a rollback does not meet: an alert).
+ */
+export function rollbackTargetOf(record: ProposalRecord | undefined, records: ProposalRecord[], up: { proxy: string; implementation: string }): { contract: string; earlierId: string; earlier: ProposalRecord; installed: string } | undefined {
+  if (!record || record.kind !== "rollback" || !record.rollbackOf) return undefined;
+  const earlier = records.find((r) => r.id === record.rollbackOf!.proposal);
+  if (!earlier || !earlier.commit || record.commit !== earlier.commit) return undefined;
+  const earlierId = operationIdOf(earlier);
+  if (earlierId !== record.rollbackOf.operationId) return undefined;
+  const op = earlier.operations.find((o) => sameAddress(o.proxyAddress, up.proxy) && sameAddress(o.oldImplementation, up.implementation));
+  if (!op?.oldContract) return undefined;
+  return { contract: op.oldContract, earlierId, earlier, installed: op.newImplementation };
 }
 
 /** What `decideOperation` reads from the facts for these occurrences (the shell fetches exactly this). */
 export function factsNeededForOperations(occs: OperationOccurrence[], records: ProposalRecord[], topology?: Topology): FactsNeeded {
-  const need: Required<FactsNeeded> = { blocks: [], txs: [], code: [], implementations: [], admins: [], builds: [], safeOwners: [], operations: [] };
+  const need: Required<FactsNeeded> = { blocks: [], txs: [], code: [], implementations: [], admins: [], builds: [], safeOwners: [], operations: [], operationsDone: [] };
   for (const occ of occs) {
     const block = occ.scheduled.block;
     need.blocks.push({ number: block, hash: occ.scheduled.blockHash });
@@ -260,7 +280,9 @@ export function factsNeededForOperations(occs: OperationOccurrence[], records: P
       need.implementations.push({ proxy: up.proxy.toLowerCase(), block });
       if (up.kind === "transparent") need.admins.push({ proxy: up.proxy.toLowerCase(), block });
       const proxy = topology?.proxies.find((p) => sameAddress(p.address, up.proxy));
-      const target = proxy ? topology!.governed[proxy.name] : undefined;
+      const rollback = rollbackTargetOf(record, records, up);
+      if (rollback) need.operationsDone.push({ id: rollback.earlierId.toLowerCase(), block });
+      const target = proxy ? (rollback ? { contract: rollback.contract } : topology!.governed[proxy.name]) : undefined;
       if (target && record?.commit) need.builds.push({ commit: record.commit, contract: target.contract });
     }
   }
@@ -467,8 +489,11 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
     const n = `call ${index + 1}`;
     if (c.value !== "0") check(`${n}: value`, false, `${n} sends ${ethAmount(c.value)} to \`${getAddress(c.target)}\`; an upgrade sends nothing.`, "value-transfer");
     const up = decodeUpgradeCall({ target: c.target, value: BigInt(c.value), data: c.data });
-    // A governance change (delay, timelock role, unpause) is judged by its own rules, from the decoded calldata.
-    const gov = up ? undefined : decodeGovernanceCall(c, governanceRulesOf(t));
+    // In a governance record, a governance change (delay, timelock role, unpause) is judged by its own rules,
+    // from the decoded calldata; anywhere else such a call stays "not an upgrade", and an upgrade has no place in it.
+    const governanceRecord = record !== undefined && record.kind === "governance";
+    if (governanceRecord && up) check(`${n}: governance change`, false, `${n} upgrades \`${getAddress(up.proxy)}\`, but proposal ${record!.id} is a governance change: an upgrade is staged with \`gatehouse stage\`.`, "operation-mismatch");
+    const gov = up || !governanceRecord ? undefined : decodeGovernanceCall(c, governanceRulesOf(t));
     if (gov) {
       const v = governanceVerdict(gov, governanceRulesOf(t), c.value);
       check(`${n}: governance change`, v.ok, v.detail, v.kind);
@@ -480,7 +505,9 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
       return { index, ...c, description };
     }
     const known = t.proxies.find((p) => sameAddress(p.address, up.proxy));
-    const target = known ? t.governed[known.name] : undefined;
+    // A rollback's reference is the contract the rolled-back proposal replaced (no initializer allowed).
+    const rollback = known && t.governed[known.name] ? rollbackTargetOf(record, ctx.records, up) : undefined;
+    const target = known ? (rollback ? { contract: rollback.contract, upgradeInitializers: [] } : t.governed[known.name]) : undefined;
     const op = record?.operations.find((o) => sameAddress(o.proxyAddress, up.proxy) && sameAddress(o.newImplementation, up.implementation));
     const oldImplementation = facts.implementations[`${up.proxy.toLowerCase()}@${block}`] ?? op?.oldImplementation;
     const name = known?.name;
@@ -500,6 +527,23 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
       );
     } else {
       check(`${n}: governed upgrade`, true, `${n} upgrades ${untrusted(known.name)}, a ${known.kind === "uups" ? "UUPS" : "Transparent"} proxy the policy governs (target ${target.contract})`, "ungoverned-proxy");
+    }
+
+    if (rollback) {
+      // Proven from the chain: the rolled-back operation executed, and the proxy ran what it installed when the rollback was scheduled.
+      const done = facts.operationsDone?.[`${rollback.earlierId.toLowerCase()}@${block}`];
+      const running = facts.implementations[`${up.proxy.toLowerCase()}@${block}`];
+      const ok = done === true && running !== undefined && sameAddress(running, rollback.installed);
+      check(
+        `${n}: rollback`,
+        ok,
+        ok
+          ? `${n} returns ${untrusted(known!.name)} to \`${getAddress(up.implementation)}\`, what proposal ${rollback.earlier.id} (operation ${rollback.earlierId}, executed on the timelock) replaced`
+          : done !== true
+            ? `${n} claims to roll back proposal ${rollback.earlier.id}, but its operation ${rollback.earlierId} is ${done === false ? "not executed on the timelock" : "unknown (the timelock could not be asked)"}.`
+            : `${n} claims to roll back proposal ${rollback.earlier.id}, but when it was scheduled the proxy ran \`${running ?? "(unread)"}\`, not \`${getAddress(rollback.installed)}\` which that proposal installed.`,
+        "operation-mismatch",
+      );
     }
 
     // The upgrade path read from the chain.
