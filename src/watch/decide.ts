@@ -37,7 +37,11 @@ import type { SafeExecution } from "./safe-signers.ts";
  * - every call upgrades a governed proxy (deployment record and policy) through its real upgrade path
  *   (UUPS: the proxy; Transparent: the ProxyAdmin in its EIP-1967 admin slot at the scheduling block),
  *   with value 0, to code equal to the watcher's own build of the policy's target at a protected commit,
- *   with an initializer only when the policy allows that function;
+ *   with an initializer only when the policy allows that function; for a rollback record, the reference is
+ *   instead the build of the contract the rolled-back proposal replaced, at that proposal's commit, with
+ *   that proposal's operation Done and the proxy running what it installed (no initializer);
+ * - or, for a governance record, every call is a governance change that keeps the policy's topology,
+ *   judged from the decoded calldata (src/proposal/governance.ts: delay, timelock roles, unpause);
  * - the Safe scheduled it with execTransaction in the same transaction, that Safe transaction is the
  *   record's, and its signatures recover to owners (at that block) reaching the threshold;
  * - the record's calls and the scheduled calls hash to the operation id; the predecessor is zero or an
