@@ -85,7 +85,9 @@ describe("govern: governance changes as records of their own kind, through the s
 
     await expectGatehouseError(execute({ setup: d.setup, proposal: r.record.id, executor: d.actors.deployer }), "NOT_READY");
     await d.ctx.connection.networkHelpers.time.increase(3600);
-    expect((await execute({ setup: d.setup, proposal: r.record.id, executor: d.actors.outsider })).step).to.equal("executed");
+    const done = await execute({ setup: d.setup, proposal: r.record.id, executor: d.actors.outsider });
+    expect(done.step).to.equal("executed");
+    expect(done.governanceChecks).to.deep.equal([{ action: "updateDelay 7200s", ok: true, detail: "the timelock's minimum delay is 7200s" }]);
     expect(await d.setup.timelock.getMinDelay()).to.equal(7200n);
   });
 
