@@ -3,7 +3,8 @@ import { keccak256 } from "ethers";
 import { A, record } from "./helpers/watch-fixtures.ts";
 import { planUpgrade } from "../src/plan/plan.ts";
 import { inverseChanges, leftInStorage, rollbackProblems, rollbackRecordProblems, type RollbackFacts } from "../src/proposal/rollback.ts";
-import type { ProposalRecord } from "../src/records/proposal.ts";
+import { ProposalRecord } from "../src/records/proposal.ts";
+import { parseWith } from "../src/policy/load.ts";
 
 /** The pure exact-return rules over synthetic records and chain facts (the chain path is test/rollback.test.ts). */
 describe("rollback domain: an exact return, proven from the chain facts", () => {
@@ -47,5 +48,21 @@ describe("rollback domain: an exact return, proven from the chain facts", () => 
     const e = executed();
     const rb: ProposalRecord = { ...e, kind: "rollback", rollbackOf: { proposal: e.id, operationId: e.operationId, commit: e.commit, leftInStorage: {} }, operations: e.rollback!.operations.map((o) => (o.proxy === "vault" ? { ...o, newImplementation: A.attacker } : o)) };
     expect(rollbackRecordProblems(e, rb).join()).to.contain(`returns to ${A.attacker}, not to ${A.vaultV1}`);
+  });
+
+  it("the record's kinds: each carries what it needs, and a bad file names the field", () => {
+    const base = { ...record(), safeTransactions: [] };
+    const message = (r: unknown) => {
+      try {
+        parseWith(ProposalRecord, r, "proposals/default/x.json");
+        return "parsed";
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    expect(message(base)).to.equal("parsed");
+    expect(message({ ...base, operations: [] })).to.equal("proposals/default/x.json: operations: expected at least one operation (a record of kind upgrade)");
+    expect(message({ ...base, kind: "governance" })).to.contain("actions: expected at least one action");
+    expect(message({ ...base, kind: "rollback" })).to.contain("rollbackOf: expected the proposal a rollback record rolls back");
   });
 });

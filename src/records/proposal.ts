@@ -163,14 +163,14 @@ const ProposalChecked = ProposalFields.superRefine((r, ctx) => {
   const kind = r.kind ?? "upgrade";
   const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
   if (kind === "governance") {
-    if (!r.actions || r.actions.length === 0) issue("actions", `at least one action (a ${kind} record)`);
+    if (!r.actions || r.actions.length === 0) issue("actions", "at least one action (a governance record)");
     if (r.operations.length > 0) issue("operations", "no upgrade operations in a governance record (its calls are its actions)");
   } else {
-    if (r.operations.length === 0) issue("operations", `at least one operation (a ${kind} record)`);
-    if (r.actions !== undefined) issue("actions", `no actions in a ${kind} record`);
-    if (!r.rollback) issue("rollback", `the rollback plan (a ${kind} record)`);
+    if (r.operations.length === 0) issue("operations", `at least one operation (a record of kind ${kind})`);
+    if (r.actions !== undefined) issue("actions", `no actions (a record of kind ${kind}; only governance records have them)`);
+    if (!r.rollback) issue("rollback", `the rollback plan (a record of kind ${kind})`);
   }
-  if ((kind === "rollback") !== (r.rollbackOf !== undefined)) issue("rollbackOf", kind === "rollback" ? "the proposal a rollback record rolls back" : `absent in a ${kind} record`);
+  if ((kind === "rollback") !== (r.rollbackOf !== undefined)) issue("rollbackOf", kind === "rollback" ? "the proposal a rollback record rolls back" : `absent (a record of kind ${kind})`);
 });
 
 /**
