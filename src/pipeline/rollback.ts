@@ -39,18 +39,38 @@ export async function readRollbackFacts(setup: Setup, earlier: ProposalRecord, r
   const proxies: RollbackFacts["proxies"] = {};
   await Promise.all(
     earlier.operations.map(async (op) => {
-      const [current, oldCode, logs] = await Promise.all([
+      const [current, oldCode, previous] = await Promise.all([
         ctx.up.erc1967.getImplementationAddress(op.proxyAddress).then((a) => getAddress(a)),
         provider.getCode(op.oldImplementation),
-        executed ? provider.getLogs({ address: op.proxyAddress, topics: [UPGRADED], fromBlock: scanFrom(setup), toBlock: executed.blockNumber }) : Promise.resolve([]),
+        executed ? previousImplementation(setup, op.proxyAddress, op.newImplementation, executed) : Promise.resolve(undefined),
       ]);
-      const implOf = (l: { topics: readonly string[] }) => getAddress(`0x${l.topics[1]!.slice(26)}`);
-      const at = logs.findIndex((l) => l.transactionHash === executed?.transactionHash && implOf(l) === getAddress(op.newImplementation));
-      const previous = at > 0 ? implOf(logs[at - 1]!) : undefined;
       proxies[op.proxy] = { current, oldCode, ...(previous ? { previous } : {}) };
     }),
   );
   return { earlierState, ...(rollbackState ? { rollbackState } : {}), proxies };
+}
+
+/** Blocks per eth_getLogs request: public RPCs refuse wide ranges, so the scan walks back in windows. */
+const LOG_WINDOW = 5_000;
+
+/**
+ * What the proxy ran before the earlier operation's execution: the Upgraded event that precedes the one its
+ * execution emitted (to `installed`), found by walking back from that block; undefined when there is none.
+ */
+async function previousImplementation(setup: Setup, proxy: string, installed: string, executed: { blockNumber: number; transactionHash: string }): Promise<string | undefined> {
+  const provider = setup.ctx.ethers.provider;
+  const implOf = (l: { topics: readonly string[] }) => getAddress(`0x${l.topics[1]!.slice(26)}`);
+  const floor = scanFrom(setup);
+  let seen = false;
+  for (let to = executed.blockNumber; to >= floor; to -= LOG_WINDOW) {
+    const logs = await provider.getLogs({ address: proxy, topics: [UPGRADED], fromBlock: Math.max(floor, to - LOG_WINDOW + 1), toBlock: to });
+    for (let i = logs.length - 1; i >= 0; i--) {
+      const l = logs[i]!;
+      if (!seen) seen = l.transactionHash === executed.transactionHash && implOf(l) === getAddress(installed);
+      else return implOf(l);
+    }
+  }
+  return undefined;
 }
 
 function toRecord(op: PlannedOperation): OperationRecord {
