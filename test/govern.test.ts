@@ -15,6 +15,7 @@ import { operationIdOf, scheduleCalldata } from "../src/proposal/derive.ts";
 import { decodeGovernanceCall, governanceAction, governanceVerdict } from "../src/proposal/governance.ts";
 import { proposalFile, writeProposal, type ProposalRecord } from "../src/records/proposal.ts";
 import type { OperationReview } from "../src/review/operation.ts";
+import { renderSafeTxSummary } from "../src/review/proposal.ts";
 import { GatehouseError } from "../src/errors.ts";
 import { parseGovernAction } from "../src/cli/commands/govern.ts";
 import { watcherOptions } from "../src/watch/setup.ts";
@@ -73,6 +74,10 @@ describe("govern: governance changes as records of their own kind, through the s
     expect(v.verified).to.equal(true);
 
     const proposed = await propose({ setup: d.setup, proposal: r.record.id, proposer: d.actors.owners[0] });
+    // The signer reads the change in words decoded from the calldata being signed.
+    const summary = renderSafeTxSummary({ record: proposed.record, safeTx: proposed.safeTx, approvals: proposed.approvals, threshold: proposed.threshold });
+    expect(summary).to.contain("(governance change)");
+    expect(summary).to.contain("updateDelay: the timelock's minimum delay becomes 7200s (2h)");
     await sign({ setup: d.setup, safeTxHash: proposed.safeTx.safeTxHash, signer: d.actors.owners[1] });
     expect((await execute({ setup: d.setup, proposal: r.record.id, executor: d.actors.deployer })).step).to.equal("scheduled");
 
