@@ -22,6 +22,18 @@ const d = (number: number, exitCode: 1 | 2 | 3, messageTemplate: string, explana
 export const ERRORS = {
   // 1xx: usage and configuration (exit 2)
   USAGE: d(100, 2, "{message}", "The command line was not understood. Run `gatehouse help` for the commands and flags."),
+  GOVERNANCE_ACTION_INVALID: d(
+    180,
+    2,
+    "govern {action}: {reason}",
+    "`gatehouse govern` stages one typed governance change: update-delay SECONDS, grant-role ROLE ADDRESS, revoke-role ROLE ADDRESS (ROLE: proposer, executor, canceller, admin), unpause PROXY (a governed proxy's policy name).",
+  ),
+  SAFE_OWNERS_NOT_VIA_TIMELOCK: d(
+    181,
+    2,
+    "govern {action}: the Safe's owners and threshold cannot be changed through the timelock",
+    "The Safe's owner functions (addOwnerWithThreshold, removeOwner, swapOwner, changeThreshold) accept only calls from the Safe itself, and the timelock is not a Safe module (making it one would let every timelock operation act as the Safe without signatures). Change owners or threshold with a Safe transaction from the Safe to itself, signed by the current threshold of owners (the Safe UI's owner settings); the watcher reports the change (AddedOwner, RemovedOwner, ChangedThreshold) as a Safe configuration change, and `gatehouse doctor` compares the result with the policy.",
+  ),
   POLICY_NOT_FOUND: d(101, 2, "{file}: policy file not found", "Each network needs a policy file policies/<network>.yaml."),
   POLICY_INVALID: d(
     102,
@@ -160,6 +172,24 @@ export const ERRORS = {
   DRIFT: d(206, 1, "{count} deviation(s) from the policy on '{network}'", "`doctor` found the on-chain governance differs from the policy."),
   VERIFY_FAILED: d(207, 1, "{count} mismatch(es) while verifying {what}", "What the proposal says does not match what was recomputed."),
   PROPOSAL_STALE: d(209, 1, "{file}: {reason}", "The chain no longer matches what the proposal expects."),
+  ROLLBACK_REFUSED: d(
+    280,
+    1,
+    "proposal {proposal} cannot be rolled back exactly: {reasons}",
+    "`gatehouse rollback` stages only an exact return to the implementations an executed proposal replaced, proven from the chain: the operation executed on the timelock, each proxy's Upgraded history names the recorded old implementation, its code still exists, and the newer version only appended storage variables.",
+  ),
+  GOVERNANCE_REFUSED: d(
+    282,
+    1,
+    "governance change refused: {reasons}",
+    "A governance record (`gatehouse govern`) must keep the topology the policy describes: a delay at least rules.minDelaySeconds, PROPOSER_ROLE only for the Safe, CANCELLER_ROLE only for the guardians, EXECUTOR_ROLE only for the policy's executors, no admin but the timelock, unpause only on a governed proxy; and each action's call must be the one its typed fields derive. Change the policy on the protected branch first when the topology itself must change.",
+  ),
+  ROLLBACK_RECORD_INVALID: d(
+    281,
+    1,
+    "{file}: not an exact rollback of proposal {proposal}: {reasons}",
+    "A rollback record must return each proxy of the proposal it names to the implementation that proposal replaced, with no initializer; any other target is refused before anything is signed or sent.",
+  ),
   NOT_CANCELLER: d(210, 1, "{address} does not hold CANCELLER_ROLE on the timelock {timelock}", "Only the guardian may cancel."),
   NOT_PENDING: d(211, 1, "operation {operationId} is not pending (state: {state})", "Only a Waiting or Ready operation can be cancelled."),
   ADOPTED_DIFFERS: d(

@@ -54,6 +54,8 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   pause: async () => (await import("./commands/pause.ts")).default,
   incident: async () => (await import("./commands/incident.ts")).default,
   drill: async () => (await import("./commands/drill.ts")).default,
+  rollback: async () => (await import("./commands/rollback.ts")).default,
+  govern: async () => (await import("./commands/govern.ts")).default,
 };
 
 const COMMON: NonNullable<ParseArgsConfig["options"]> = {

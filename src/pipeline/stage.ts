@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { ContractFactory, Interface, getAddress } from "ethers";
+import { ContractFactory, Interface, getAddress, keccak256 } from "ethers";
 import { resolveAccount } from "../chain/context.ts";
 import { buildAtCommit } from "../build/at-commit.ts";
 import type { BuiltArtifact, TargetLookup } from "../build/target.ts";
@@ -121,6 +121,8 @@ export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?
       sourceName: artifact.sourceName,
       artifactHash: bytecodeHash(artifact.deployedBytecode, artifact.immutableReferences),
       bytecodeHash: bytecodeHash(code, artifact.immutableReferences),
+      // What the proxy ran before, whole: `rollback` checks the old implementation still holds this code.
+      oldCodeHash: keccak256(await ctx.ethers.provider.getCode(p.liveImplementation)),
       // Kept so that execute and the watcher recompute the hash from the record, not from a later build.
       ...(artifact.immutableReferences && Object.keys(artifact.immutableReferences).length > 0 ? { immutableReferences: artifact.immutableReferences } : {}),
     };

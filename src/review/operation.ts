@@ -81,6 +81,8 @@ export interface ReviewCall {
   /** One sentence a community member can read. */
   description: string;
   upgrade?: UpgradeDetails;
+  /** A governance change decoded from the calldata (updateDelay, grantRole, revokeRole, unpause) and whether it keeps the policy's topology. */
+  governance?: { action: string; text: string; policyConsistent: boolean };
 }
 
 export interface ChainPoint {
@@ -116,7 +118,8 @@ export interface OperationReview {
   cancelled?: ChainPoint;
   /** Earlier schedulings of the same operation id (each cancelled or, on a broken chain, executed), oldest first. */
   history?: { scheduled: ChainPoint; cancelled?: ChainPoint; executed?: ChainPoint }[];
-  proposal?: { id: string; commit: string | null; createdAt: string; rollbackOperationId: string };
+  /** `kind` and `rollbackOf` are the record's words (claims): a rollback record names the proposal it undoes. */
+  proposal?: { id: string; commit: string | null; createdAt: string; rollbackOperationId?: string; kind?: "upgrade" | "rollback" | "governance"; rollbackOf?: string };
   storageLayoutDiff: Record<string, LayoutRowRecord[]>;
   safeTransaction?: {
     safe: string;
@@ -228,7 +231,9 @@ const STATUS_WORD: Record<OperationStatus, string> = {
 
 /** "Queued: upgrade vault to VaultV2, registry to RegistryV2 (op 0x1234abcd…)". */
 export function reviewTitle(r: Pick<OperationReview, "status" | "severity" | "calls" | "operationId" | "alerts">): string {
-  const what = r.calls.every((c) => c.upgrade)
+  const what = r.calls.length > 0 && r.calls.every((c) => c.governance)
+    ? `governance change: ${r.calls.map((c) => c.governance!.action).join(", ")}`
+    : r.calls.every((c) => c.upgrade)
     ? `upgrade ${r.calls.map((c) => `${c.upgrade!.proxyName !== undefined ? untrusted(c.upgrade!.proxyName) : short(c.upgrade!.proxy)} to ${c.upgrade!.contract !== undefined ? untrusted(c.upgrade!.contract) : short(c.upgrade!.newImplementation)}`).join(", ")}`
     : `${r.calls.length} call${r.calls.length === 1 ? "" : "s"}`;
   const alert = r.severity === "alert" ? `ALERT (${[...new Set(r.alerts.map((a) => a.kind))].join(", ")}): ` : "";
@@ -299,7 +304,8 @@ export function renderOperationMarkdown(r: OperationReview, left?: TimeLeft): st
   if (r.proposal) {
     lines.push(`- Record: ${code(`proposals/${r.network}/${r.proposal.id}.json`)} (staged ${untrusted(r.proposal.createdAt)})`);
     lines.push(`- Commit: ${r.proposal.commit ? untrustedCode(r.proposal.commit) : "unknown (staged outside git)"}`);
-    lines.push(`- Rollback operation: ${code(r.proposal.rollbackOperationId)}`);
+    if (r.proposal.kind && r.proposal.kind !== "upgrade") lines.push(`- Kind: ${r.proposal.kind}${r.proposal.rollbackOf ? ` (the record says it rolls back proposal ${untrustedCode(r.proposal.rollbackOf)})` : ""}`);
+    if (r.proposal.rollbackOperationId) lines.push(`- Rollback operation: ${code(r.proposal.rollbackOperationId)}`);
   } else {
     lines.push("- **No proposal record matches this operation id.** Nobody proposed it through the Gatehouse pipeline.");
   }
