@@ -285,10 +285,10 @@ export class ClientPenalty {
     return Math.ceil((-b.tokens * 1000) / this.opts.bytesPerSecond);
   }
 
-  /** Records `bytes` of work done for nothing for the client. */
+  /** Records `bytes` of work done for nothing for the client (negative: returns bytes reserved earlier). */
   charge(client: string, bytes: number): void {
     const b = this.refill(client) ?? { tokens: this.opts.burstBytes, at: this.now() };
-    b.tokens -= bytes;
+    b.tokens = Math.min(this.opts.burstBytes, b.tokens - bytes);
     this.buckets.set(client, b);
     // Forget clients whose buckets are full again, so the map stays as small as the set of offenders.
     if (this.buckets.size > 1024) for (const key of [...this.buckets.keys()]) if (this.refill(key)!.tokens >= this.opts.burstBytes) this.buckets.delete(key);
@@ -330,9 +330,10 @@ interface Shell {
   log: (line: string) => void;
 }
 
-/** What a refused request cost the service, charged to its client's ClientPenalty bucket. */
+/** What a request cost the service if it is refused, and what was reserved from its client's bucket up front. */
 interface Cost {
   bytes: number;
+  reserved: number;
 }
 
 /** Reply sent without reading the request body: the connection is closed after it, so the body is never read. */
@@ -371,7 +372,7 @@ async function handle({ deps, hosts, budget, penalty, log }: Shell, req: Incomin
   let reply: Reply | Early;
   let release: (() => void) | undefined;
   const client = clientKey(req.socket.remoteAddress);
-  const cost: Cost = { bytes: 0 };
+  const cost: Cost = { bytes: 0, reserved: 0 };
   try {
     url = new URL(req.url ?? "/", "http://127.0.0.1");
   } catch {
@@ -393,8 +394,10 @@ async function handle({ deps, hosts, budget, penalty, log }: Shell, req: Incomin
   } finally {
     release?.();
   }
-  // Work done for a request that is refused (4xx, not 429) is charged to its client; 5xx is the service's own fault.
-  if (cost.bytes > 0 && reply.status >= 400 && reply.status < 500 && reply.status !== 429) penalty.charge(client, cost.bytes);
+  // Work done for a request that is refused (4xx, not 429) is charged to its client; 5xx is the service's
+  // own fault. The reservation made before reading is settled: returned for an accepted request.
+  const refused = reply.status >= 400 && reply.status < 500 && reply.status !== 429;
+  if (cost.reserved !== 0 || (refused && cost.bytes > 0)) penalty.charge(client, (refused ? cost.bytes : 0) - cost.reserved);
   const payload = reply.body === undefined ? "" : JSON.stringify(reply.body);
   const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": Buffer.byteLength(payload) };
   if ("close" in reply) headers.connection = "close";
@@ -428,8 +431,22 @@ async function route(deps: ServiceDeps, method: string, url: URL, req: IncomingM
   }
   let body: unknown = undefined;
   if (method === "POST" || method === "DELETE") {
-    // A client that keeps sending what must be refused waits here, its body unread, before anything else.
-    if (!(await penalty.hold(client, MAX_QUEUED_PER_CLIENT))) {
+    // A client that keeps sending what must be refused waits here, its body unread, before anything else;
+    // the wait ends early when it hangs up (nothing is left to answer, and the server can close at once).
+    const socket = req.socket;
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          socket.off("close", done);
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        socket.once("close", done);
+      });
+    const allowed = await penalty.hold(client, MAX_QUEUED_PER_CLIENT, sleep);
+    if (socket.destroyed) return { status: 429, body: { detail: "Request was throttled." }, reason: `client ${client} hung up while held`, close: true };
+    if (!allowed) {
       const seconds = Math.max(1, Math.ceil(penalty.delay(client) / 1000));
       return { status: 429, body: { detail: `Request was throttled. Expected available in ${seconds} seconds.` }, reason: `client ${client} over its budget of refused request bytes`, close: true };
     }
@@ -439,6 +456,10 @@ async function route(deps: ServiceDeps, method: string, url: URL, req: IncomingM
       cost.bytes = PENALTY.unreadCost;
       return tooLarge;
     }
+    // Reserved before reading, so that the client's other requests waiting in hold() see it at once: two
+    // held requests woken together cannot both spend the same refill.
+    cost.reserved = Math.max(PENALTY.minCost, Number.isFinite(declared) ? declared : 0);
+    penalty.charge(client, cost.reserved);
     const release = await budget.acquire(client);
     if (!release) {
       return { status: 429, body: { detail: "Request was throttled." }, reason: `over ${MAX_ACTIVE_PER_CLIENT} running + ${MAX_QUEUED_PER_CLIENT} queued requests from this client`, close: true };
