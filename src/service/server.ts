@@ -37,8 +37,11 @@ export const PENALTY = {
   bytesPerSecond: 256 * 1024,
   /** A refused request whose body was small still costs a round of parsing and routing. */
   minCost: 4 * 1024,
-  /** A body refused from its Content-Length is not read; the connection and headers still cost something. */
-  unreadCost: 64 * 1024,
+  /**
+   * A body refused from its Content-Length is not read, but the kernel still receives what the client
+   * pushes before the refusal; no api-kit client sends one, so it costs as much as the largest body read.
+   */
+  unreadCost: MAX_BODY_BYTES,
   /** The longest a client over budget waits (unread) before the service answers 429 instead of reading. */
   maxHoldMs: 10_000,
 } as const;
