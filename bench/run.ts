@@ -6,7 +6,7 @@
  *   npm run bench                          all sizes (1, 5, 20), scheduling and executing
  *   npm run bench -- --sizes 1,5           other sizes
  *   npm run bench -- --no-execute          scheduling only
- *   npm run bench -- --only simulate       only the benchmarks whose name starts with this
+ *   npm run bench -- --only tx-service,check   only the benchmarks whose name starts with one of these words
  */
 import { parseArgs } from "node:util";
 import hre from "hardhat";
@@ -52,7 +52,13 @@ const all: Benchmark[] = [
   { name: "incident: time to contain, and the drill on a fork", run: (log) => incidentBenchmark(log) },
 ];
 
-const benchmarks = args.only ? all.filter((b) => b.name.startsWith(args.only!)) : all;
+const only = args.only?.split(",").map((w) => w.trim()).filter((w) => w !== "");
+const benchmarks = only ? all.filter((b) => only.some((w) => b.name.startsWith(w))) : all;
+if (benchmarks.length === 0) {
+  console.error(`--only: no benchmark name starts with '${args.only}' (names: ${all.map((b) => b.name.split(":")[0]).join(", ")})`);
+  process.exit(2);
+}
+
 const log = (line: string) => console.error(line);
 const started = performance.now();
 log("building contracts...");

@@ -272,7 +272,7 @@ export function diagnose(want: TopologyExpectation, view: TopologyView): Drift[]
       add("proxy-authority", p.name, `${what}, not the timelock`, `transferOwnership(${timelock}) from the current owner`);
     }
     if (p.pause && p.pause.pauser !== undefined && !want.guardians.includes(p.pause.pauser)) {
-      add("pauser-not-guardian", p.name, `'${p.name}' (${p.address}) can be paused by ${p.pause.pauser === ZeroAddress ? "nobody (guardian() is zero)" : p.pause.pauser}, not by the policy's guardian (${want.guardians.join(", ")})`, `setGuardian(${want.guardians[0]}) on '${p.name}': the owner (the timelock) must call it, through a Safe-proposed timelock operation`);
+      add("pauser-not-guardian", p.name, `'${p.name}' (${p.address}) can be paused by ${p.pause.pauser === ZeroAddress ? "nobody (guardian() is zero)" : p.pause.pauser}, not by the policy's guardian (${want.guardians.join(", ")})`, `setGuardian(${want.guardians[0]}) on '${p.name}': schedule it through the timelock (a Safe-proposed operation)`);
     }
     if (p.pause && p.kind === "transparent" && p.pause.unpauser !== timelock) {
       add("unpauser-not-timelock", p.name, `'${p.name}' (${p.address}) can be unpaused by ${p.pause.unpauser ?? "nobody readable"} (its owner()), not the timelock`, `transferOwnership(${timelock}) from the current owner`);
