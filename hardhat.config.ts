@@ -1,12 +1,21 @@
 import { createRequire } from "node:module";
 import { configVariable, defineConfig } from "hardhat/config";
-import hardhatEthers from "@nomicfoundation/hardhat-ethers";
-import hardhatMocha from "@nomicfoundation/hardhat-mocha";
-import chaiMatchers from "@nomicfoundation/hardhat-ethers-chai-matchers";
-import networkHelpers from "@nomicfoundation/hardhat-network-helpers";
-import upgrades from "@openzeppelin/hardhat-upgrades";
+// The Gatehouse plugin, as a project that installed the package imports it (`import gatehouse from
+// "gatehouse"`); this repository is the package, so it imports the source. It brings hardhat-ethers and
+// OpenZeppelin's upgrades plugin, and compiles the TimelockController.
+import gatehouse from "./src/plugin/index.ts";
 
 const require = createRequire(import.meta.url);
+
+// Test-only: `hardhat test` (and every process it starts, through the environment) adds the mocha and chai
+// plugins and the deliberately unsafe fixtures of test/fixtures/contracts. A CLI run (`npx gatehouse`,
+// `npm run demo`) and a product build (`hardhat build`) load neither.
+const HARDHAT_TEST = /hardhat/.test(process.argv[1] ?? "") && process.argv.slice(2).includes("test");
+if (HARDHAT_TEST) process.env.GATEHOUSE_TEST_PROJECT = "1";
+const TESTING = process.env.GATEHOUSE_TEST_PROJECT === "1";
+const testPlugins = TESTING
+  ? await Promise.all([import("@nomicfoundation/hardhat-mocha"), import("@nomicfoundation/hardhat-ethers-chai-matchers"), import("@nomicfoundation/hardhat-network-helpers")]).then((ms) => ms.map((m) => m.default))
+  : [];
 
 // The compiler is the npm `solc` package (wasm), pinned to the same version, so a build never downloads.
 // The policy files pin these settings too; `gatehouse check` reports any drift between the two.
@@ -14,12 +23,11 @@ export const SOLC_VERSION = "0.8.28";
 export const SOLC_SETTINGS = { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" };
 
 export default defineConfig({
-  plugins: [hardhatEthers, hardhatMocha, chaiMatchers, networkHelpers, upgrades],
+  plugins: [gatehouse, ...testPlugins],
   solidity: {
     version: SOLC_VERSION,
     path: require.resolve("solc/soljson.js"),
     settings: SOLC_SETTINGS,
-    npmFilesToBuild: ["@openzeppelin/contracts/governance/TimelockController.sol"],
     // Each source file is compiled on its own (as Hardhat's production profile does), so a contract's
     // bytecode depends only on its own sources: the build of a commit that stage deploys, verify and the
     // watcher rebuild, and check finds again at a later commit, is the same whatever else the project holds.
@@ -27,7 +35,7 @@ export default defineConfig({
   },
   paths: {
     // test/fixtures/contracts holds deliberately unsafe V2s that the tests feed to `check` and `stage`.
-    sources: { solidity: ["contracts", "test/fixtures/contracts"] },
+    sources: { solidity: TESTING ? ["contracts", "test/fixtures/contracts"] : ["contracts"] },
     tests: { mocha: "test" },
   },
   networks: {

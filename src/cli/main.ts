@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { isAddress } from "ethers";
@@ -87,7 +87,9 @@ const EXIT_CODES = "Exit codes: 0 success, 1 a finding, violation or refusal, 2 
 
 /** package.json's version, for `gatehouse --version`. */
 function version(): string {
-  const pkg = JSON.parse(readFileSync(path.join(import.meta.dirname, "../../package.json"), "utf8")) as { version: string };
+  // src/cli/ in this repository, dist/src/cli/ in the installed package.
+  const file = [path.join(import.meta.dirname, "../../package.json"), path.join(import.meta.dirname, "../../../package.json")].find((f) => existsSync(f))!;
+  const pkg = JSON.parse(readFileSync(file, "utf8")) as { version: string };
   return pkg.version;
 }
 
@@ -161,11 +163,25 @@ export async function main(argv: string[], out?: Output): Promise<number> {
       args: parsed.positionals,
       flags,
       network: (flags.network as string | undefined) ?? process.env.GATEHOUSE_NETWORK ?? "default",
-      root: (flags.root as string | undefined) ?? process.cwd(),
+      root: (flags.root as string | undefined) ?? (await configuredRoot()),
       out: o,
     });
   } catch (e) {
     return reportError(e, o);
+  }
+}
+
+/**
+ * Where policies/, deployments/ and proposals/ live without --root: `gatehouse.root` of the project's
+ * hardhat.config.ts (the Gatehouse plugin resolves it; default the folder of hardhat.config.ts), else the
+ * current directory (no Hardhat project here, or one without the plugin: the command says what it lacks).
+ */
+async function configuredRoot(): Promise<string> {
+  try {
+    const { default: hre } = await import("hardhat");
+    return (hre.config as { gatehouse?: { root: string } }).gatehouse?.root ?? process.cwd();
+  } catch {
+    return process.cwd();
   }
 }
 
