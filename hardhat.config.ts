@@ -36,7 +36,9 @@ export default defineConfig({
   paths: {
     // test/fixtures/contracts holds deliberately unsafe V2s that the tests feed to `check` and `stage`.
     sources: { solidity: TESTING ? ["contracts", "test/fixtures/contracts"] : ["contracts"] },
-    tests: { mocha: "test" },
+    // Hardhat compiles every .sol under the Solidity tests folder (default: test/) with `hardhat build`; this
+    // project has no Solidity tests, and the fixtures must stay out of the product build.
+    tests: { mocha: "test", solidity: "test/solidity" },
   },
   networks: {
     // `hardhat node` on loopback (the CLI across several commands, the workflow tests).
