@@ -176,8 +176,10 @@ describe("package: npm pack, installed into a scratch Hardhat 3 project, through
         const file = path.join(dir, e.name);
         if (e.isDirectory()) walk(file);
         else if (e.name.endsWith(".js")) {
-          for (const m of readFileSync(file, "utf8").matchAll(/(?:from\s+|import\s*\(\s*|require(?:\.resolve)?\(\s*)["']([^"'./][^"']*)["']/g)) {
-            const spec = m[1]!;
+          // Static imports and re-exports (a line of their own in tsc's output), import(), require.resolve().
+          const text = readFileSync(file, "utf8");
+          const specs = [...text.matchAll(/^(?:import|export)\s[^;]*?from\s+["']([^"']+)["'];?$/gm), ...text.matchAll(/^import\s+["']([^"']+)["'];?$/gm), ...text.matchAll(/(?:\bimport|require(?:\.resolve)?)\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1]!);
+          for (const spec of specs.filter((x) => !x.startsWith("."))) {
             const name = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!;
             if (!spec.startsWith("node:") && !builtinModules.includes(name) && !declared.has(name)) undeclared.add(`${name} (${path.relative(project, file)})`);
           }
