@@ -1,9 +1,11 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { expect } from "chai";
 import { parsePolicy } from "../src/policy/load.ts";
 import { adaptWorkflow, contractsFromArtifacts, parseProxyFlags, renderPolicyYaml, renderWorkflowConfig, type DiscoveredProject } from "../src/init/render.ts";
 import { TIMELOCK_SOURCE, validateGatehouseConfig, withTimelockSource } from "../src/plugin/config.ts";
 import { GatehouseConfig } from "../src/actions/config.ts";
+import { PROJECT_ROOT } from "./helpers/fixture.ts";
 
 const SAFE = "0x1111111111111111111111111111111111111111";
 const TIMELOCK = "0x2222222222222222222222222222222222222222";
@@ -107,5 +109,18 @@ describe("Hardhat plugin config (pure)", () => {
     expect((withTimelockSource({ solidity: "0.8.28" }).solidity as { compilers: unknown[]; npmFilesToBuild: string[] }).npmFilesToBuild).to.deep.equal([TIMELOCK_SOURCE]);
     const off = { gatehouse: { compileTimelock: false }, solidity: "0.8.28" };
     expect(withTimelockSource(off)).to.equal(off);
+  });
+});
+
+describe("this repository as a project that uses the plugin", () => {
+  it("outside `hardhat test` (a CLI run, `hardhat build`), neither the test plugins nor the unsafe fixtures load", () => {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "GATEHOUSE_TEST_PROJECT"));
+    const script = "const { default: hre } = await import('hardhat'); console.log(JSON.stringify({ plugins: hre.config.plugins.map((p) => p.id), sources: hre.config.paths.sources.solidity, tests: hre.config.paths.tests.solidity, gatehouse: hre.config.gatehouse }))";
+    const cfg = JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: PROJECT_ROOT, env }).toString()) as { plugins: string[]; sources: string[]; tests: string; gatehouse: { root: string } };
+    expect(cfg.plugins).to.include.members(["gatehouse", "hardhat-ethers", "@openzeppelin/hardhat-upgrades"]);
+    expect(cfg.plugins.filter((id) => /mocha|chai|network-helpers/.test(id))).to.deep.equal([]);
+    expect(cfg.sources.map((s) => s.slice(PROJECT_ROOT.length))).to.deep.equal(["/contracts"]);
+    expect(cfg.tests).to.not.equal(`${PROJECT_ROOT}/test`); // every .sol under the Solidity tests folder would be built
+    expect(cfg.gatehouse.root, "no gatehouse.root: the CLI keeps the current directory").to.equal(undefined);
   });
 });

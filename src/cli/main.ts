@@ -173,14 +173,15 @@ export async function main(argv: string[], out?: Output): Promise<number> {
 }
 
 /**
- * Where policies/, deployments/ and proposals/ live without --root: `gatehouse.root` of the project's
- * hardhat.config.ts (the Gatehouse plugin resolves it; default the folder of hardhat.config.ts), else the
- * current directory (no Hardhat project here, or one without the plugin: the command says what it lacks).
+ * Where policies/, deployments/ and proposals/ live without --root: `gatehouse.root` when the project's
+ * hardhat.config.ts sets it (the Gatehouse plugin resolves it against the config's folder), else the
+ * current directory. Only an explicit setting counts: the config Hardhat loads can be another folder's
+ * (HARDHAT_CONFIG), and the records must never land there unasked.
  */
 async function configuredRoot(): Promise<string> {
   try {
     const { default: hre } = await import("hardhat");
-    return (hre.config as { gatehouse?: { root: string } }).gatehouse?.root ?? process.cwd();
+    return (hre.config as { gatehouse?: { root?: string } }).gatehouse?.root ?? process.cwd();
   } catch {
     return process.cwd();
   }

@@ -48,7 +48,7 @@ export default async (): Promise<Partial<ConfigHooks>> => ({
     return {
       ...resolved,
       gatehouse: {
-        root: path.resolve(resolved.paths.root, userConfig.gatehouse?.root ?? "."),
+        root: userConfig.gatehouse?.root === undefined ? undefined : path.resolve(resolved.paths.root, userConfig.gatehouse.root),
         compileTimelock: userConfig.gatehouse?.compileTimelock ?? true,
       },
     };
