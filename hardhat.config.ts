@@ -7,12 +7,10 @@ import gatehouse from "./src/plugin/index.ts";
 
 const require = createRequire(import.meta.url);
 
-// Test-only: `hardhat test` (and every process it starts, through the environment) adds the mocha and chai
-// plugins and the deliberately unsafe fixtures of test/fixtures/contracts. A CLI run (`npx gatehouse`,
-// `npm run demo`) and a product build (`hardhat build`) load neither.
-const HARDHAT_TEST = /hardhat/.test(process.argv[1] ?? "") && process.argv.slice(2).includes("test");
-if (HARDHAT_TEST) process.env.GATEHOUSE_TEST_PROJECT = "1";
-const TESTING = process.env.GATEHOUSE_TEST_PROJECT === "1";
+// Test-only: `hardhat test`, and the processes it starts (Hardhat's test runner sets HH_TEST=true for them),
+// add the mocha and chai plugins and the deliberately unsafe fixtures of test/fixtures/contracts. A CLI run
+// (`npx gatehouse`, `npm run demo`) and a product build (`hardhat build`, a build at a commit) load neither.
+const TESTING = (/hardhat/.test(process.argv[1] ?? "") && process.argv.slice(2).includes("test")) || process.env.HH_TEST === "true";
 const testPlugins = TESTING
   ? await Promise.all([import("@nomicfoundation/hardhat-mocha"), import("@nomicfoundation/hardhat-ethers-chai-matchers"), import("@nomicfoundation/hardhat-network-helpers")]).then((ms) => ms.map((m) => m.default))
   : [];

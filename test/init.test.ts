@@ -114,7 +114,7 @@ describe("Hardhat plugin config (pure)", () => {
 
 describe("this repository as a project that uses the plugin", () => {
   it("outside `hardhat test` (a CLI run, `hardhat build`), neither the test plugins nor the unsafe fixtures load", () => {
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "GATEHOUSE_TEST_PROJECT"));
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(HARDHAT_|HH_)/.test(k)));
     const script = "const { default: hre } = await import('hardhat'); console.log(JSON.stringify({ plugins: hre.config.plugins.map((p) => p.id), sources: hre.config.paths.sources.solidity, tests: hre.config.paths.tests.solidity, gatehouse: hre.config.gatehouse }))";
     const cfg = JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: PROJECT_ROOT, env }).toString()) as { plugins: string[]; sources: string[]; tests: string; gatehouse: { root: string } };
     expect(cfg.plugins).to.include.members(["gatehouse", "hardhat-ethers", "@openzeppelin/hardhat-upgrades"]);

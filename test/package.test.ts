@@ -79,7 +79,7 @@ async function freePort(): Promise<number> {
 }
 
 /** The environment of a user's shell: none of this repository's test settings. */
-const userEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("HARDHAT_") && !k.startsWith("GATEHOUSE_")));
+const userEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(HARDHAT_|HH_|GATEHOUSE_)/.test(k)));
 
 describe("package: npm pack, installed into a scratch Hardhat 3 project, through the whole pipeline", function () {
   let tmp: string;
