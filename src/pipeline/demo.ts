@@ -4,7 +4,7 @@ import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Contract, encodeBytes32String, parseEther } from "ethers";
-import { actor, connect } from "../chain/context.ts";
+import { actor, connect, type ChainContext } from "../chain/context.ts";
 import { isGatehouseError } from "../errors.ts";
 import { loadPolicy } from "../policy/load.ts";
 import { renderSafeTxSummary } from "../review/proposal.ts";
@@ -148,7 +148,7 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
         log(`   cancel tx ${c.tx}`);
         const updated = await watchOnce();
         expect("the watcher updates the review: cancelled", updated.some((p) => p.state === "cancelled" && p.action === "updated"), updated.map((p) => `${p.state} ${p.action}`).join(", "));
-        await ctx.connection.networkHelpers.time.increase(Number(proposal.record.delay));
+        await increaseTime(ctx, Number(proposal.record.delay));
         try {
           await execute({ setup, proposal: proposal.record.id, executor: deployer! });
           expect("a cancelled operation cannot execute", false, "it executed");
@@ -160,7 +160,7 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
       }
 
       step(`advance time by the delay (${formatDuration(BigInt(proposal.record.delay))}) and execute the operation`);
-      await ctx.connection.networkHelpers.time.increase(Number(proposal.record.delay));
+      await increaseTime(ctx, Number(proposal.record.delay));
       const done = await execute({ setup, proposal: proposal.record.id, executor: deployer! });
       log(`   executeBatch tx ${done.tx}`);
       const closed = await watchOnce();
@@ -202,4 +202,10 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
   const ok = checks.every((c) => c.ok);
   log(`\n${ok ? "demo passed" : "demo FAILED"}: ${checks.filter((c) => c.ok).length}/${checks.length} checks held`);
   return { ok, checks, workDir: root };
+}
+
+/** Advances the dev chain's clock (Hardhat's RPC methods, so the CLI needs no test-only network-helpers plugin). */
+async function increaseTime(ctx: ChainContext, seconds: number): Promise<void> {
+  await ctx.connection.provider.request({ method: "evm_increaseTime", params: [seconds] });
+  await ctx.connection.provider.request({ method: "evm_mine", params: [] });
 }
