@@ -159,7 +159,7 @@ describe("package: npm pack, installed into a scratch Hardhat 3 project, through
 
   it("ships compiled JavaScript, types, the bin, the workflows and the schema; not the sources, tests or contracts", () => {
     const files = execFileSync("tar", ["-tzf", tarball]).toString().split("\n").filter(Boolean).map((f) => f.replace(/^package\//, ""));
-    expect(files).to.include.members(["dist/src/index.js", "dist/src/index.d.ts", "dist/src/plugin/index.js", "dist/scripts/gatehouse.js", "scripts/gatehouse.mjs", ".github/workflows/pr.yml", "policies/policy.schema.json"]);
+    expect(files).to.include.members(["dist/src/index.js", "dist/src/index.d.ts", "dist/src/plugin/index.js", "dist/scripts/gatehouse.js", "scripts/gatehouse.mjs", ".github/workflows/pr.yml", "policies/policy.schema.json", "dist/src/watch/multicall/Multicall3.json", "docs/postmortem-template.md"]);
     expect(files.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts")), "TypeScript sources (Node does not strip types under node_modules)").to.deep.equal([]);
     expect(files.filter((f) => /^(test|contracts|src)\//.test(f) || f.endsWith(".sol"))).to.deep.equal([]);
     const pkg = JSON.parse(readFileSync(path.join(project, "node_modules/gatehouse/package.json"), "utf8")) as { private?: boolean; exports: Record<string, unknown> };

@@ -10,14 +10,7 @@ import { adaptWorkflow, defaultEvmVersion, parseProxyFlags, renderPolicyYaml, re
 import { loadSetup } from "../../pipeline/setup.ts";
 import { doctor } from "../../pipeline/doctor.ts";
 
-/** The installed package's own folder (src/cli/commands here, dist/src/cli/commands in the package): the workflows and schema it ships. */
-function packageRoot(): string {
-  for (let dir = import.meta.dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    const pkg = path.join(dir, "package.json");
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "gatehouse") return dir;
-  }
-  throw new Error("gatehouse init: the gatehouse package's folder was not found above " + import.meta.dirname);
-}
+import { packageRoot } from "../../package-root.ts";
 
 const command: Command = {
   summary: "add Gatehouse to this Hardhat 3 project: policy (read from the chain), workflows, .github/gatehouse.json; then doctor",
