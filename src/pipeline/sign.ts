@@ -41,14 +41,14 @@ export function findSafeTx(setup: Setup, safeTxHash: string): { file: string; re
  */
 export async function sign(opts: { setup: Setup; safeTxHash: string; signer: Actor; build?: "commit" | "current" }): Promise<SignResult> {
   const { setup, signer } = opts;
-  const { record, safeTx } = findSafeTx(setup, opts.safeTxHash);
+  const { file, record, safeTx } = findSafeTx(setup, opts.safeTxHash);
   assertSafeTxShape(safeTx, record.timelock);
   const recomputed = safeTxHashes(setup.ctx.chainId, safeTx.safe, safeTxData(safeTx));
   if (recomputed.safeTxHash !== safeTx.safeTxHash) {
     throw new GatehouseError("VERIFY_FAILED", { count: 1, what: `Safe transaction ${safeTx.safeTxHash} (its fields hash to ${recomputed.safeTxHash})` });
   }
   if (opts.build === "current" && !setup.ctx.isDevNetwork) throw new GatehouseError("USAGE", { message: "signing against the current build is only for Hardhat dev networks (the demo)" });
-  const v = await verify({ setup, proposal: { record }, build: opts.build ?? "commit" });
+  const v = await verify({ setup, proposal: { record, file }, build: opts.build ?? "commit" });
   const failed = v.checks.filter((c) => !c.ok);
   if (failed.length > 0) {
     throw new GatehouseError(
