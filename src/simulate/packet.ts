@@ -184,6 +184,54 @@ function describeCall(call: { target: string; value: bigint; data: string }, rec
   return { function: fn, args, description };
 }
 
+type StateChangeRow = z.infer<typeof StateChangeRow>;
+
+/** The state diff as a signer reads it: decoded names and values, one line of meaning, bookkeeping marked. */
+export function stateChangeRows(report: SimulationReport, record: ProposalRecord, timelock: string, safe: string): StateChangeRow[] {
+  return report.stateDiff.map((c) => {
+    const bookkeeping = isBookkeeping(c, report.operationId, timelock, safe);
+    return {
+      account: getAddress(c.account),
+      accountLabel: c.accountLabel,
+      slot: c.slot,
+      variable: c.name?.path ?? null,
+      before: c.before,
+      after: c.after,
+      decoded: c.decoded ? c.decoded.map((d) => `${d.path}: ${d.before} -> ${d.after}`).join("; ") : null,
+      meaning: meaningOf(c, record, bookkeeping),
+      bookkeeping,
+    };
+  });
+}
+
+function stateTable(rows: StateChangeRow[]): string[] {
+  if (rows.length === 0) return ["No storage changes."];
+  const ordered = [...rows.filter((c) => !c.bookkeeping), ...rows.filter((c) => c.bookkeeping)];
+  return [
+    "| Account | Slot | Variable | Before | After | Meaning |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...ordered.map((c) => `| ${cell(c.accountLabel)} \`${c.account}\` | \`${c.slot}\` | ${c.variable ? `\`${cell(c.variable)}\`` : "(unnamed)"} | \`${c.before}\` | \`${c.after}\` | ${cell(c.meaning)} |`),
+  ];
+}
+
+/**
+ * The expected diff of an upgrade not staged yet (the PR check): the same rows, permissions, probes and
+ * findings as the packet, without a Safe transaction, for the PR comment.
+ */
+export function renderExpectedDiff(report: SimulationReport, record: ProposalRecord, timelock: string, safe: string): string {
+  const rows = stateChangeRows(report, record, timelock, safe);
+  const effects = effectsOf(report, timelock, safe);
+  const L: string[] = [];
+  L.push(`#### Expected state diff if this is staged (simulated on a fork of \`${report.network}\` at block ${report.forkBlock})`, "");
+  L.push(`The implementations of this PR's build were deployed on the fork and the whole path ran there: the owners' approvals, the Safe's schedule, the delay, \`executeBatch\`. State-diff hash \`${effectsHash(effects)}\` (the signer packet's, when nothing on chain moves before stage).`, "");
+  L.push(...stateTable(rows), "");
+  L.push("Permission changes: " + (report.permissions.length ? report.permissions.map((x) => `**${x.what}**: ${x.before} -> ${x.after}`).join("; ") : "none."), "");
+  L.push("Probes:", ...(report.probes.length ? report.probes.map((x) => `- ${x.ok ? "pass" : "**FAIL**"}: ${x.name} (${x.detail})`) : ["- not run"]), "");
+  L.push(report.findings.length ? `**${report.findings.length} simulation finding(s):**` : "No simulation findings: the path completes, every write is allowed, no permission changes, every probe passes.");
+  for (const f of report.findings) L.push(`- ${f.kind}: ${cell(f.message)}`);
+  return L.join("\n");
+}
+
 export interface PacketInput {
   network: string;
   record: ProposalRecord;
@@ -243,20 +291,7 @@ export function buildSignerPacket(input: PacketInput): SignerPacket {
     },
     findings: report.findings.map((f) => ({ kind: f.kind, message: f.message })),
     probes: report.probes.map((p) => ({ name: p.name, ok: p.ok, detail: p.detail })),
-    stateChanges: report.stateDiff.map((c) => {
-      const bookkeeping = isBookkeeping(c, report.operationId, input.timelock, input.safe);
-      return {
-        account: getAddress(c.account),
-        accountLabel: c.accountLabel,
-        slot: c.slot,
-        variable: c.name?.path ?? null,
-        before: c.before,
-        after: c.after,
-        decoded: c.decoded ? c.decoded.map((d) => `${d.path}: ${d.before} -> ${d.after}`).join("; ") : null,
-        meaning: meaningOf(c, record, bookkeeping),
-        bookkeeping,
-      };
-    }),
+    stateChanges: stateChangeRows(report, record, input.timelock, input.safe),
     unknownSlots: report.unknownSlots,
     permissions: report.permissions.map((p) => ({ what: p.what, before: p.before, after: p.after })),
     balances: report.balances.map((b) => ({ account: getAddress(b.account), before: b.before, after: b.after, delta: b.delta })),
@@ -360,13 +395,7 @@ export function renderSignerPacket(p: SignerPacket): string {
     L.push(`   - \`${c.function ?? "unknown function"}\` on \`${c.target}\`${c.value !== "0" ? ` with ${c.value} wei` : ""}${Object.keys(c.args).length ? `: ${Object.entries(c.args).map(([k, v]) => `${k} = \`${v.length > 80 ? `${v.slice(0, 74)}…` : v}\``).join(", ")}` : ""}`);
   }
   L.push("", `### Expected state changes (${pinned.length} pinned; ${p.stateChanges.length - pinned.length} bookkeeping; ${p.unknownSlots} unnamed)`, "");
-  if (p.stateChanges.length === 0) L.push("No storage changes.");
-  else {
-    L.push("| Account | Slot | Variable | Before | After | Meaning |", "| --- | --- | --- | --- | --- | --- |");
-    for (const c of [...pinned, ...p.stateChanges.filter((x) => x.bookkeeping)]) {
-      L.push(`| ${cell(c.accountLabel)} \`${c.account}\` | \`${c.slot}\` | ${c.variable ? `\`${cell(c.variable)}\`` : "(unnamed)"} | \`${c.before}\` | \`${c.after}\` | ${cell(c.meaning)} |`);
-    }
-  }
+  L.push(...stateTable(p.stateChanges));
   L.push("", "### Permission changes", "");
   L.push(...(p.permissions.length ? p.permissions.map((x) => `- **${x.what}**: ${x.before} -> ${x.after}`) : ["None (Safe owners, threshold, modules, guard, fallback handler; timelock roles and delay; proxy owners and admins)."]));
   L.push("", "### Balance changes", "");
