@@ -9,6 +9,13 @@ import { listProposals } from "../src/records/proposal.ts";
 import { packetFile, packetMarkdownFile, readSignerPacket, type SignerPacket } from "../src/simulate/packet.ts";
 import { effectsHash } from "../src/simulate/effects.ts";
 import { GatehouseError } from "../src/errors.ts";
+import { runCheck } from "../src/pipeline/check.ts";
+import { simulatePrUpgrade } from "../src/simulate/pr.ts";
+import { renderExpectedDiff } from "../src/simulate/packet.ts";
+import { renderSimulation } from "../src/simulate/render.ts";
+import { effectsOf } from "../src/simulate/effects.ts";
+import { checkCommentBody } from "../src/actions/check-report.ts";
+import { recordFindings } from "../src/actions/audit.ts";
 
 const failedNames = (checks: { name: string; ok: boolean }[]) => checks.filter((c) => !c.ok).map((c) => c.name);
 
@@ -64,6 +71,19 @@ describe("signer packet: propose writes it, verify and sign compare it", functio
     expect(v.checks.map((c) => c.name)).to.include.members(["simulation", "signer packet fields", "signer packet state-diff hash", "signer packet effects"]);
   });
 
+  it("the PR check simulates the upgrade it would stage and puts the expected diff in the PR comment", async () => {
+    const check = await runCheck(d.setup, {});
+    const sim = (await simulatePrUpgrade(d.setup, check))!;
+    expect(sim.report.findings, renderSimulation(sim.report)).to.deep.equal([]);
+    const effects = effectsOf(sim.report, d.setup.deployment.timelock.address, d.setup.deployment.safe.address);
+    expect(effects.changes.map((c) => c.variable)).to.deep.equal(["erc1967.implementation", "erc1967.implementation"]);
+    const markdown = `${check.markdown}\n\n${renderExpectedDiff(sim.report, sim.record, d.setup.deployment.timelock.address, d.setup.deployment.safe.address)}`;
+    const body = checkCommentBody({ expected: ["default"], artifacts: [{ network: "default", ok: true, findingCount: 0, markdown, simulation: { status: "ran", findingCount: 0 } }] });
+    expect(body).to.include("Expected state diff if this is staged").and.include("erc1967.implementation").and.include("PASS; simulated: expected diff below");
+    const notRun = checkCommentBody({ expected: ["default"], artifacts: [{ network: "default", ok: true, findingCount: 0, markdown: check.markdown, simulation: { status: "not-run", findingCount: 0, reason: "GH111: cannot fork" } }] });
+    expect(notRun).to.include("NOT simulated (GH111: cannot fork)");
+  });
+
   const edits: [string, (p: SignerPacket) => void, string[]][] = [
     ["effectsHash", (p) => (p.effectsHash = `0x${"ab".repeat(32)}`), ["signer packet state-diff hash"]],
     ["an effect's after value (hash recomputed)", (p) => { p.effects.changes[0]!.after = `0x${"0".repeat(63)}1`; p.effectsHash = effectsHash(p.effects); }, ["signer packet fields", "signer packet effects"]],
@@ -113,5 +133,11 @@ describe("signer packet: propose writes it, verify and sign compare it", functio
     } finally {
       writeFileSync(packetFile(recordFile), pinned);
     }
+  });
+
+  it("a PR that edits a signer packet is a record edit, like a PR that edits the record", () => {
+    const files = ["proposals/sepolia/0123456789ab.validation.json", "proposals/sepolia/0123456789ab.validation.md"];
+    const r = recordFindings(files, "mallory", "gatehouse-bot");
+    expect(r.findings.map((f) => `${f.kind} ${f.file}`)).to.deep.equal(files.map((f) => `records-changed ${f}`));
   });
 });
