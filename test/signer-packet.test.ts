@@ -5,7 +5,7 @@ import { stage } from "../src/pipeline/stage.ts";
 import { propose } from "../src/pipeline/propose.ts";
 import { sign } from "../src/pipeline/sign.ts";
 import { renderChecks, verify } from "../src/pipeline/verify.ts";
-import { listProposals } from "../src/records/proposal.ts";
+import { listProposals, resolveProposal } from "../src/records/proposal.ts";
 import { packetFile, packetMarkdownFile, readSignerPacket, type SignerPacket } from "../src/simulate/packet.ts";
 import { effectsHash } from "../src/simulate/effects.ts";
 import { GatehouseError } from "../src/errors.ts";
@@ -130,6 +130,7 @@ describe("signer packet: propose writes it, verify and sign compare it", functio
       expect(e?.errorName).to.equal("FILE_INVALID");
       expect(e?.exitCode).to.equal(2);
       expect(e?.message).to.include(".validation.json").and.include("chainId");
+      expect(() => resolveProposal(d.root, "default", packetFile(recordFile))).to.throw(/not the signer packet/);
     } finally {
       writeFileSync(packetFile(recordFile), pinned);
     }
