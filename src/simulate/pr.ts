@@ -50,7 +50,7 @@ export async function simulatePrUpgrade(setup: Setup, check: CheckResult, opts: 
       const artifact = (await ctx.readArtifact(p.target)) as unknown as { bytecode: string; linkReferences?: object };
       if (!artifact.bytecode || artifact.bytecode === "0x") throw new GatehouseError("BUILD_AT_COMMIT_FAILED", { commit: opts.commit ?? "(working build)", reason: `the artifact of ${p.target} has no creation code` });
       if (Object.keys(artifact.linkReferences ?? {}).length > 0) throw new GatehouseError("BUILD_AT_COMMIT_FAILED", { commit: opts.commit ?? "(working build)", reason: `${p.target} needs linked libraries, which Gatehouse does not deploy` });
-      const hash = (await rpc.request({ method: "eth_sendTransaction", params: [{ from: STAND_IN_DEPLOYER, data: artifact.bytecode, gas: "0x1c9c380", gasPrice: "0x0" }] })) as string;
+      const hash = (await rpc.request({ method: "eth_sendTransaction", params: [{ from: STAND_IN_DEPLOYER, data: artifact.bytecode, gas: "0xe4e1c0", gasPrice: "0x0" }] })) as string;
       const receipt = (await rpc.request({ method: "eth_getTransactionReceipt", params: [hash] })) as { status: string; contractAddress: string | null };
       if (receipt.status !== "0x1" || !receipt.contractAddress) throw new GatehouseError("SIMULATION_FORK_FAILED", { network: ctx.network, block, reason: `deploying ${p.target} on the fork reverted` });
       changes.push({
