@@ -108,7 +108,8 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
       if (p.packet) {
         const pinned = p.packet.packet.effects.changes;
         const slots = pinned.filter((c) => c.variable === "erc1967.implementation");
-        for (const c of p.packet.packet.stateChanges) log(`   state diff: ${c.accountLabel} ${c.variable ?? c.slot}: ${c.meaning}`);
+        const rows = p.packet.packet.stateChanges;
+        for (const c of [...rows.filter((r) => !r.bookkeeping), ...rows.filter((r) => r.bookkeeping)]) log(`   state diff: ${c.variable ?? c.slot}: ${c.meaning}`);
         expect(
           `the signer packet pins exactly the ${proposal.record.operations.length} ERC-1967 implementation slot changes`,
           slots.length === proposal.record.operations.length && pinned.length === slots.length && p.packet.packet.findings.length === 0 && p.packet.packet.probes.every((x) => x.ok),
