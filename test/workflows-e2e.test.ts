@@ -110,7 +110,8 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
       },
       github: { repository: REPOSITORY, sha: o.sha, ref: o.ref ?? `refs/heads/${o.branch ?? "main"}`, headRef: o.headRef, baseRef: o.headRef ? "main" : undefined, apiUrl: gh.url },
       skipRuns: SKIP_RUNS,
-      stepTimeoutMs: 90_000,
+      // Stage and propose builds the commit and simulates the batch on a fork of the node (the signer packet).
+      stepTimeoutMs: 240_000,
       // GATEHOUSE_HARNESS_LOG=1 prints each job and step as it runs.
       log: process.env.GATEHOUSE_HARNESS_LOG ? (line) => process.stderr.write(`    [harness] ${line}\n`) : undefined,
     });
@@ -236,7 +237,8 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
   });
   let proposal: { id: string; safeTxHash: string; operationId: string };
 
-  it("merge: stage-and-propose stages on the testnet, proposes to the tx-service, commits the record; the mainnet job waits", async () => {
+  it("merge: stage-and-propose stages on the testnet, proposes to the tx-service, commits the record; the mainnet job waits", async function () {
+    this.timeout(300_000);
     repo.git(repo.dev, "checkout", "-q", "main");
     repo.git(repo.dev, "merge", "-q", "--no-ff", "-m", "Merge pull request #1 from acme/upgrade", "upgrade");
     const sha = repo.commitAndPush("Merge pull request #1", "main");
