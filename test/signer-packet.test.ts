@@ -4,6 +4,7 @@ import { deployed, type Deployed } from "./helpers/fixture.ts";
 import { stage } from "../src/pipeline/stage.ts";
 import { propose } from "../src/pipeline/propose.ts";
 import { sign } from "../src/pipeline/sign.ts";
+import { execute } from "../src/pipeline/execute.ts";
 import { renderChecks, verify } from "../src/pipeline/verify.ts";
 import { listProposals, resolveProposal } from "../src/records/proposal.ts";
 import { packetFile, packetMarkdownFile, readSignerPacket, type SignerPacket } from "../src/simulate/packet.ts";
@@ -140,5 +141,24 @@ describe("signer packet: propose writes it, verify and sign compare it", functio
     const files = ["proposals/sepolia/0123456789ab.validation.json", "proposals/sepolia/0123456789ab.validation.md"];
     const r = recordFindings(files, "mallory", "gatehouse-bot");
     expect(r.findings.map((f) => `${f.kind} ${f.file}`)).to.deep.equal(files.map((f) => `records-changed ${f}`));
+  });
+
+  it("once executed, verify says the simulation is UNCHECKED and still compares the packet's fields with the record", async () => {
+    await sign({ setup: d.setup, safeTxHash, signer: d.actors.owners[1] });
+    const { record } = listProposals(d.root, "default")[0]!;
+    await execute({ setup: d.setup, proposal: record.id, executor: d.actors.deployer });
+    await d.ctx.connection.networkHelpers.time.increase(Number(record.delay));
+    await execute({ setup: d.setup, proposal: record.id, executor: d.actors.deployer });
+    const v = await verify({ setup: d.setup, proposal: record.id });
+    expect(failedNames(v.checks), renderChecks(v.checks)).to.deep.equal([]);
+    expect(v.checks.find((c) => c.name === "simulation")).to.deep.include({ ok: true, unchecked: true });
+    const p = JSON.parse(pinned) as SignerPacket;
+    p.safeTx.nonce += 1;
+    writeFileSync(packetFile(recordFile), JSON.stringify(p));
+    try {
+      expect(failedNames((await verify({ setup: d.setup, proposal: record.id })).checks)).to.deep.equal(["signer packet fields"]);
+    } finally {
+      writeFileSync(packetFile(recordFile), pinned);
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { GatehouseError } from "../errors.ts";
 import { displayPath, writeFileAtomic, writeJsonAtomic } from "../fs/atomic.ts";
 import type { ProposalRecord, SafeTxRecord } from "../records/proposal.ts";
-import { buildSignerPacket, comparePackets, packetFile, packetMarkdownFile, readSignerPacket, renderSignerPacket, scheduleSafeTx, SignerPacket } from "../simulate/packet.ts";
+import { buildSignerPacket, compareHeader, comparePackets, packetFile, packetMarkdownFile, readSignerPacket, renderSignerPacket, scheduleSafeTx, SignerPacket } from "../simulate/packet.ts";
 import { simulateProposal } from "../simulate/run.ts";
 import type { SimulationReport } from "../simulate/simulate.ts";
 import { operationState, type Setup } from "./setup.ts";
@@ -51,6 +51,11 @@ export async function checkSignerPacket(setup: Setup, recordFile: string, record
 
   if ((await operationState(setup.timelock, record.operationId)).state === "Done") {
     checks.push({ name: "simulation", ok: true, detail: "UNCHECKED: the operation has executed: nothing left to simulate; the packet's effects were not compared", unchecked: true });
+    if (pinned && safeTx) {
+      const h = compareHeader(pinned, setup.ctx.network, record, safeTx);
+      checks.push({ name: "signer packet fields", ok: h.edited.length === 0, detail: h.edited.length === 0 ? `${displayPath(file)}: the Safe transaction, its hashes and the decoded calls are the record's` : `${displayPath(file)} differs from the record in: ${h.edited.join(", ")}` });
+      checks.push({ name: "signer packet state-diff hash", ok: !h.hashMismatch, detail: h.hashMismatch ? `the packet's effectsHash ${pinned.effectsHash} is not the hash of its effects` : pinned.effectsHash });
+    }
     return checks;
   }
   let report: SimulationReport;

@@ -243,13 +243,8 @@ export interface PacketInput {
   safe: string;
 }
 
-/**
- * The packet of a proposal's schedule Safe transaction and a simulation of it. Every hash is recomputed
- * from the fields (never copied from the record), and the inner calls are decoded from the Safe
- * transaction's own data: what the packet shows is what is signed.
- */
-export function buildSignerPacket(input: PacketInput): SignerPacket {
-  const { record, safeTx, report } = input;
+/** What the record alone gives: header, Safe transaction with its hashes recomputed, the decoded calls. */
+function packetHeader(network: string, record: ProposalRecord, safeTx: SafeTxRecord): Pick<SignerPacket, "version" | "proposal" | "network" | "chainId" | "safe" | "timelock" | "operationId" | "safeTx" | "innerCall"> {
   const tx: SafeTxData = {
     to: getAddress(safeTx.to),
     value: safeTx.value,
@@ -265,11 +260,10 @@ export function buildSignerPacket(input: PacketInput): SignerPacket {
   const hashes = safeTxHashes(BigInt(record.chainId), safeTx.safe, tx);
   const decoded = decodeProposal(record, safeTx);
   const batch = decodeSchedule(safeTx.data).batch;
-  const effects = effectsOf(report, input.timelock, input.safe);
   return {
     version: 1,
     proposal: record.id,
-    network: input.network,
+    network,
     chainId: record.chainId,
     safe: getAddress(safeTx.safe),
     timelock: getAddress(record.timelock),
@@ -283,6 +277,27 @@ export function buildSignerPacket(input: PacketInput): SignerPacket {
       predecessor: decoded.predecessor,
       calls: batch.calls.map((call, i) => ({ index: i, target: getAddress(call.target), value: call.value.toString(), ...describeCall(call, record, decoded.calls[i]!) })),
     },
+  };
+}
+
+/**
+ * Without a simulation (the operation has executed): the fields the record alone gives, and whether the
+ * effectsHash is the hash of the pinned effects (pure).
+ */
+export function compareHeader(pinned: SignerPacket, network: string, record: ProposalRecord, safeTx: SafeTxRecord): { edited: string[]; hashMismatch: boolean } {
+  return { edited: fieldDiffs(staticView(pinned), staticView(packetHeader(network, record, safeTx))), hashMismatch: pinned.effectsHash !== effectsHash(pinned.effects) };
+}
+
+/**
+ * The packet of a proposal's schedule Safe transaction and a simulation of it. Every hash is recomputed
+ * from the fields (never copied from the record), and the inner calls are decoded from the Safe
+ * transaction's own data: what the packet shows is what is signed.
+ */
+export function buildSignerPacket(input: PacketInput): SignerPacket {
+  const { record, safeTx, report } = input;
+  const effects = effectsOf(report, input.timelock, input.safe);
+  return {
+    ...packetHeader(input.network, record, safeTx),
     run: {
       forkBlock: report.forkBlock,
       start: report.start,
@@ -315,7 +330,7 @@ export function fieldDiffs(a: unknown, b: unknown, at = ""): string[] {
 }
 
 /** What the record alone determines: the header, the Safe transaction with its hashes, the decoded calls. */
-function staticView(p: SignerPacket): unknown {
+function staticView(p: Pick<SignerPacket, "version" | "proposal" | "network" | "chainId" | "safe" | "timelock" | "operationId" | "safeTx" | "innerCall">): unknown {
   return { version: p.version, proposal: p.proposal, network: p.network, chainId: p.chainId, safe: p.safe, timelock: p.timelock, operationId: p.operationId, safeTx: p.safeTx, innerCall: p.innerCall };
 }
 
