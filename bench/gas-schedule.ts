@@ -80,7 +80,7 @@ async function receiptOf(d: Deployed, hash: string): Promise<TransactionReceipt>
 }
 
 /** N UUPS VaultV1 proxies owned by the timelock, and one VaultV2 implementation (validated by OZ upgrades) for all of them. */
-async function deployVaults(d: Deployed, n: number): Promise<ProxyChange[]> {
+export async function deployVaults(d: Deployed, n: number): Promise<ProxyChange[]> {
   const { ctx, actors, setup } = d;
   const timelock = setup.deployment.timelock.address;
   const v1 = await ctx.ethers.getContractFactory("VaultV1", actors.deployer.signer);
@@ -111,7 +111,7 @@ async function deployVaults(d: Deployed, n: number): Promise<ProxyChange[]> {
 }
 
 /** OZ upgrades keeps a manifest per in-process chain instance in the OS temp directory; the bench removes its own. */
-async function devManifestFile(d: Deployed): Promise<string> {
+export async function devManifestFile(d: Deployed): Promise<string> {
   const { instanceId } = (await d.ctx.connection.provider.request({ method: "hardhat_metadata" })) as { instanceId: string };
   return path.join(tmpdir(), "openzeppelin-upgrades", `hardhat-${d.ctx.chainId}-${instanceId}.json`);
 }

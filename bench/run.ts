@@ -6,6 +6,7 @@
  *   npm run bench                          all sizes (1, 5, 20), scheduling and executing
  *   npm run bench -- --sizes 1,5           other sizes
  *   npm run bench -- --no-execute          scheduling only
+ *   npm run bench -- --only tx-service,check   only the benchmarks whose name starts with one of these words
  */
 import { parseArgs } from "node:util";
 import hre from "hardhat";
@@ -14,6 +15,8 @@ import { benchService, serviceBenchTables } from "./service.ts";
 import { watchBenchmark } from "./watch.ts";
 import { verifyBenchmark } from "./verify.ts";
 import { checkBenchmark } from "./check.ts";
+import { simulateBenchmark } from "./simulate.ts";
+import { incidentBenchmark } from "./incident.ts";
 import { renderTable, type Table } from "./table.ts";
 
 interface Benchmark {
@@ -22,7 +25,7 @@ interface Benchmark {
 }
 
 const { values: args } = parseArgs({
-  options: { sizes: { type: "string", default: "1,5,20" }, "no-execute": { type: "boolean", default: false } },
+  options: { sizes: { type: "string", default: "1,5,20" }, "no-execute": { type: "boolean", default: false }, only: { type: "string" } },
 });
 const sizes = args.sizes.split(",").map((s) => Number(s.trim()));
 if (sizes.some((n) => !Number.isInteger(n) || n < 1)) {
@@ -30,7 +33,7 @@ if (sizes.some((n) => !Number.isInteger(n) || n < 1)) {
   process.exit(2);
 }
 
-const benchmarks: Benchmark[] = [
+const all: Benchmark[] = [
   {
     name: "gas: scheduling upgrades through the Safe (scheduleBatch vs schedule each)",
     run: async (log) => scheduleGasTables(await measureScheduleGas({ sizes, execute: !args["no-execute"], log })),
@@ -45,7 +48,16 @@ const benchmarks: Benchmark[] = [
   },
   { name: "verify: at a commit, beside a bare hardhat build of it", run: (log) => verifyBenchmark(log) },
   { name: "check: beside a bare compile + OZ validateUpgrade of the same contracts", run: (log) => checkBenchmark(log) },
+  { name: "simulate: N upgrades beside a bare eth_call, fork requests with and without the per-block cache", run: (log) => simulateBenchmark(sizes, log) },
+  { name: "incident: time to contain, and the drill on a fork", run: (log) => incidentBenchmark(log) },
 ];
+
+const only = args.only?.split(",").map((w) => w.trim()).filter((w) => w !== "");
+const benchmarks = only ? all.filter((b) => only.some((w) => b.name.startsWith(w))) : all;
+if (benchmarks.length === 0) {
+  console.error(`--only: no benchmark name starts with '${args.only}' (names: ${all.map((b) => b.name.split(":")[0]).join(", ")})`);
+  process.exit(2);
+}
 
 const log = (line: string) => console.error(line);
 const started = performance.now();

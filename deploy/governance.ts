@@ -1,4 +1,4 @@
-import { Contract, ZeroAddress, getAddress, getCreateAddress, id, keccak256, toBigInt } from "ethers";
+import { Contract, ContractFactory, ZeroAddress, getAddress, getCreateAddress, id, keccak256, toBigInt } from "ethers";
 import type { ChainContext } from "../src/chain/context.ts";
 import { resolveAccount, type Actor } from "../src/chain/context.ts";
 import type { Policy } from "../src/policy/schema.ts";
@@ -9,6 +9,7 @@ import { kitForPredictedSafe, SAFE_VERSION } from "../src/safe/kit.ts";
 import { compareSafeConfig, nonCanonicalSafeInfra, readSafeConfig, type SafeConfig } from "../src/safe/config.ts";
 import { diagnose, roleHolders } from "../src/pipeline/doctor.ts";
 import { ROLES, TIMELOCK_ABI } from "../src/timelock/calls.ts";
+import { CANONICAL_MULTICALL3, multicallArtifact } from "../src/watch/multicall.ts";
 
 /**
  * `gatehouse deploy`: the governance topology of SPEC "Governance topology" and the governed proxies at
@@ -170,7 +171,8 @@ export async function deployGovernance(opts: { ctx: ChainContext; root: string; 
     }
     const contractName = c.initialContract ?? c.contract;
     const factory = await ctx.ethers.getContractFactory(contractName, deployer.signer);
-    const args = c.initializerArgs.map((a) => (a === "timelock" ? timelockAddress : a));
+    // `timelock` and `guardian` stand for those addresses (a pausable V3 names its pauser at initialization).
+    const args = c.initializerArgs.map((a) => (a === "timelock" ? timelockAddress : a === "guardian" ? guardians[0]! : a));
     const proxy = await ctx.up.deployProxy(factory, args, {
       kind: c.kind,
       initializer: "initialize",
@@ -182,6 +184,25 @@ export async function deployGovernance(opts: { ctx: ChainContext; root: string; 
     const proxyAdmin = c.kind === "transparent" ? getAddress(await ctx.up.erc1967.getAdminAddress(address)) : undefined;
     save({ ...record, proxies: { ...record.proxies, [c.name]: { address, kind: c.kind, proxyAdmin, initialContract: contractName, initialImplementation: impl } } });
     step(`deployed ${c.kind} proxy '${c.name}' at ${address} running ${contractName} (${impl})${proxyAdmin ? `, ProxyAdmin ${proxyAdmin} owned by the timelock` : ", owned by the timelock"}`);
+  }
+
+  // 5. Multicall3 for the watcher's monitors (only when the policy has some): the canonical one, or the
+  // vendored build deployed by the deployer (the canonical presigned deployment is bound to other chain ids).
+  if (policy.contracts.some((c) => (c.monitors?.length ?? 0) > 0)) {
+    const vendored = multicallArtifact();
+    const kept = record.multicall && (await provider.getCode(record.multicall.address));
+    if (kept && (record.multicall!.source === "canonical" ? kept !== "0x" : kept.toLowerCase() === vendored.deployedBytecode.toLowerCase())) {
+      step(`kept Multicall3 (${record.multicall!.source}) at ${record.multicall!.address}`);
+    } else if (await hasCode(provider, CANONICAL_MULTICALL3)) {
+      save({ ...record, multicall: { address: CANONICAL_MULTICALL3, source: "canonical" } });
+      step(`using the canonical Multicall3 at ${CANONICAL_MULTICALL3}`);
+    } else {
+      const contract = await new ContractFactory(vendored.abi as never, vendored.bytecode, deployer.signer).deploy();
+      await contract.waitForDeployment();
+      const address = getAddress(await contract.getAddress());
+      save({ ...record, multicall: { address, source: "deployed" } });
+      step(`deployed Multicall3 (vendored build of src/watch/multicall/Multicall3.sol) at ${address}`);
+    }
   }
   return { record, steps };
 }

@@ -22,6 +22,18 @@ const d = (number: number, exitCode: 1 | 2 | 3, messageTemplate: string, explana
 export const ERRORS = {
   // 1xx: usage and configuration (exit 2)
   USAGE: d(100, 2, "{message}", "The command line was not understood. Run `gatehouse help` for the commands and flags."),
+  GOVERNANCE_ACTION_INVALID: d(
+    180,
+    2,
+    "govern {action}: {reason}",
+    "`gatehouse govern` stages one typed governance change: update-delay SECONDS, grant-role ROLE ADDRESS, revoke-role ROLE ADDRESS (ROLE: proposer, executor, canceller, admin), unpause PROXY (a governed proxy's policy name).",
+  ),
+  SAFE_OWNERS_NOT_VIA_TIMELOCK: d(
+    181,
+    2,
+    "govern {action}: the Safe's owners and threshold cannot be changed through the timelock",
+    "The Safe's owner functions (addOwnerWithThreshold, removeOwner, swapOwner, changeThreshold) accept only calls from the Safe itself, and the timelock is not a Safe module (making it one would let every timelock operation act as the Safe without signatures). Change owners or threshold with a Safe transaction from the Safe to itself, signed by the current threshold of owners (the Safe UI's owner settings); the watcher reports the change (AddedOwner, RemovedOwner, ChangedThreshold) as a Safe configuration change, and `gatehouse doctor` compares the result with the policy.",
+  ),
   POLICY_NOT_FOUND: d(101, 2, "{file}: policy file not found", "Each network needs a policy file policies/<network>.yaml."),
   POLICY_INVALID: d(
     102,
@@ -136,6 +148,19 @@ export const ERRORS = {
     "The SQLite file was written by a newer gatehouse tx-service. It is not opened, so nothing in it is misread or downgraded: use the gatehouse that wrote it, or another --db.",
   ),
   ADDRESS_INVALID: d(196, 2, "{what} '{value}': expected an address (0x followed by 40 hex digits)", "Delegates and Safe owners are named by their 20-byte address."),
+  // 187-189: watcher monitoring and RPC failover (exit 2)
+  RPC_ENV_MISSING: d(
+    187,
+    2,
+    "{file}: watcher.fallbackRpcs[{index}].urlEnv: the environment variable {env} is not set (expected the RPC URL)",
+    "Fallback RPC URLs are read from the environment because they often carry an API key; set the variable or remove the entry.",
+  ),
+
+  // 173-179: incidents, pause and drills (exit 2)
+  INCIDENT_NOT_FOUND: d(173, 2, "{file}: no such incident ({hint})", "`incident update` and `incident close` name an incident `incident open` wrote under incidents/; with no id they act on the one open incident."),
+  INCIDENT_AMBIGUOUS: d(174, 2, "{count} incidents are open ({ids}): name one with --id", "More than one incident is open; say which one the command is about."),
+  INCIDENT_CLOSED: d(175, 2, "incident {id} is closed ({closedAt})", "A closed incident takes no more updates; open a new one."),
+  DRILL_UNKNOWN: d(176, 2, "unknown drill scenario '{scenario}' (expected one of: {known})", "`gatehouse drill` rehearses the scenarios it knows; each is described in `gatehouse drill --help` and the README runbook."),
 
   // 2xx: findings and refusals (exit 1)
   CHECK_FAILED: d(200, 1, "{count} finding(s) in the upgrade check", "`check` found storage-layout, upgrade-safety or policy violations; `stage` refuses to stage them."),
@@ -147,6 +172,24 @@ export const ERRORS = {
   DRIFT: d(206, 1, "{count} deviation(s) from the policy on '{network}'", "`doctor` found the on-chain governance differs from the policy."),
   VERIFY_FAILED: d(207, 1, "{count} mismatch(es) while verifying {what}", "What the proposal says does not match what was recomputed."),
   PROPOSAL_STALE: d(209, 1, "{file}: {reason}", "The chain no longer matches what the proposal expects."),
+  ROLLBACK_REFUSED: d(
+    280,
+    1,
+    "proposal {proposal} cannot be rolled back exactly: {reasons}",
+    "`gatehouse rollback` stages only an exact return to the implementations an executed proposal replaced, proven from the chain: the operation executed on the timelock, each proxy's Upgraded history names the recorded old implementation, its code still exists, and the newer version only appended storage variables.",
+  ),
+  GOVERNANCE_REFUSED: d(
+    282,
+    1,
+    "governance change refused: {reasons}",
+    "A governance record (`gatehouse govern`) must keep the topology the policy describes: a delay at least rules.minDelaySeconds, PROPOSER_ROLE only for the Safe, CANCELLER_ROLE only for the guardians, EXECUTOR_ROLE only for the policy's executors, no admin but the timelock, unpause only on a governed proxy; and each action's call must be the one its typed fields derive. Change the policy on the protected branch first when the topology itself must change.",
+  ),
+  ROLLBACK_RECORD_INVALID: d(
+    281,
+    1,
+    "{file}: not an exact rollback of proposal {proposal}: {reasons}",
+    "A rollback record must return each proxy of the proposal it names to the implementation that proposal replaced, with no initializer; any other target is refused before anything is signed or sent.",
+  ),
   NOT_CANCELLER: d(210, 1, "{address} does not hold CANCELLER_ROLE on the timelock {timelock}", "Only the guardian may cancel."),
   NOT_PENDING: d(211, 1, "operation {operationId} is not pending (state: {state})", "Only a Waiting or Ready operation can be cancelled."),
   ADOPTED_DIFFERS: d(
@@ -199,6 +242,11 @@ export const ERRORS = {
     "building commit {commit} failed: {reason}",
     "The commit is built from `git archive` with the installed packages and an environment without secrets or network settings. A config that needs a secret, a download or the network fails here by design.",
   ),
+  // 273-279: incidents and pause (exit 1)
+  NOT_PAUSER: d(273, 1, "{address} may not pause '{contract}' ({proxy}): its pauser is {pauser}", "Only the account the contract names as its guardian (`guardian()` on chain) can pause it; unpausing is the timelock's. Use the guardian's key (--from), or write a Transaction Builder file for a guardian Safe (--builder-file)."),
+  NOT_PAUSABLE: d(274, 1, "'{contract}' ({proxy}) cannot be paused: {reason}", "The implementation the proxy runs has no guardian pause (`paused()`/`guardian()`/`pause()`); upgrade it to a pausable version (e.g. VaultV3, RegistryV3) through the governed path first."),
+  INCIDENT_INCOMPLETE: d(275, 1, "incident {id}: {count} step(s) not done: {steps}", "Some containment steps could not be done (the file incidents/<id>.json records each step's intent and result). Fix the cause and re-run the same command: done steps are checked on chain and never repeated."),
+
   // 260-269: the GitHub Actions glue (exit 1)
   REF_NOT_PROTECTED: d(
     260,
@@ -211,6 +259,20 @@ export const ERRORS = {
     1,
     "PR audit: {summary}",
     "The PR check (base-branch tooling and policy against the PR's contracts) found something a human must decide: a policy relaxation, a change to the records, or a failed upgrade check. See the job summary and the PR comment.",
+  ),
+
+  // 158-159, 262-269: signatures made outside Gatehouse (sign --signature)
+  SIGNATURE_INVALID: d(
+    158,
+    2,
+    "--signature: {reason}",
+    "`sign --signature` takes one 65-byte ECDSA signature over the safeTxHash, as a wallet returns it for the typed data `sign --export-typed-data` writes (v 27/28), or an eth_sign signature (v 31/32).",
+  ),
+  SIGNATURE_NOT_OWNER: d(
+    262,
+    1,
+    "the signature over {safeTxHash} recovers to {recovered}, which is not an owner of the Safe {safe}",
+    "A signature counts only when it recovers, over this Safe transaction's hash, to a current owner. A key that is not an owner, or a signature over other data (another transaction, another chain, an edited field), recovers to some other address.",
   ),
 
   // 340-349: Safe delegates (exit 1)
@@ -228,6 +290,7 @@ export const ERRORS = {
   ),
 
   // 3xx: internal or environment failures (exit 1)
+  NOTICE_FAILED: d(373, 3, "incident {id}: posting to {sink} failed: {reason}", "A sink did not take the incident notice. What was done is recorded in incidents/<id>.json; re-run the same command to resume: notices already posted are not posted again (webhooks get the same Idempotency-Key)."),
   CHAIN_CALL_FAILED: d(300, 1, "{action} failed: {reason}", "A transaction or RPC call failed."),
   WATCH_INCOMPLETE: d(
     320,

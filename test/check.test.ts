@@ -1,4 +1,6 @@
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "chai";
 import { createRequire } from "node:module";
@@ -8,7 +10,9 @@ import type { Policy, PolicyRules } from "../src/policy/schema.ts";
 import {
   compilerSettings,
   findContractByRuntimeCode,
+  findContractRefByRuntimeCode,
   fullyQualifiedName,
+  hashBuildUnits,
   lineAtByte,
   lineStarts,
   loadBuild,
@@ -23,6 +27,7 @@ import {
 import { checkProxy, describeBuild, type ProxyCheck, type ProxyFacts } from "../src/pipeline/check.ts";
 import { auditUpgrade, storageLayoutOf, type AuditInput, type AuditResult, type Finding } from "../src/check/audit.ts";
 import { checkReportJson, renderCheckMarkdown } from "../src/check/report.ts";
+import { diskCheckCache, type ValidationStore } from "../src/check/cache.ts";
 
 // The npm solc wrapper (the compiler hardhat.config.ts uses), for the one in-test compile of an edited contract.
 const solc = createRequire(import.meta.url)("solc") as { compile(input: string): string };
@@ -450,6 +455,55 @@ describe("check: stale builds", () => {
     }
     // Unedited, the same live code is up to date.
     expect(checkProxy({ dir: BUILD_INFO, units: [stale, edited] }, facts(stale), POLICY)).to.deep.include({ upToDate: true });
+  });
+
+  it("persistent caches: an edited build under the same unit id and file names is validated again and still caught", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "gatehouse-check-cache-"));
+    try {
+      const buildDir = path.join(dir, "build-info");
+      mkdirSync(buildDir);
+      const id = "solc-0_8_28-same-name";
+      const write = (unit: CompilationUnit) => {
+        writeFileSync(path.join(buildDir, `${id}.json`), JSON.stringify({ _format: "hh3-sol-build-info-1", id, solcVersion: unit.solcVersion, solcLongVersion: unit.solcLongVersion, userSourceNameMap: { "contracts/VaultV1.sol": VAULT_V1 }, input: unit.input }));
+        writeFileSync(path.join(buildDir, `${id}.output.json`), JSON.stringify({ _format: "hh3-sol-build-info-output-1", id, output: unit.output }));
+      };
+      const cache = diskCheckCache(path.join(dir, "cache"));
+      const counted = { hits: 0, puts: 0 };
+      const validations: ValidationStore = {
+        get: (k) => {
+          const v = cache.validations.get(k);
+          if (v) counted.hits++;
+          return v;
+        },
+        put: (k, v) => (counted.puts++, cache.validations.put(k, v)),
+      };
+      const auditFromDisk = () => {
+        const unit = loadBuild(buildDir).units[0]!;
+        expect(hashBuildUnits(buildDir)).to.deep.equal([{ file: `${id}.json`, contentHash: unit.contentHash }]);
+        const target = { name: "VaultV1", sourceName: VAULT_V1, file: "contracts/VaultV1.sol", fullyQualifiedName: `${VAULT_V1}:VaultV1`, unit, output: unit.output.contracts[VAULT_V1]!.VaultV1! };
+        const r = auditUpgrade({ proxy: "vault", kind: "uups", reference: { contract: findContractRefByRuntimeCode({ dir: BUILD_INFO, units: [stale] }, liveCode)!.ref }, target, rules: RULES, compiler: COMPILER, build: { dir: buildDir, units: [unit] }, validations });
+        return { unit, findings: r.findings.map((f) => f.rule) };
+      };
+      write(stale);
+      const honest = auditFromDisk();
+      expect(honest.findings).to.deep.equal([]);
+      // Another process, same bytes: the run comes from the cache.
+      const again = auditFromDisk();
+      expect(again.findings).to.deep.equal([]);
+      expect(counted.hits).to.be.greaterThan(0);
+      // The same id and file names, edited content (a variable inserted): a new key, validated again, caught.
+      write(edited);
+      const puts = counted.puts;
+      const changed = auditFromDisk();
+      expect(changed.unit.contentHash).to.not.equal(honest.unit.contentHash);
+      expect(counted.puts).to.be.greaterThan(puts);
+      expect(changed.findings).to.deep.equal(["storage-layout"]);
+      // A corrupted entry is ignored, never trusted.
+      for (const f of readdirSync(path.join(dir, "cache", "check-validations"))) writeFileSync(path.join(dir, "cache", "check-validations", f), "{}");
+      expect(auditFromDisk().findings).to.deep.equal(["storage-layout"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("refused with a remedy when the build of the live code or of the artifact is not in artifacts/", () => {

@@ -7,13 +7,18 @@ import { apiKitFor, type ApiKit } from "../src/safe/service-client.ts";
 import { loadSetup, operationState, type Setup } from "../src/pipeline/setup.ts";
 import { stage } from "../src/pipeline/stage.ts";
 import { propose } from "../src/pipeline/propose.ts";
-import { sign } from "../src/pipeline/sign.ts";
+import { exportTypedData, sign, submitSignature } from "../src/pipeline/sign.ts";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import type { SafeTypedData } from "../src/safe/inspect.ts";
 import { execute } from "../src/pipeline/execute.ts";
 import { status } from "../src/pipeline/status.ts";
 import { GatehouseError } from "../src/errors.ts";
 
 /** The pipeline's default path: proposals and confirmations through the real api-kit and `gatehouse tx-service`. */
 describe("pipeline through the Safe Transaction Service (--via service)", function () {
+  // The first sign builds the commit (tens of seconds, more on a busy machine); later ones reuse it.
+  this.timeout(300_000);
   let d: Deployed;
   let service: TxService;
   let api: ApiKit;
@@ -62,6 +67,21 @@ describe("pipeline through the Safe Transaction Service (--via service)", functi
     await d.ctx.connection.networkHelpers.time.increase(3600);
     const done = await execute({ setup, proposal: id, executor: d.actors.outsider });
     expect(done.postChecks!.every((c) => c.ok)).to.equal(true);
+  });
+
+  it("a signature made elsewhere from the exported typed data is confirmed on the service and counted by execute", async () => {
+    const staged = await stage({ setup, deployer: d.actors.deployer });
+    const id = staged.proposal!.record.id;
+    const p = await propose({ setup, proposal: id, proposer: d.actors.owners[0], via: "service" });
+    const file = path.join(d.root, "safe-tx.json");
+    await exportTypedData({ setup, safeTxHash: p.safeTx.safeTxHash, file });
+    // Stands in for a hardware wallet: it signs what the file says.
+    const td = JSON.parse(readFileSync(file, "utf8")) as SafeTypedData;
+    const signature = await d.actors.owners[1].signer.signTypedData(td.domain, { SafeTx: td.types.SafeTx }, td.message);
+    const r = await submitSignature({ setup, safeTxHash: p.safeTx.safeTxHash, signature });
+    expect(r.addedNow).to.equal(true);
+    expect((await api.getTransaction(p.safeTx.safeTxHash)).confirmations!.map((c) => c.owner).sort()).to.deep.equal([d.actors.owners[0].address, d.actors.owners[1].address].sort());
+    expect((await execute({ setup, proposal: id, executor: d.actors.outsider })).step).to.equal("scheduled");
   });
 
   it("a re-run that lost the record (CI cut off after proposing) finds the same implementations and the same Safe transaction", async () => {

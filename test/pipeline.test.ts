@@ -55,7 +55,7 @@ describe("pipeline: stage → propose → sign → execute on a real Safe and Ti
     ]);
     // The record carries everything SPEC "Files" lists.
     expect(record.commit === null || /^[0-9a-f]{40}$/.test(record.commit)).to.equal(true);
-    expect(record.rollback.operations.map((o) => o.newImplementation)).to.deep.equal(record.operations.map((o) => o.oldImplementation));
+    expect(record.rollback!.operations.map((o) => o.newImplementation)).to.deep.equal(record.operations.map((o) => o.oldImplementation));
     expect(record.storageLayoutDiff.vault!.some((r) => r.label === "depositCap" && r.status === "appended")).to.equal(true);
     expect(await d.setup.timelock.hashOperationBatch(
       record.operations.map((o) => o.call.target), record.operations.map((o) => o.call.value), record.operations.map((o) => o.call.data), record.predecessor, record.salt,

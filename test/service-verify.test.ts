@@ -5,7 +5,7 @@ import { checkProposal, computeSafeTxHash, decideProposal, decideSignatures, par
 import { parseConfirmation, parseJson, parseProposal } from "../src/service/request.ts";
 import { paginated, pageParams } from "../src/service/serialize.ts";
 import { parseOrdering, parseTxFilter } from "../src/service/handlers.ts";
-import { ClientBudget, hostAllowlist } from "../src/service/server.ts";
+import { ClientBudget, ClientPenalty, clientKey, hostAllowlist } from "../src/service/server.ts";
 import { acceptedDelegateHashes, activeDelegations, checkDelegateSignature, totp } from "../src/service/delegates.ts";
 
 /** The pure core of the tx-service: no chain, no HTTP, no file. */
@@ -180,6 +180,40 @@ describe("tx-service core (pure): hashes, signatures, request fields", function 
     r2!();
     third!();
     expect(await budget.acquire("a")).to.be.a("function");
+  });
+
+  it("holds a client that keeps sending refused bodies, unread, until its bucket refills; other clients go ahead", async () => {
+    let now = 0;
+    const penalty = new ClientPenalty({ burstBytes: 1000, bytesPerSecond: 100, maxHoldMs: 5000 }, () => now);
+    const slept: number[] = [];
+    const sleep = async (ms: number) => void (slept.push(ms), (now += ms));
+    expect(await penalty.hold("a", 4, sleep)).to.equal(true); // never charged: no wait
+    penalty.charge("a", 600);
+    penalty.charge("a", 600); // 200 bytes in debt: 2 s at 100 bytes/s
+    expect(penalty.delay("a")).to.equal(2000);
+    expect(penalty.delay("b")).to.equal(0);
+    expect(await penalty.hold("a", 4, sleep)).to.equal(true);
+    expect(slept).to.deep.equal([2000]);
+    penalty.charge("a", 1000); // 10 s of debt: over maxHoldMs, refused at once
+    expect(await penalty.hold("a", 4, sleep)).to.equal(false);
+    expect(slept).to.deep.equal([2000]);
+    now += 10_000;
+    expect(penalty.delay("a")).to.equal(0);
+    // A client may not park more than maxHeld requests.
+    penalty.charge("a", 100); // 1 s of debt
+    const waiting = penalty.hold("a", 1, () => new Promise((r) => setTimeout(r, 5)));
+    expect(await penalty.hold("a", 1, sleep)).to.equal(false);
+    now += 1000;
+    expect(await waiting).to.equal(true);
+  });
+
+  it("accounts IPv4 clients by address and IPv6 clients by /64", () => {
+    expect(clientKey("127.0.0.1")).to.equal("127.0.0.1");
+    expect(clientKey("::ffff:10.0.0.5")).to.equal("10.0.0.5");
+    expect(clientKey("::1")).to.equal("0:0:0:0::/64");
+    expect(clientKey("2001:db8:1:2:aaaa::1")).to.equal("2001:db8:1:2::/64");
+    expect(clientKey("2001:db8:1:2::9")).to.equal(clientKey("2001:0db8:0001:0002:ffff:0:0:1"));
+    expect(clientKey("2001:db8::1")).to.equal("2001:db8:0:0::/64");
   });
 
   it("query parameters and pagination follow django-filter and DRF", () => {

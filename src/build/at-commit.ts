@@ -37,6 +37,8 @@ export interface CommitBuildOptions {
   cacheDir?: string;
   /** The installed packages the build runs with; default `<repoRoot>/node_modules`. */
   nodeModules?: string;
+  /** Told when a build actually runs (a cache miss takes tens of seconds): a terminal shows it. */
+  progress?: (line: string) => void;
 }
 
 export interface CommitBuild {
@@ -86,7 +88,12 @@ export function commitBuildDir(opts: Pick<CommitBuildOptions, "repoRoot" | "cach
 async function load(opts: CommitBuildOptions, commit: string): Promise<LoadedBuild> {
   if (opts.requireProtected !== false) await assertReachable(opts.repoRoot, commit, opts.protectedBranch ?? "main");
   const done = commitBuildDir(opts, commit);
-  if (!existsSync(path.join(done, "complete"))) await buildInto(opts, commit, done);
+  if (!existsSync(path.join(done, "complete"))) {
+    const started = performance.now();
+    opts.progress?.(`building commit ${commit.slice(0, 12)} in a clean checkout (git archive, hardhat build, no secrets)...`);
+    await buildInto(opts, commit, done);
+    opts.progress?.(`built commit ${commit.slice(0, 12)} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }
   return { artifacts: readArtifacts(path.join(done, "artifacts")), units: readBuildInfos(path.join(done, "artifacts", "build-info")) };
 }
 

@@ -14,6 +14,7 @@ import {
   type ValidationRunData,
 } from "@openzeppelin/upgrades-core";
 import { GatehouseError } from "../errors.ts";
+import { validationKey, type ValidationStore } from "./cache.ts";
 import type { Policy, PolicyRules } from "../policy/schema.ts";
 import { codeSize, compilerSettingsOf, locate, requireContract, runtimeCodeOf, type Build, type CompilationUnit, type ContractRef } from "./build.ts";
 import {
@@ -45,6 +46,8 @@ export interface AuditInput {
   compiler: Policy["compiler"];
   /** The loaded build (`loadBuild()`), which holds both the target and a `{ contract }` reference. */
   build: Build;
+  /** Where upgrades-core's validation runs are kept between processes (cache.ts); none by default. */
+  validations?: ValidationStore;
 }
 
 export interface Finding {
@@ -106,18 +109,23 @@ function decoderFor(unit: CompilationUnit): (node: { src: string }) => string {
 
 const runCache = new WeakMap<CompilationUnit, ValidationRunData>();
 
-function validationOf(unit: CompilationUnit): ValidationRunData {
+function validationOf(unit: CompilationUnit, store?: ValidationStore): ValidationRunData {
   let run = runCache.get(unit);
   if (!run) {
-    // The project's own unsafe-allow NatSpec is removed first: only the policy may silence upgrades-core.
-    run = validate(withoutProjectAllowances(unit) as unknown as SolcOutput, decoderFor(unit), unit.solcVersion, unit.input as unknown as SolcInput);
+    const key = store && validationKey(unit);
+    run = key ? store!.get(key) : undefined;
+    if (!run) {
+      // The project's own unsafe-allow NatSpec is removed first: only the policy may silence upgrades-core.
+      run = validate(withoutProjectAllowances(unit) as unknown as SolcOutput, decoderFor(unit), unit.solcVersion, unit.input as unknown as SolcInput);
+      if (key) store!.put(key, run);
+    }
     runCache.set(unit, run);
   }
   return run;
 }
 
-function layoutOfRef(ref: ContractRef): StorageLayout {
-  const run = validationOf(ref.unit);
+function layoutOfRef(ref: ContractRef, store?: ValidationStore): StorageLayout {
+  const run = validationOf(ref.unit, store);
   return getStorageLayout(run, getContractVersion(run, ref.fullyQualifiedName));
 }
 
@@ -493,9 +501,9 @@ export function auditUpgrade(input: AuditInput): AuditResult {
   const target = typeof input.target === "string" ? requireContract(build, input.target, where) : input.target;
   const referenceLayout =
     "contract" in input.reference
-      ? layoutOfRef(typeof input.reference.contract === "string" ? requireContract(build, input.reference.contract, where) : input.reference.contract)
+      ? layoutOfRef(typeof input.reference.contract === "string" ? requireContract(build, input.reference.contract, where) : input.reference.contract, input.validations)
       : parseStoredLayout(proxy, input.reference.layout);
-  const targetLayout = layoutOfRef(target);
+  const targetLayout = layoutOfRef(target, input.validations);
 
   const def = contractDefinition(target);
   const contractAt: Where = def && typeof def.src === "string" ? locate(target.unit, def.src) : { file: target.file, line: 1 };
@@ -504,7 +512,7 @@ export function auditUpgrade(input: AuditInput): AuditResult {
   const options = withValidationDefaults({ kind, unsafeAllow: [...rules.unsafeAllow] });
   const report = getStorageUpgradeReport(referenceLayout, targetLayout, options);
 
-  const run = validationOf(target.unit);
+  const run = validationOf(target.unit, input.validations);
   // Allowances are applied here, not by upgrades-core, which would log a warning for each one.
   const errors = getErrors(run, getContractVersion(run, target.fullyQualifiedName), { kind });
 

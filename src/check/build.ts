@@ -1,3 +1,4 @@
+import { createHash, type Hash } from "node:crypto";
 import { readFileSync, readdirSync, existsSync } from "node:fs";
 import path from "node:path";
 import { GatehouseError } from "../errors.ts";
@@ -66,6 +67,11 @@ export interface CompilationUnit {
   output: SolcOutputJson;
   /** Source names Hardhat built this unit for (the files it emits artifacts of). */
   roots: string[];
+  /**
+   * sha256 over the exact bytes of the build-info file and its output file, when loaded from disk: what a
+   * cache of results derived from this unit is keyed by (the build-info id alone names the input, not the output).
+   */
+  contentHash?: string;
 }
 
 export interface Build {
@@ -116,9 +122,12 @@ interface BuildInfoOutputFile {
   output: SolcOutputJson;
 }
 
-function readJson(file: string): unknown {
+/** The file's JSON, and its bytes fed to `hash` (each byte read once). */
+function readJson(file: string, hash?: Hash): unknown {
   try {
-    return JSON.parse(readFileSync(file, "utf8"));
+    const bytes = readFileSync(file);
+    hash?.update(bytes);
+    return JSON.parse(bytes.toString("utf8"));
   } catch (cause) {
     throw new GatehouseError("FILE_INVALID", { file, path: "(file)", expected: "readable JSON" }, { cause });
   }
@@ -139,23 +148,48 @@ function isBuildInfoOutput(v: unknown): v is BuildInfoOutputFile {
  * units `only` names (parsing build info is most of check's own time; it needs the target's unit and
  * the live code's).
  */
+function infoFilesIn(dir: string, only?: ReadonlySet<string>): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".json") && !f.endsWith(".output.json"))
+    .filter((f) => !only || only.has(f.slice(0, -".json".length)))
+    .sort();
+}
+
+/** A separator between the two files' bytes in `contentHash`, so that bytes moved from one to the other change it. */
+const OUTPUT_SEPARATOR = "\0gatehouse-build-output\0";
+
+/**
+ * The units `loadBuild(dir, only)` would load, each with the `contentHash` it would have, from the files'
+ * bytes alone (no JSON parsing): what a cache of results over those units is looked up by. Undefined when
+ * the directory or a file is missing (loadBuild then says what is wrong).
+ */
+export function hashBuildUnits(dir: string = DEFAULT_BUILD_INFO_DIR, only?: ReadonlySet<string>): { file: string; contentHash: string }[] | undefined {
+  try {
+    return infoFilesIn(dir, only).map((f) => {
+      const hash = createHash("sha256").update(readFileSync(path.join(dir, f))).update(OUTPUT_SEPARATOR);
+      return { file: f, contentHash: hash.update(readFileSync(path.join(dir, f.replace(/\.json$/, ".output.json")))).digest("hex") };
+    });
+  } catch {
+    return undefined;
+  }
+}
+
 export function loadBuild(dir: string = DEFAULT_BUILD_INFO_DIR, only?: ReadonlySet<string>): Build {
   if (!existsSync(dir)) {
     throw new GatehouseError("FILE_NOT_FOUND", { file: dir, what: "Hardhat build info; run `npx hardhat build`" });
   }
-  const infoFiles = readdirSync(dir)
-    .filter((f) => f.endsWith(".json") && !f.endsWith(".output.json"))
-    .filter((f) => !only || only.has(f.slice(0, -".json".length)))
-    .sort();
+  const infoFiles = infoFilesIn(dir, only);
   const units = infoFiles.map((f) => {
     const infoPath = path.join(dir, f);
     const outputPath = path.join(dir, f.replace(/\.json$/, ".output.json"));
-    const info = readJson(infoPath);
+    const hash = createHash("sha256");
+    const info = readJson(infoPath, hash);
     if (!isBuildInfo(info)) throw new GatehouseError("FILE_INVALID", { file: infoPath, path: "_format", expected: "a Hardhat 3 solc build info" });
     if (!existsSync(outputPath)) throw new GatehouseError("FILE_NOT_FOUND", { file: outputPath, what: `output of build ${info.id}` });
-    const out = readJson(outputPath);
+    hash.update(OUTPUT_SEPARATOR);
+    const out = readJson(outputPath, hash);
     if (!isBuildInfoOutput(out)) throw new GatehouseError("FILE_INVALID", { file: outputPath, path: "_format", expected: "a Hardhat 3 solc build info output" });
-    return unitFromFiles(info, out);
+    return { ...unitFromFiles(info, out), contentHash: hash.digest("hex") };
   });
   if (units.length === 0) {
     throw new GatehouseError("FILE_NOT_FOUND", { file: dir, what: "Hardhat build info; run `npx hardhat build`" });

@@ -22,7 +22,7 @@ export async function withSetup<T>(c: CommandContext, fn: (setup: Setup) => Prom
     // A Safe Transaction Service, when named: --tx-service URL, GATEHOUSE_TX_SERVICE_URL, or SAFE_API_KEY (hosted).
     const target = serviceTargetFromEnv(c.flags["tx-service"] as string | undefined);
     const service = target.url || target.apiKey ? apiKitFor(ctx.chainId, target) : undefined;
-    const setup = loadSetup(ctx, c.root, undefined, service);
+    const setup = { ...loadSetup(ctx, c.root, undefined, service), ...(progressOn(c) ? { progress: progressOn(c) } : {}) };
     if ((await ctx.ethers.provider.getCode(setup.deployment.timelock.address)) === "0x") {
       const inProcess = ctx.connection.networkConfig.type === "edr-simulated";
       throw notDeployed(
@@ -35,6 +35,11 @@ export async function withSetup<T>(c: CommandContext, fn: (setup: Setup) => Prom
     }
     return fn(setup);
   });
+}
+
+/** Progress lines on stderr when a person watches a terminal; none with --json or when piped (CI logs stay clean). */
+export function progressOn(c: Pick<CommandContext, "out">, stream: { isTTY?: boolean; write(s: string): unknown } = process.stderr): ((line: string) => void) | undefined {
+  return !c.out.json && stream.isTTY ? (line) => void stream.write(`${line}\n`) : undefined;
 }
 
 /**

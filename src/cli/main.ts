@@ -39,6 +39,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   stage: async () => (await import("./commands/stage.ts")).default,
   propose: async () => (await import("./commands/propose.ts")).default,
   sign: async () => (await import("./commands/sign.ts")).default,
+  show: async () => (await import("./commands/show.ts")).default,
   execute: async () => (await import("./commands/execute.ts")).default,
   cancel: async () => (await import("./commands/cancel.ts")).default,
   verify: async () => (await import("./commands/verify.ts")).default,
@@ -50,6 +51,11 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   "tx-service": async () => (await import("./commands/tx-service.ts")).default,
   simulate: async () => (await import("./commands/simulate.ts")).default,
   delegate: async () => (await import("./commands/delegate.ts")).default,
+  pause: async () => (await import("./commands/pause.ts")).default,
+  incident: async () => (await import("./commands/incident.ts")).default,
+  drill: async () => (await import("./commands/drill.ts")).default,
+  rollback: async () => (await import("./commands/rollback.ts")).default,
+  govern: async () => (await import("./commands/govern.ts")).default,
 };
 
 const COMMON: NonNullable<ParseArgsConfig["options"]> = {

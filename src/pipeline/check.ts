@@ -1,9 +1,10 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { getAddress } from "ethers";
-import { loadBuild, findContractRefByRuntimeCode, findContract, projectFile, type Build, type ContractRef } from "../check/build.ts";
+import { loadBuild, hashBuildUnits, findContractRefByRuntimeCode, findContract, projectFile, type Build, type ContractRef } from "../check/build.ts";
 import { auditUpgrade, type AuditResult, type Finding } from "../check/audit.ts";
 import { renderCheckMarkdown, checkReportJson } from "../check/report.ts";
+import { cacheKey, diskCheckCache, type CheckCache, type ValidationStore } from "../check/cache.ts";
 import { GatehouseError, notDeployed } from "../errors.ts";
 import { runtimeMatches, type RuntimeArtifact } from "../plan/bytecode.ts";
 import type { Policy } from "../policy/schema.ts";
@@ -68,7 +69,7 @@ const REBUILD = "Rebuild from a clean state (`npx hardhat clean && npx hardhat b
  * contract of the unit whose code *is* the live implementation: a stale unit still in artifacts/ can then
  * neither stand in for the target nor hide an in-place edit of the live contract.
  */
-export function checkProxy(build: Build, f: ProxyFacts, policy: Pick<Policy, "rules" | "compiler">): ProxyCheck {
+export function checkProxy(build: Build, f: ProxyFacts, policy: Pick<Policy, "rules" | "compiler">, validations?: ValidationStore): ProxyCheck {
   const base = { name: f.name, kind: f.kind, proxy: f.proxy, proxyAdmin: f.proxyAdmin, liveImplementation: f.liveImplementation, target: f.target };
   const unit = build.units.find((u) => u.id === f.artifact.buildInfoId);
   const sourceName = f.artifact.inputSourceName ?? `project/${f.artifact.sourceName}`;
@@ -92,7 +93,7 @@ export function checkProxy(build: Build, f: ProxyFacts, policy: Pick<Policy, "ru
     );
     return { ...base, upToDate: false, audit, build: unit.id };
   }
-  const audit = auditUpgrade({ proxy: f.name, kind: f.kind, reference: { contract: live.ref }, target, rules: policy.rules, compiler: policy.compiler, build });
+  const audit = auditUpgrade({ proxy: f.name, kind: f.kind, reference: { contract: live.ref }, target, rules: policy.rules, compiler: policy.compiler, build, validations });
   return { ...base, liveContract: live.ref.name, upToDate: false, audit, build: unit.id, liveBuild: live.ref.unit.id };
 }
 
@@ -103,7 +104,7 @@ export function checkProxy(build: Build, f: ProxyFacts, policy: Pick<Policy, "ru
  */
 function unitsNeeded(artifactsDir: string, facts: { liveCode: string; artifact?: object }[]): Set<string> | undefined {
   const ids = new Set<string>();
-  const all = readArtifactsIn(artifactsDir);
+  const all = readArtifactsIn(artifactsDir, new Set(facts.map((f) => f.liveCode.length)));
   for (const f of facts) {
     const target = (f.artifact as { buildInfoId?: string } | undefined)?.buildInfoId;
     if (!target) return undefined;
@@ -115,11 +116,29 @@ function unitsNeeded(artifactsDir: string, facts: { liveCode: string; artifact?:
   return ids;
 }
 
-function readArtifactsIn(dir: string): (RuntimeArtifact & { buildInfoId?: string })[] {
+const DEPLOYED_BYTECODE_KEY = /"deployedBytecode":\s*"/g;
+
+/**
+ * The artifacts under `dir` whose runtime code could be one of the live codes: runtimeMatches needs equal
+ * lengths, so an artifact whose `deployedBytecode` string has another length is not parsed (most of them;
+ * parsing every artifact was a fifth of check's own time). The length is read from the text when the key
+ * occurs exactly once (a quote inside a JSON string is escaped, so the pattern cannot hide in one);
+ * otherwise the artifact is parsed.
+ */
+function readArtifactsIn(dir: string, codeLengths: ReadonlySet<number>): (RuntimeArtifact & { buildInfoId?: string })[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true, recursive: true })
     .filter((e) => e.isFile() && e.name.endsWith(".json") && !e.parentPath.includes("build-info"))
-    .map((e) => JSON.parse(readFileSync(path.join(e.parentPath, e.name), "utf8")) as RuntimeArtifact & { buildInfoId?: string })
+    .flatMap((e) => {
+      const text = readFileSync(path.join(e.parentPath, e.name), "utf8");
+      const keys = [...text.matchAll(DEPLOYED_BYTECODE_KEY)];
+      if (keys.length === 1) {
+        const start = keys[0]!.index + keys[0]![0].length;
+        const end = text.indexOf('"', start);
+        if (end > start && !codeLengths.has(end - start)) return [];
+      }
+      return [JSON.parse(text) as RuntimeArtifact & { buildInfoId?: string }];
+    })
     .filter((a) => typeof a.deployedBytecode === "string");
 }
 
@@ -141,9 +160,15 @@ export function describeBuild(summary: CompileSummary, proxies: ProxyCheck[]): s
   return [compiled, ...(audited.length ? [`Audited: ${audited.join("; ")}`] : [])];
 }
 
+/** What the results cache keeps of a run: the audits, and the units they read (for "what was compiled"). */
+interface CachedRun {
+  proxies: ProxyCheck[];
+  units: { id: string; roots: string[] }[];
+}
+
 export async function runCheck(
   setup: Setup,
-  opts: { compile?: boolean; commit?: string | null; progress?: (line: string) => void } = {},
+  opts: { compile?: boolean; commit?: string | null; progress?: (line: string) => void; cache?: CheckCache | null } = {},
 ): Promise<CheckResult> {
   const { ctx, policy, deployment } = setup;
   const compile: CompileSummary = { compiled: opts.compile !== false, units: [] };
@@ -172,14 +197,37 @@ export async function runCheck(
       }),
     )),
   );
-  const build: Build = loadBuild(ctx.buildInfoDir, unitsNeeded(path.dirname(ctx.buildInfoDir), facts));
-  if (compile.compiled) compile.units = build.units.filter((u) => !before.has(`${u.id}.json`)).map((u) => ({ id: u.id, sources: u.roots.map(projectFile) }));
-  const proxies: ProxyCheck[] = [];
-  for (const f of facts) {
-    const policyFile = `policies/${policy.network}.yaml`;
-    if (!f.artifact || !findContract(build, f.c.contract)) throw new GatehouseError("UNKNOWN_CONTRACT", { file: policyFile, path: `contracts.${f.i}.contract`, name: f.c.contract });
-    proxies.push(checkProxy(build, { name: f.c.name, kind: f.c.kind, proxy: f.proxy, proxyAdmin: f.proxyAdmin, liveImplementation: f.liveImplementation, liveCode: f.liveCode, artifact: f.artifact, target: f.c.contract, policyFile }, policy));
+  const needed = unitsNeeded(path.dirname(ctx.buildInfoDir), facts);
+  const policyFile = `policies/${policy.network}.yaml`;
+  // null: no persistent cache (each run validates and audits from scratch).
+  const cache = opts.cache === null ? undefined : (opts.cache ?? diskCheckCache());
+  // Everything the audits below are computed from (checkProxy is pure over these): a cached result is
+  // reused only for the same bytes of the same build units, the same chain facts and artifacts, the same
+  // policy rules and the same Gatehouse code (cache.ts).
+  const resultKey = (units: { file: string; contentHash: string }[]) =>
+    cacheKey("check-run", {
+      dir: ctx.buildInfoDir,
+      units,
+      policyFile,
+      rules: policy.rules,
+      compiler: policy.compiler,
+      facts: facts.map((f) => ({ i: f.i, name: f.c.name, kind: f.c.kind, contract: f.c.contract, proxy: f.proxy, proxyAdmin: f.proxyAdmin ?? null, liveImplementation: f.liveImplementation, liveCode: f.liveCode, artifact: f.artifact ?? null })),
+    });
+  const hashed = cache && facts.every((f) => f.artifact) ? hashBuildUnits(ctx.buildInfoDir, needed) : undefined;
+  let run = hashed && (cache!.results.get(resultKey(hashed)) as CachedRun | undefined);
+  if (!run || !Array.isArray(run.proxies) || !Array.isArray(run.units)) {
+    const build: Build = loadBuild(ctx.buildInfoDir, needed);
+    const proxies: ProxyCheck[] = [];
+    for (const f of facts) {
+      if (!f.artifact || !findContract(build, f.c.contract)) throw new GatehouseError("UNKNOWN_CONTRACT", { file: policyFile, path: `contracts.${f.i}.contract`, name: f.c.contract });
+      proxies.push(checkProxy(build, { name: f.c.name, kind: f.c.kind, proxy: f.proxy, proxyAdmin: f.proxyAdmin, liveImplementation: f.liveImplementation, liveCode: f.liveCode, artifact: f.artifact, target: f.c.contract, policyFile }, policy, cache?.validations));
+    }
+    // Through JSON either way, so a cached run and a fresh one are the same values.
+    run = JSON.parse(JSON.stringify({ proxies, units: build.units.map((u) => ({ id: u.id, roots: u.roots })) })) as CachedRun;
+    if (cache) cache.results.put(resultKey(build.units.map((u) => ({ file: `${u.id}.json`, contentHash: u.contentHash! }))), run);
   }
+  const proxies = run.proxies;
+  if (compile.compiled) compile.units = run.units.filter((u) => !before.has(`${u.id}.json`)).map((u) => ({ id: u.id, sources: u.roots.map(projectFile) }));
   const results = proxies.flatMap((p) => (p.audit ? [p.audit] : []));
   const meta = { network: ctx.network, commit: opts.commit ?? undefined };
   const upToDate = proxies.filter((p) => p.upToDate).map((p) => `${p.name} (${p.target})`);

@@ -11,6 +11,7 @@ import { renderSafeTxSummary } from "../review/proposal.ts";
 import { formatDuration } from "../timelock/calls.ts";
 import { deployGovernance } from "../../deploy/governance.ts";
 import { cancel } from "./cancel.ts";
+import { drill } from "./drill.ts";
 import { doctor } from "./doctor.ts";
 import { execute } from "./execute.ts";
 import { propose } from "./propose.ts";
@@ -189,6 +190,22 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
     expect("doctor still finds no drift", after.length === 0, after.map((d) => d.rule).join(", ") || "topology matches the policy");
     const restage = await stage({ setup, deployer: deployer!, log: () => {} });
     expect("nothing left to stage", restage.proposal === undefined, "every proxy runs its target contract");
+
+    step("incident drill on a fork (gatehouse drill rogue-upgrade): cancel, pause, notify a scratch sink");
+    const blockBefore = await ctx.ethers.provider.getBlockNumber();
+    const rehearsal = await drill({ setup, scenario: "rogue-upgrade", dir: path.join(root, "drill"), log: (l) => log(`   ${l}`) });
+    const cancelled = rehearsal.incident.steps.filter((s) => s.kind === "cancel" && s.result?.status === "done");
+    expect("drill: the rogue upgrade queued on the fork is cancelled", cancelled.length === 1, `${cancelled.length} operation(s) cancelled on the fork in ${rehearsal.containmentMs} ms`);
+    const notice = rehearsal.notices[0] ?? path.join(rehearsal.dir, "notices");
+    let noticeTitle = "";
+    try {
+      noticeTitle = (JSON.parse(readFileSync(notice, "utf8")) as { title?: string }).title ?? "";
+    } catch {
+      noticeTitle = "";
+    }
+    expect("drill: one incident notice written to the scratch sink", noticeTitle.startsWith("Incident: Drill: rogue-upgrade"), path.relative(root, notice));
+    expect("drill: the real chain is untouched", (await ctx.ethers.provider.getBlockNumber()) === blockBefore, `still at block ${blockBefore}`);
+    for (const f of rehearsal.findings) log(`   to fix before a real incident: ${f}`);
   } finally {
     await service?.close();
     await ctx.close();

@@ -4,6 +4,7 @@ import { listProposals } from "../records/proposal.ts";
 import { compareSafeConfig, readSafeConfig, type SafeConfig } from "../safe/config.ts";
 import { ROLES, UPGRADE_ABI, upgradeInterface } from "../timelock/calls.ts";
 import { scanFrom, type Setup } from "./setup.ts";
+import { readPauseState, type PauseState } from "./pause.ts";
 
 /**
  * `gatehouse doctor`: reads the governance topology from the chain (an effectful `readTopology`) and
@@ -83,6 +84,8 @@ export interface TopologyView {
     implementation?: string;
     /** The implementation the governed path put there: the last executed upgrade, else the initial one. */
     expected?: { implementation: string; source: string };
+    /** Who may pause and unpause, read from the proxy (absent when its implementation has no guardian pause). */
+    pause?: PauseState;
   }[];
 }
 
@@ -152,7 +155,8 @@ export async function readTopology(setup: Setup): Promise<TopologyView> {
       : initial
         ? { implementation: getAddress(initial), source: `the initial implementation in deployments/${ctx.network}.json (the timelock executed no upgrade of it)` }
         : undefined;
-    proxies.push({ name: c.name, kind: c.kind, address: proxy, authority, owner, implementation, expected });
+    const pause = deployment.proxies[c.name] ? await readPauseState(setup, c.name) : undefined;
+    proxies.push({ name: c.name, kind: c.kind, address: proxy, authority, owner, implementation, expected, ...(pause?.pausable ? { pause } : {}) });
   }
   return {
     timelock: timelockAddress,
@@ -188,7 +192,9 @@ export function diagnose(want: TopologyExpectation, view: TopologyView): Drift[]
   const add = (rule: string, subject: string, message: string, remedy: string) => drifts.push({ rule, subject, message, remedy });
   const timelock = view.timelock;
   const safe = want.safe.address;
-  const viaTimelock = "schedule it through the timelock (a Safe-proposed operation)";
+  // The governance record that makes the change through the pipeline (gatehouse govern, src/pipeline/govern.ts).
+  const govern = (args: string) => `stage it with \`gatehouse govern ${args}\`, then propose, sign and execute it like an upgrade`;
+  const roleWord = (name: string) => ({ PROPOSER_ROLE: "proposer", EXECUTOR_ROLE: "executor", CANCELLER_ROLE: "canceller", DEFAULT_ADMIN_ROLE: "admin" })[name] ?? name;
 
   if (want.policySafe && getAddress(want.policySafe) !== safe) {
     add("safe-address", safe, `the policy names the Safe ${getAddress(want.policySafe)}, the deployment record ${safe}`, "correct governance.safe.address or deployments/<network>.json");
@@ -225,7 +231,7 @@ export function diagnose(want: TopologyExpectation, view: TopologyView): Drift[]
         : role === ROLES.EXECUTOR_ROLE ? (account === ZeroAddress ? "executor-mode" : "extra-executor")
         : "unknown-role";
       const why = rule === "executor-mode" ? `EXECUTOR_ROLE is open to anyone, but the policy says only the Safe executes` : `${who(account)}${eoa ? " (an EOA)" : ""} holds ${name} on the timelock, which the policy does not give it`;
-      const remedy = eoa && role === ROLES.DEFAULT_ADMIN_ROLE ? `have the key holder renounceRole(${name}), or revokeRole(${name}, ${account}): ${viaTimelock}` : `revokeRole(${name}, ${account}): ${viaTimelock}`;
+      const remedy = eoa && role === ROLES.DEFAULT_ADMIN_ROLE ? `have the key holder renounceRole(${name}), or revokeRole(${name}, ${account}): ${govern(`revoke-role ${roleWord(name)} ${account}`)}` : `revokeRole(${name}, ${account}): ${govern(`revoke-role ${roleWord(name)} ${account}`)}`;
       add(rule, rule === "executor-mode" ? "EXECUTOR_ROLE" : account, why, remedy);
     }
   }
@@ -243,15 +249,15 @@ export function diagnose(want: TopologyExpectation, view: TopologyView): Drift[]
         role === ROLES.EXECUTOR_ROLE && want.executor === "open" ? "the policy says anyone may execute, but EXECUTOR_ROLE is not open"
         : role === ROLES.EXECUTOR_ROLE ? `the policy says the Safe executes, but the Safe ${account} does not hold EXECUTOR_ROLE: no operation can be executed`
         : `${who(account)} does not hold ${name} on the timelock, as the policy requires`;
-      add(rule, role === ROLES.EXECUTOR_ROLE && want.executor === "open" ? "EXECUTOR_ROLE" : account, what, `grantRole(${name}, ${account}): ${viaTimelock}`);
+      add(rule, role === ROLES.EXECUTOR_ROLE && want.executor === "open" ? "EXECUTOR_ROLE" : account, what, `grantRole(${name}, ${account}): ${govern(`grant-role ${roleWord(name)} ${account}`)}`);
     }
   }
 
   if (view.minDelay !== want.delaySeconds) {
-    add("timelock-delay", timelock, `the timelock's delay is ${view.minDelay}s, the policy says ${want.delaySeconds}s`, `updateDelay(${want.delaySeconds}): ${viaTimelock}, or correct governance.delaySeconds`);
+    add("timelock-delay", timelock, `the timelock's delay is ${view.minDelay}s, the policy says ${want.delaySeconds}s`, `updateDelay(${want.delaySeconds}): ${govern(`update-delay ${want.delaySeconds}`)}, or correct governance.delaySeconds`);
   }
   if (view.minDelay < want.minDelaySeconds) {
-    add("delay-below-minimum", timelock, `the timelock's delay is ${view.minDelay}s, below the policy minimum of ${want.minDelaySeconds}s`, `updateDelay: ${viaTimelock}`);
+    add("delay-below-minimum", timelock, `the timelock's delay is ${view.minDelay}s, below the policy minimum of ${want.minDelaySeconds}s`, `updateDelay(${want.minDelaySeconds}) or more: ${govern(`update-delay ${want.minDelaySeconds}`)}`);
   }
 
   if (view.safe) drifts.push(...compareSafeConfig(view.safe, { owners: want.safe.owners, threshold: want.safe.threshold, minThreshold: want.minThreshold, fallbackHandlers: want.safe.fallbackHandlers }));
@@ -265,6 +271,12 @@ export function diagnose(want: TopologyExpectation, view: TopologyView): Drift[]
       const what = p.kind === "uups" ? `the UUPS proxy '${p.name}' (${p.address}) is owned by ${p.owner ?? "nobody readable"}` : `the ProxyAdmin ${p.authority} of '${p.name}' is owned by ${p.owner ?? "nobody readable"}`;
       add("proxy-authority", p.name, `${what}, not the timelock`, `transferOwnership(${timelock}) from the current owner`);
     }
+    if (p.pause && p.pause.pauser !== undefined && !want.guardians.includes(p.pause.pauser)) {
+      add("pauser-not-guardian", p.name, `'${p.name}' (${p.address}) can be paused by ${p.pause.pauser === ZeroAddress ? "nobody (guardian() is zero)" : p.pause.pauser}, not by the policy's guardian (${want.guardians.join(", ")})`, `setGuardian(${want.guardians[0]}) on '${p.name}': schedule it through the timelock (a Safe-proposed operation)`);
+    }
+    if (p.pause && p.kind === "transparent" && p.pause.unpauser !== timelock) {
+      add("unpauser-not-timelock", p.name, `'${p.name}' (${p.address}) can be unpaused by ${p.pause.unpauser ?? "nobody readable"} (its owner()), not the timelock`, `transferOwnership(${timelock}) from the current owner`);
+    }
     if (!p.expected) {
       add("proxy-implementation", p.name, `'${p.name}' (${p.address}) runs ${p.implementation}, and neither the timelock's history nor the deployment record says which implementation it should run`, "record the proxy with `gatehouse deploy`");
     } else if (p.implementation !== p.expected.implementation) {
@@ -276,4 +288,15 @@ export function diagnose(want: TopologyExpectation, view: TopologyView): Drift[]
 
 export async function doctor(setup: Setup): Promise<Drift[]> {
   return diagnose(expectationOf(setup), await readTopology(setup));
+}
+
+/** Who may pause and unpause each governed contract, in words (doctor prints it; the chain says it). */
+export function pauseRoles(view: Pick<TopologyView, "proxies" | "timelock">, guardians: string[]): string[] {
+  return view.proxies
+    .filter((p) => p.address)
+    .map((p) =>
+      p.pause
+        ? `pause '${p.name}': pauser ${p.pause.pauser}${guardians.includes(p.pause.pauser!) ? " (the guardian)" : " (NOT the policy's guardian)"}, unpauser ${p.pause.unpauser === view.timelock ? "the timelock" : (p.pause.unpauser ?? "unknown")}; ${p.pause.paused ? "PAUSED" : "not paused"}`
+        : `pause '${p.name}': not pausable (its implementation has no guardian pause)`,
+    );
 }

@@ -2,7 +2,7 @@ import { Contract, ZeroAddress, getAddress } from "ethers";
 import type { Actor } from "../chain/context.ts";
 import { GatehouseError } from "../errors.ts";
 import { resolveProposal, withState, writeProposal, type ProposalRecord, type SafeTxRecord } from "../records/proposal.ts";
-import { chooseNonce, executeBatchArgs, executeCalldata, nextStep, type ChainView } from "../proposal/derive.ts";
+import { chooseNonce, executeBatchArgs, executeCalldata, governanceActionWords, nextStep, type ChainView } from "../proposal/derive.ts";
 import { approveSafeTx, buildSafeTx, executeSafeTx, safeTxStatus, submitToService } from "../safe/transactions.ts";
 import { readSafe } from "../safe/kit.ts";
 import { formatDuration, ROLES, UPGRADE_ABI } from "../timelock/calls.ts";
@@ -28,6 +28,14 @@ export interface ExecuteResult {
   tx?: string;
   safeTx?: SafeTxRecord;
   postChecks?: PostCheck[];
+  /** A governance record, once executed: each action's effect read back from the chain. */
+  governanceChecks?: GovernanceCheck[];
+}
+
+export interface GovernanceCheck {
+  action: string;
+  ok: boolean;
+  detail: string;
 }
 
 export interface PostCheck {
@@ -132,14 +140,16 @@ export async function execute(opts: { setup: Setup; proposal: string; executor: 
       save({ ...record, safeTransactions: record.safeTransactions.map((t) => (t.safeTxHash === executed.safeTxHash ? { ...t, executedTx: tx } : t)) });
     }
     const postChecks = await postUpgradeChecks(setup, record);
+    const governanceChecks = await postGovernanceChecks(setup, record);
     save(withState(record, "executed", { tx }));
-    return { record, step: "executed", tx, postChecks };
+    return { record, step: "executed", tx, postChecks, ...(governanceChecks ? { governanceChecks } : {}) };
   }
 
   // Done: executed earlier (by this command, the Safe, or anyone when the executor role is open).
   const postChecks = await postUpgradeChecks(setup, record);
+  const governanceChecks = await postGovernanceChecks(setup, record);
   save(withState(record, "executed"));
-  return { record, step: "already-executed", postChecks };
+  return { record, step: "already-executed", postChecks, ...(governanceChecks ? { governanceChecks } : {}) };
 }
 
 /** After execution: each proxy runs its new implementation and the timelock is still its upgrade authority. */
@@ -158,6 +168,27 @@ export async function postUpgradeChecks(setup: Setup, record: ProposalRecord): P
         authority,
         ok: implementation === getAddress(op.newImplementation) && authority === timelock,
       };
+    }),
+  );
+}
+
+/** After a governance change executed: the delay, the role or the pause state it set, read back (undefined: not a governance record). */
+export async function postGovernanceChecks(setup: Setup, record: ProposalRecord): Promise<GovernanceCheck[] | undefined> {
+  if (record.kind !== "governance") return undefined;
+  const { timelock, ctx } = setup;
+  return Promise.all(
+    (record.actions ?? []).map(async (a): Promise<GovernanceCheck> => {
+      const words = governanceActionWords(a);
+      if (a.action === "updateDelay") {
+        const now = (await timelock.getMinDelay()) as bigint;
+        return { action: words, ok: now.toString() === a.delaySeconds, detail: `the timelock's minimum delay is ${now}s` };
+      }
+      if (a.action === "unpause") {
+        const paused = await new Contract(a.proxyAddress, ["function paused() view returns (bool)"], ctx.ethers.provider).paused().catch(() => undefined);
+        return { action: words, ok: paused === false, detail: paused === undefined ? `${a.proxy} has no paused() to read` : `${a.proxy} is ${paused ? "still paused" : "not paused"}` };
+      }
+      const has = (await timelock.hasRole(ROLES[a.role], a.account)) as boolean;
+      return { action: words, ok: has === (a.action === "grantRole"), detail: `${a.account} ${has ? "holds" : "does not hold"} ${a.role}` };
     }),
   );
 }

@@ -1,7 +1,7 @@
 import { GatehouseError } from "../errors.ts";
 import { displayPath, writeFileAtomic, writeJsonAtomic } from "../fs/atomic.ts";
 import type { ProposalRecord, SafeTxRecord } from "../records/proposal.ts";
-import { buildSignerPacket, compareHeader, comparePackets, packetFile, packetMarkdownFile, readSignerPacket, renderSignerPacket, scheduleSafeTx, SignerPacket } from "../simulate/packet.ts";
+import { blockingFindings, buildSignerPacket, compareHeader, comparePackets, packetFile, packetMarkdownFile, readSignerPacket, renderSignerPacket, scheduleSafeTx, SignerPacket } from "../simulate/packet.ts";
 import { simulateProposal } from "../simulate/run.ts";
 import type { SimulationReport } from "../simulate/simulate.ts";
 import { operationState, type Setup } from "./setup.ts";
@@ -66,12 +66,16 @@ export async function checkSignerPacket(setup: Setup, recordFile: string, record
     checks.push({ name: "simulation", ok: false, detail: `${e.code}: ${e.message}` });
     return checks;
   }
+  const blocking = blockingFindings(record, report.findings);
   checks.push({
     name: "simulation",
-    ok: report.findings.length === 0,
-    detail: report.findings.length === 0
-      ? `fork at block ${report.forkBlock}: the path completes, ${report.stateDiff.length} slot(s) change, every write allowed, no permission change, ${report.probes.length} probe(s) pass`
-      : report.findings.map((f) => `${f.kind}: ${f.message}`).join("; "),
+    ok: blocking.length === 0,
+    detail:
+      report.findings.length === 0
+        ? `fork at block ${report.forkBlock}: the path completes, ${report.stateDiff.length} slot(s) change, every write allowed, no permission change, ${report.probes.length} probe(s) pass`
+        : blocking.length === 0
+          ? `fork at block ${report.forkBlock}: the path completes and ${report.probes.length} probe(s) pass; the governance change does what its actions say (judged above): ${report.findings.map((f) => f.message).join("; ")}`
+          : blocking.map((f) => `${f.kind}: ${f.message}`).join("; "),
   });
   if (!pinned) {
     if (!safeTx) checks.push({ name: "signer packet", ok: true, detail: "UNCHECKED: not proposed yet: propose writes the packet", unchecked: true });

@@ -12,7 +12,7 @@ import { operationState, type Setup } from "./setup.ts";
 import { cancelFor } from "./cancel.ts";
 import { isDelegateOf } from "./delegate.ts";
 import { makeSignerPacket, writeSignerPacket } from "./packet.ts";
-import { packetFile, packetMarkdownFile, readSignerPacket, renderSignerPacket, type SignerPacket } from "../simulate/packet.ts";
+import { blockingFindings, packetFile, packetMarkdownFile, readSignerPacket, renderSignerPacket, type SignerPacket } from "../simulate/packet.ts";
 
 /**
  * `gatehouse propose <proposal> --via onchain`: the Safe transaction that schedules the proposal's batch on
@@ -100,8 +100,9 @@ export async function propose(opts: { setup: Setup; proposal: string; proposer: 
     const candidate = withState({ ...record, safeTransactions: [...record.safeTransactions, built] }, "proposed");
     const { packet: made, report } = await makeSignerPacket(setup, candidate, built);
     const written = writeSignerPacket(file, made);
-    if (report.findings.length > 0) {
-      throw new GatehouseError("SIMULATION_FINDINGS", { count: report.findings.length, what: `proposal ${record.id} (nothing proposed; ${displayPath(written.markdownFile)}): ${report.findings.map((f) => f.message).join("; ")}` }, { details: { packet: made, markdown: written.markdown } });
+    const blocking = blockingFindings(record, report.findings);
+    if (blocking.length > 0) {
+      throw new GatehouseError("SIMULATION_FINDINGS", { count: blocking.length, what: `proposal ${record.id} (nothing proposed; ${displayPath(written.markdownFile)}): ${blocking.map((f) => f.message).join("; ")}` }, { details: { packet: made, markdown: written.markdown } });
     }
     safeTx = built;
     // The record names the Safe transaction before anyone signs it, so a crash cannot orphan a signature.

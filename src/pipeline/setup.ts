@@ -22,6 +22,8 @@ export interface Setup {
    * project's own checkout; a CI job may name the commit it checked out.
    */
   source?: { repoRoot?: string; protectedBranch?: string; commit?: string };
+  /** Progress of long steps (a build at a commit, a simulation) for a person at a terminal; unset otherwise. */
+  progress?: (line: string) => void;
 }
 
 /** The git repository and protected branch that verify and sign build a proposal's commit from. */

@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { ContractFactory, getAddress } from "ethers";
+import { ContractFactory, Interface, getAddress, keccak256 } from "ethers";
+import { resolveAccount } from "../chain/context.ts";
 import { buildAtCommit } from "../build/at-commit.ts";
 import type { BuiltArtifact, TargetLookup } from "../build/target.ts";
 import type { Actor } from "../chain/context.ts";
@@ -80,7 +81,7 @@ export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?
   const onchainMin = (await timelock.getMinDelay()) as bigint;
   if (delay < onchainMin) throw new GatehouseError("DELAY_BELOW_POLICY", { delay, min: `${onchainMin} (the timelock's own minimum)` });
 
-  const check = await runCheck(setup, { commit });
+  const check = await runCheck(setup, { commit, progress: setup.progress });
   if (check.findings.length > 0) {
     throw new GatehouseError("CHECK_FAILED", { count: check.findings.length }, { details: { findings: check.findings, report: check.markdown } });
   }
@@ -94,7 +95,7 @@ export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?
   // What gets deployed is the build of the recorded commit, made the way verify and the watcher make it
   // (git archive, fresh, pinned compiler): an incremental build of the working tree can compile the same
   // source to other bytecode, which no verifier could then reproduce. Without a commit: the working build.
-  const commitBuild = commit ? await buildAtCommit({ ...sourceOf(setup), commit, requireProtected: false, pinned: policy.compiler }) : undefined;
+  const commitBuild = commit ? await buildAtCommit({ ...sourceOf(setup), commit, requireProtected: false, pinned: policy.compiler, progress: setup.progress }) : undefined;
   for (const p of changed) {
     const artifact = commitBuild ? targetOrThrow(commitBuild.target(p.target), commit!) : await ctx.readArtifact(p.target);
     const { address, reused } = await implementationFor(setup, deployer, p.target, p.kind, artifact, candidates, commitBuild?.commit);
@@ -113,13 +114,15 @@ export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?
       oldContract: p.liveContract,
       oldImplementation: p.liveImplementation,
       newImplementation: address,
-      initializer: "0x",
+      initializer: upgradeCallData(setup, p.name, artifact.abi ?? []),
     });
     artifacts[p.name] = {
       contract: p.target,
       sourceName: artifact.sourceName,
       artifactHash: bytecodeHash(artifact.deployedBytecode, artifact.immutableReferences),
       bytecodeHash: bytecodeHash(code, artifact.immutableReferences),
+      // What the proxy ran before, whole: `rollback` checks the old implementation still holds this code.
+      oldCodeHash: keccak256(await ctx.ethers.provider.getCode(p.liveImplementation)),
       // Kept so that execute and the watcher recompute the hash from the record, not from a later build.
       ...(artifact.immutableReferences && Object.keys(artifact.immutableReferences).length > 0 ? { immutableReferences: artifact.immutableReferences } : {}),
     };
@@ -170,6 +173,26 @@ export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?
   writeProposal(file, record);
   log(`staged proposal ${id}: operation ${plan.operationId}`);
   return { check, proposal: { file, record, created: true }, deployed };
+}
+
+/**
+ * The policy's `upgradeCall` of one proxy, encoded with the target's ABI ("0x" when it has none). The
+ * words `timelock`, `safe` and `guardian` stand for those addresses, so a reinitializer can name them.
+ */
+export function upgradeCallData(setup: Pick<Setup, "ctx" | "policy" | "deployment">, name: string, abi: readonly unknown[]): string {
+  const call = setup.policy.contracts.find((c) => c.name === name)?.upgradeCall;
+  if (!call) return "0x";
+  const words: Record<string, string> = {
+    timelock: getAddress(setup.deployment.timelock.address),
+    safe: getAddress(setup.deployment.safe.address),
+    guardian: resolveAccount(setup.ctx, setup.policy.governance.guardian[0]!),
+  };
+  const args = call.args.map((a) => (typeof a === "string" && a in words ? words[a]! : a));
+  try {
+    return new Interface(abi as never).encodeFunctionData(call.function, args);
+  } catch (e) {
+    throw new GatehouseError("FILE_INVALID", { file: `policies/${setup.policy.network}.yaml`, path: `contracts.${name}.upgradeCall`, expected: `a function of the target and arguments it accepts (${(e as Error).message.split(" (")[0]})` });
+  }
 }
 
 function targetOrThrow(t: TargetLookup, commit: string): BuiltArtifact {

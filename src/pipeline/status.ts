@@ -1,4 +1,4 @@
-import { nextStep, type NextStep } from "../proposal/derive.ts";
+import { governanceActionWords, nextStep, type NextStep } from "../proposal/derive.ts";
 import { listProposals, type ProposalRecord } from "../records/proposal.ts";
 import { safeTxStatus } from "../safe/transactions.ts";
 import type { OperationState } from "../timelock/calls.ts";
@@ -38,7 +38,8 @@ export async function status(setup: Setup): Promise<ProposalStatus[]> {
     out.push({
       id: record.id,
       operationId: record.operationId,
-      proxies: record.operations.map((o) => `${o.proxy} -> ${o.contract}`),
+      // What it changes, in the record's words: upgrades per proxy, a governance record's actions, a rollback says so.
+      proxies: record.kind === "governance" ? (record.actions ?? []).map(governanceActionWords) : record.operations.map((o) => `${o.proxy} -> ${o.contract}${record.rollbackOf ? ` (rollback of ${record.rollbackOf.proposal})` : ""}`),
       recordState: record.state,
       operation: cancelled ? "Cancelled" : op.state,
       next: next.step,

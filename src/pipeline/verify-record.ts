@@ -7,6 +7,8 @@ import { assertSafeTxShape } from "../safe/shape.ts";
 import { safeTxData } from "../safe/transactions.ts";
 import { operationIdOf, recordedCodeHash } from "../proposal/derive.ts";
 import type { Setup } from "./setup.ts";
+import { checkRollbackRecord } from "./rollback.ts";
+import { governanceRecordProblems } from "./govern.ts";
 
 export { assertSafeTxShape };
 
@@ -41,5 +43,12 @@ export async function checkProposalAgainstChain(setup: Setup, file: string, reco
     const fallback = expected.immutableReferences ? undefined : (await setup.ctx.readArtifact(op.contract).catch(() => undefined))?.immutableReferences;
     const { actual } = recordedCodeHash(record, op.proxy, code, fallback);
     if (actual !== expected.bytecodeHash) throw stale(`new implementation of '${op.proxy}' has bytecode hash ${actual}, the record says ${expected.bytecodeHash}`);
+  }
+  // A rollback is also the exact return to what the proposal it names replaced, proven from the chain.
+  if (record.kind === "rollback") await checkRollbackRecord(setup, file, record);
+  // A governance change: its calls are what its typed actions derive, and it keeps the policy's topology.
+  if (record.kind === "governance") {
+    const problems = governanceRecordProblems(setup, record);
+    if (problems.length > 0) throw new GatehouseError("GOVERNANCE_REFUSED", { reasons: `${rel}: ${problems.join("; ")}` }, { details: { reasons: problems } });
   }
 }

@@ -9,7 +9,11 @@ import { deriveSalt, upgradeCall } from "../plan/plan.ts";
 import { runtimeMatches, type ImmutableReferences } from "../plan/bytecode.ts";
 import type { Policy } from "../policy/schema.ts";
 import type { DeploymentRecord } from "../records/deployment.ts";
-import { proposalFile, resolveProposal, type ProposalRecord } from "../records/proposal.ts";
+import { proposalFile, readProposalFile, resolveProposal, type ProposalRecord } from "../records/proposal.ts";
+import { leftInStorage, rollbackProblems } from "../proposal/rollback.ts";
+import { readRollbackFacts } from "./rollback.ts";
+import { governanceRules } from "./govern.ts";
+import { decodeGovernanceCall, governanceCallProblems, governanceProblems, governanceVerdict } from "../proposal/governance.ts";
 import { safeCall, safeTxHashes } from "../safe/hash.ts";
 import { describeShapeViolations, safeTxShapeViolations } from "../safe/shape.ts";
 import { safeTxData } from "../safe/transactions.ts";
@@ -105,15 +109,22 @@ export function verifyRecord(record: ProposalRecord): VerifyCheck[] {
  * address, to the policy's target contract, built from the project's sources (pure). The record's
  * `contract` is a claim; the policy says what the proxy must run.
  */
-export function verifyAgainstPolicy(record: ProposalRecord, policy: Pick<Policy, "contracts">, deployment: Pick<DeploymentRecord, "proxies">): VerifyCheck[] {
+export function verifyAgainstPolicy(
+  record: ProposalRecord,
+  policy: Pick<Policy, "contracts">,
+  deployment: Pick<DeploymentRecord, "proxies">,
+  /** A rollback's targets: the contracts the proposal it undoes replaced (from rollbackTargets), not the policy's. */
+  targets?: Record<string, string>,
+): VerifyCheck[] {
   const { checks, check } = collector();
   for (const op of record.operations) {
     const entry = policy.contracts.find((c) => c.name === op.proxy);
     const address = entry?.proxy ?? deployment.proxies[op.proxy]?.address;
     const problems: string[] = [];
+    const wanted = targets ? targets[op.proxy] : entry?.contract;
     if (!entry) problems.push(`the policy governs no proxy named '${op.proxy}'`);
     else {
-      if (entry.contract !== op.contract) problems.push(`the record upgrades to ${op.contract}, the policy's target is ${entry.contract}`);
+      if (wanted !== op.contract) problems.push(`the record upgrades to ${op.contract}, ${targets ? "the rollback's target (what the earlier proposal replaced)" : "the policy's target"} is ${wanted ?? "none"}`);
       if (entry.kind !== op.kind) problems.push(`the record says ${op.kind}, the policy ${entry.kind}`);
       if (!address || getAddress(address) !== getAddress(op.proxyAddress)) problems.push(`the record's proxy ${op.proxyAddress} is not the governed one (${address ?? "none recorded"})`);
     }
@@ -121,7 +132,11 @@ export function verifyAgainstPolicy(record: ProposalRecord, policy: Pick<Policy,
     if (!built) problems.push("the record has no build entry for it");
     else if (built.contract !== op.contract) problems.push(`its build entry is for ${built.contract}`);
     else if (!PROJECT_SOURCES.some((s) => built.sourceName.startsWith(s))) problems.push(`its source ${built.sourceName} is not under ${PROJECT_SOURCES.join(", ")}`);
-    check(`policy target of '${op.proxy}'`, problems.length === 0, problems.length === 0 ? `${op.contract} (${built!.sourceName}), the policy's target for ${op.kind} proxy ${op.proxyAddress}` : problems.join("; "));
+    check(
+      `${targets ? "rollback" : "policy"} target of '${op.proxy}'`,
+      problems.length === 0,
+      problems.length === 0 ? `${op.contract} (${built!.sourceName}), ${targets ? "the contract the rolled-back proposal replaced" : "the policy's target"} for ${op.kind} proxy ${op.proxyAddress}` : problems.join("; "),
+    );
   }
   return checks;
 }
@@ -173,7 +188,10 @@ export async function verify(opts: { setup: Setup; proposal: string | { record: 
   const { ctx } = setup;
   const { record, file } =
     typeof opts.proposal === "string" ? resolveProposal(setup.root, ctx.network, opts.proposal) : { record: opts.proposal.record, file: opts.proposal.file ?? proposalFile(setup.root, ctx.network, opts.proposal.record.id) };
-  const checks = [...verifyRecord(record), ...verifyAgainstPolicy(record, setup.policy, setup.deployment)];
+  // A rollback's implementations are the ones the earlier proposal replaced, built from its commit.
+  const rollback = record.kind === "rollback" ? await verifyRollback(setup, record) : undefined;
+  const targetOf = (proxy: string) => rollback?.targets[proxy] ?? setup.policy.contracts.find((c) => c.name === proxy)?.contract;
+  const checks = [...verifyRecord(record), ...verifyAgainstPolicy(record, setup.policy, setup.deployment, rollback?.targets), ...(rollback?.checks ?? []), ...verifyGovernance(setup, record)];
   const check: Check = (name, ok, detail, unchecked) => checks.push({ name, ok, detail, ...(unchecked ? { unchecked: true } : {}) });
   check("chain", BigInt(record.chainId) === ctx.chainId, `record chain ${record.chainId}, network '${ctx.network}' chain ${ctx.chainId}`);
   check("timelock", getAddress(record.timelock) === getAddress(setup.deployment.timelock.address), `record ${record.timelock}, deployment ${setup.deployment.timelock.address}`);
@@ -192,7 +210,7 @@ export async function verify(opts: { setup: Setup; proposal: string | { record: 
     build = { kind: "current" };
     const artifacts = new Map<string, BuiltArtifact>();
     for (const op of record.operations) {
-      const target = setup.policy.contracts.find((c) => c.name === op.proxy)?.contract ?? op.contract;
+      const target = targetOf(op.proxy) ?? op.contract;
       const a = (await ctx.readArtifact(target).catch(() => undefined)) as BuiltArtifact | undefined;
       if (a) artifacts.set(target, a);
     }
@@ -210,7 +228,7 @@ export async function verify(opts: { setup: Setup; proposal: string | { record: 
   } else {
     const { repoRoot, protectedBranch } = sourceOf(setup);
     try {
-      const b = await buildAtCommit({ repoRoot, commit: record.commit as string, protectedBranch, pinned: setup.policy.compiler });
+      const b = await buildAtCommit({ repoRoot, commit: record.commit as string, protectedBranch, pinned: setup.policy.compiler, progress: setup.progress });
       build = { kind: "commit", commit: b.commit };
       check("commit", true, `${b.commit} is on the protected branch '${protectedBranch}'; built with the policy's solc ${setup.policy.compiler.version} and no secrets`);
       lookup = (contract) => {
@@ -228,8 +246,8 @@ export async function verify(opts: { setup: Setup; proposal: string | { record: 
   }
 
   for (const op of record.operations) {
-    // The policy's target, not the record's claim (verifyAgainstPolicy reports when they differ).
-    const target = setup.policy.contracts.find((c) => c.name === op.proxy)?.contract ?? op.contract;
+    // The policy's target (a rollback: the replaced contract), not the record's claim (verifyAgainstPolicy reports when they differ).
+    const target = targetOf(op.proxy) ?? op.contract;
     const label = `'${op.proxy}' implementation`;
     const code = await ctx.ethers.provider.getCode(op.newImplementation);
     const { artifact, reason, buildInfoOutput } = lookup(target);
@@ -251,6 +269,45 @@ export async function verify(opts: { setup: Setup; proposal: string | { record: 
   checks.push(...(await checkSignerPacket(setup, file, record)));
   const failed = checks.some((c) => !c.ok);
   return { record, checks, build, verified: !failed && build.kind === "commit" };
+}
+
+/** A governance record: each action's call is the one its fields derive, and keeps the policy's topology (same rules as the watcher). */
+export function verifyGovernance(setup: Pick<Setup, "deployment" | "policy">, record: ProposalRecord): VerifyCheck[] {
+  if (record.kind !== "governance") return [];
+  const rules = governanceRules(setup);
+  return (record.actions ?? []).map((a, i) => {
+    const problems = [...governanceCallProblems([a], rules), ...governanceProblems([a], rules)];
+    const decoded = decodeGovernanceCall(a.call, rules);
+    const words = decoded ? governanceVerdict(decoded, rules, a.call.value).detail : a.action;
+    return { name: `governance action ${i + 1}`, ok: problems.length === 0, detail: problems.length === 0 ? words : problems.join("; ") };
+  });
+}
+
+/**
+ * A rollback record: the proposal it names executed on chain, each proxy returns to the implementation that
+ * proposal replaced (the proxy's Upgraded history says so, its code is still there), and the record names
+ * that proposal's commit, whose build must be that code. The appended variables it leaves are listed.
+ */
+async function verifyRollback(setup: Setup, record: ProposalRecord): Promise<{ checks: VerifyCheck[]; targets: Record<string, string> }> {
+  const { checks, check } = collector();
+  const ref = record.rollbackOf!;
+  const file = proposalFile(setup.root, setup.ctx.network, ref.proposal);
+  if (!existsSync(file)) {
+    check("rolled-back proposal", false, `the record rolls back proposal ${ref.proposal}, which is not in proposals/${setup.ctx.network}/`);
+    return { checks, targets: {} };
+  }
+  const earlier = readProposalFile(file);
+  const problems = rollbackProblems(earlier, await readRollbackFacts(setup, earlier, record.operationId), record);
+  if (record.commit !== earlier.commit) problems.push(`its commit ${record.commit ?? "(none)"} is not proposal ${earlier.id}'s (${earlier.commit ?? "none"}), whose build holds the old implementations`);
+  check(
+    "rollback",
+    problems.length === 0,
+    problems.length === 0 ? `the exact return of proposal ${earlier.id} (operation ${earlier.operationId}, executed on chain) to the implementations the proxies' Upgraded history shows before it` : problems.join("; "),
+  );
+  for (const [proxy, rows] of Object.entries(leftInStorage(earlier))) {
+    if (rows.length > 0) check(`storage of '${proxy}'`, true, `left in storage, unused by the old code: ${rows.map((r) => `${r.label} (${r.type}, slot ${r.slot})`).join(", ")}`);
+  }
+  return { checks, targets: Object.fromEntries(earlier.operations.map((o) => [o.proxy, o.oldContract ?? "(unknown)"])) };
 }
 
 /** One line per check, as the CLI prints them: "ok", "FAIL" or "UNCHECKED", never "ok" for what was not proven. */

@@ -38,6 +38,54 @@ export const UnsafeAllowFlag = z.enum([
 
 const ContractName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "a Solidity contract name" });
 
+const Integer = z.union([z.string().regex(/^-?\d+$/, { message: "an integer (a decimal string for values beyond 2^53)" }), z.number().int()]);
+
+/**
+ * A watcher monitor on one governed contract, evaluated every `watcher.monitorEveryBlocks` blocks: either a
+ * view call (`call`, `returns`) with expectations (`equals`, `atLeast`, `atMost`, `maxChange`), or an
+ * event rate (`event`): more than `moreThan` such events in the last `blocks` blocks is a breach. A breach
+ * is posted once; it is resolved after `resolveAfter` evaluations in a row that meet the expectation.
+ */
+export const Monitor = z
+  .object({
+    /** Stable key, unique per contract (metrics label, post key). */
+    name: z.string().regex(/^[a-z][a-z0-9-]*$/, { message: "a lower-case key like 'total-deposits'" }),
+    call: z.string().regex(/^[A-Za-z_]\w*\([^()]*\)$/, { message: "a view function signature like 'totalDeposits()'" }).optional(),
+    args: z.array(z.union([z.string(), z.number(), z.boolean()])).default([]),
+    /** The ABI type the view returns (one value). */
+    returns: z.string().regex(/^(uint\d*|int\d*|bool|address|bytes\d+)$/, { message: "one ABI value type: uintN, intN, bool, address or bytesN" }).optional(),
+    equals: z.union([z.string(), z.number(), z.boolean()]).optional(),
+    atLeast: Integer.optional(),
+    atMost: Integer.optional(),
+    /** The value may move by at most `percent` % within any `blocks` blocks (against earlier evaluations). */
+    maxChange: z.object({ percent: z.number().nonnegative(), blocks: z.number().int().positive() }).strict().optional(),
+    /** An event signature like 'Withdrawn(address,uint256)', counted on the proxy. */
+    event: z.string().regex(/^[A-Za-z_]\w*\([^()]*\)$/, { message: "an event signature like 'Withdrawn(address,uint256)'" }).optional(),
+    moreThan: z.number().int().nonnegative().optional(),
+    blocks: z.number().int().positive().optional(),
+    /** Evaluations in a row that meet the expectation before a breach is resolved (no flapping). */
+    resolveAfter: z.number().int().positive().default(2),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+    if ((m.call === undefined) === (m.event === undefined)) issue(m.call ? "event" : "call", "exactly one of `call` (a view monitor) or `event` (an event-rate monitor)");
+    if (m.call !== undefined) {
+      if (!m.returns) issue("returns", "the ABI type the view returns, e.g. uint256");
+      if (m.equals === undefined && m.atLeast === undefined && m.atMost === undefined && !m.maxChange) issue("call", "at least one expectation: equals, atLeast, atMost or maxChange");
+      const numeric = /^u?int/.test(m.returns ?? "");
+      for (const k of ["atLeast", "atMost", "maxChange"] as const) if (m[k] !== undefined && !numeric) issue(k, "a numeric `returns` (uintN or intN)");
+      for (const k of ["moreThan", "blocks"] as const) if (m[k] !== undefined) issue(k, "only on an event-rate monitor (`event`)");
+    }
+    if (m.event !== undefined) {
+      if (m.moreThan === undefined) issue("moreThan", "the most events allowed in the window, e.g. 3");
+      if (m.blocks === undefined) issue("blocks", "the window in blocks, e.g. 100");
+      for (const k of ["returns", "equals", "atLeast", "atMost", "maxChange"] as const) if (m[k] !== undefined) issue(k, "only on a view monitor (`call`)");
+    }
+  });
+
+export type Monitor = z.infer<typeof Monitor>;
+
 export const GovernedContract = z
   .object({
     /** Stable key of the proxy (used in records and reports). */
@@ -47,7 +95,7 @@ export const GovernedContract = z
     contract: ContractName,
     /** The contract `deploy` puts behind a new proxy; defaults to `contract`. */
     initialContract: ContractName.optional(),
-    /** Arguments of `initialize` at first deployment; the string `timelock` stands for the timelock's address. */
+    /** Arguments of `initialize` at first deployment; the strings `timelock` and `guardian` (the first guardian) stand for those addresses. */
     initializerArgs: z.array(z.union([z.string(), z.number(), z.boolean()])).default([]),
     /** The proxy's address, when the proxy exists outside this repository's deployment record. */
     proxy: Address.optional(),
@@ -56,14 +104,36 @@ export const GovernedContract = z
      * name, e.g. [initializeV2]. Any other call during an upgrade is a watcher alert. Default: none.
      */
     upgradeInitializers: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "a Solidity function name" })).default([]),
+    /**
+     * The call `stage` makes in the proxy as part of the upgrade (upgradeToAndCall/upgradeAndCall data), e.g.
+     * a reinitializer that names the pauser: `{ function: initializeV3, args: [guardian] }`. It must be one of
+     * `upgradeInitializers`. Arguments `timelock`, `safe` and `guardian` (the policy's first guardian) stand
+     * for those addresses. Default: none (the upgrade calls nothing in the proxy).
+     */
+    upgradeCall: z
+      .object({
+        function: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "a Solidity function name" }),
+        args: z.array(z.union([z.string(), z.number(), z.boolean()])).default([]),
+      })
+      .strict()
+      .optional(),
     /** `simulate`: view calls on the upgraded proxy and their expected result (`timelock`/`safe` stand for those addresses). */
     probes: z
       .array(z.object({ call: z.string().regex(/^[A-Za-z_]\w*\([^()]*\)$/, { message: "a function signature like 'version()'" }), args: z.array(z.union([z.string(), z.number(), z.boolean()])).optional(), returns: z.string() }).strict())
       .default([]),
     /** `simulate`: variables (as the state diff names them, e.g. `depositCap`, `Initializable._initialized`) the upgrade's initializer may write. */
     allowWrites: z.array(z.string().min(1)).default([]),
+    /** Watcher monitors of this contract's state and events (see `Monitor`). */
+    monitors: z.array(Monitor).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    (c.monitors ?? []).forEach((m, i) => {
+      if (seen.has(m.name)) ctx.addIssue({ code: "custom", path: ["monitors", i, "name"], message: `a unique name ('${m.name}' is repeated)` });
+      seen.add(m.name);
+    });
+  });
 
 export const Policy = z
   .object({
@@ -141,9 +211,32 @@ export const Policy = z
     watcher: z
       .object({
         confirmations: z.number().int().nonnegative().default(1),
+        /** Contract monitors are evaluated every this many blocks (one Multicall3 read each time). */
+        monitorEveryBlocks: z.number().int().positive().optional(),
+        /**
+         * JSON-RPC endpoints tried in order after the network's own URL when it fails at the transport level
+         * (failover). `urlEnv` names an environment variable (URLs often carry a key); `url` for keyless ones.
+         */
+        fallbackRpcs: z
+          .array(z.union([z.object({ urlEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { message: "an environment variable name" }) }).strict(), z.object({ url: z.string().url() }).strict()]))
+          .optional(),
+        /**
+         * Re-simulate each pending operation on a fork of the current head: once when it is seen
+         * scheduled, again when its ETA is at most `beforeEtaSeconds` away; state diff, permission diff
+         * and probes go in the review, and a revert, a failed probe, a finding or effects that differ
+         * from the signer packet are alerts. `concurrency`: simulations at once (each forks in-process).
+         */
+        simulate: z
+          .object({
+            enabled: z.boolean().default(false),
+            beforeEtaSeconds: z.number().int().nonnegative().default(3600),
+            concurrency: z.number().int().min(1).max(8).default(1),
+          })
+          .strict()
+          .default({ enabled: false, beforeEtaSeconds: 3600, concurrency: 1 }),
       })
       .strict()
-      .default({ confirmations: 1 }),
+      .default({ confirmations: 1, simulate: { enabled: false, beforeEtaSeconds: 3600, concurrency: 1 } }),
     notifications: z
       .array(
         z.discriminatedUnion("type", [
@@ -163,6 +256,9 @@ export const Policy = z
     p.contracts.forEach((c, i) => {
       if (seen.has(c.name)) ctx.addIssue({ code: "custom", path: ["contracts", i, "name"], message: `a unique name ('${c.name}' is repeated)` });
       seen.add(c.name);
+      if (c.upgradeCall && !c.upgradeInitializers.includes(c.upgradeCall.function)) {
+        ctx.addIssue({ code: "custom", path: ["contracts", i, "upgradeCall", "function"], message: `one of this contract's upgradeInitializers (${c.upgradeInitializers.join(", ") || "none"})` });
+      }
     });
   });
 

@@ -12,12 +12,13 @@ import { encodeCancel, encodeExecuteBatch, encodeScheduleBatch, formatDuration, 
  * rebuilding the batch, the calldata, the cancel file or the Safe nonce each in their own way.
  */
 
-type BatchFields = Pick<ProposalRecord, "operations" | "predecessor" | "salt">;
+type BatchFields = Pick<ProposalRecord, "operations" | "predecessor" | "salt"> & Partial<Pick<ProposalRecord, "kind" | "actions">>;
 
-/** The timelock batch of a proposal: its calls in order, the predecessor and the salt. */
+/** The timelock batch of a proposal: its calls in order (a governance record's are its actions'), the predecessor and the salt. */
 export function batchOf(record: BatchFields): Batch {
+  const items = record.kind === "governance" ? (record.actions ?? []) : record.operations;
   return {
-    calls: record.operations.map((o) => ({ target: o.call.target, value: BigInt(o.call.value), data: o.call.data })),
+    calls: items.map((o) => ({ target: o.call.target, value: BigInt(o.call.value), data: o.call.data })),
     predecessor: record.predecessor,
     salt: record.salt,
   };
@@ -106,8 +107,17 @@ export function cancelArtifact(input: {
 }
 
 /** "vault -> VaultV2, registry -> RegistryV2": what a proposal does, in the words of its record. */
-export function proposalWords(record: Pick<ProposalRecord, "operations">): string {
-  return record.operations.map((o) => `${o.proxy} -> ${o.contract}`).join(", ");
+export function proposalWords(record: Pick<ProposalRecord, "operations"> & Partial<Pick<ProposalRecord, "kind" | "actions" | "rollbackOf">>): string {
+  if (record.kind === "governance") return (record.actions ?? []).map(governanceActionWords).join(", ");
+  const words = record.operations.map((o) => `${o.proxy} -> ${o.contract}`).join(", ");
+  return record.rollbackOf ? `rollback of proposal ${record.rollbackOf.proposal}: ${words}` : words;
+}
+
+/** One governance action in the words of its record, e.g. "updateDelay 86400s", "grantRole CANCELLER_ROLE to 0x…". */
+export function governanceActionWords(a: NonNullable<ProposalRecord["actions"]>[number]): string {
+  if (a.action === "updateDelay") return `updateDelay ${a.delaySeconds}s`;
+  if (a.action === "unpause") return `unpause ${a.proxy}`;
+  return `${a.action} ${a.role} ${a.action === "grantRole" ? "to" : "from"} ${a.account}`;
 }
 
 // ---------------------------------------------------------------------------------------------------

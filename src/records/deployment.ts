@@ -56,6 +56,8 @@ export const DeploymentRecord = z
      */
     pendingTimelock: z.object({ address: Address, nonce: z.number().int().nonnegative(), atBlock: z.number().int().nonnegative() }).strict().optional(),
     proxies: z.record(z.string(), DeployedProxy).default({}),
+    /** The Multicall3 the watcher reads monitors through (`deploy` adds it when the policy has monitors). */
+    multicall: z.object({ address: Address, source: z.enum(["canonical", "deployed"]) }).strict().optional(),
   })
   .strict();
 

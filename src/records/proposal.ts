@@ -50,6 +50,11 @@ export const SafeTxRecord = z
     /** The block when it was built: its execution cannot be earlier, so scans for it start here. */
     proposedAtBlock: z.number().int().nonnegative().optional(),
     executedTx: Bytes32.optional(),
+    /**
+     * Owner signatures made outside Gatehouse (`sign --signature`) for a `via: onchain` transaction: claims
+     * like the rest of the record, counted only when one recovers to a current owner over this safeTxHash.
+     */
+    signatures: z.array(z.object({ owner: Address, signature: Hex }).strict()).optional(),
   })
   .strict();
 
@@ -69,9 +74,36 @@ export const LayoutRowRecord = z
   })
   .strict();
 
+/**
+ * A governance change staged as its own kind of record (`kind: "governance"`): typed actions, each one
+ * call from the timelock. The calls are derived from the typed fields (src/proposal/governance.ts) and
+ * verify/propose recompute them; the watcher judges the decoded calldata on chain, never these words.
+ */
+export const GovernanceAction = z.discriminatedUnion("action", [
+  z.object({ action: z.literal("updateDelay"), delaySeconds: Uint, call: CallRecord }).strict(),
+  z.object({ action: z.enum(["grantRole", "revokeRole"]), role: z.enum(["PROPOSER_ROLE", "EXECUTOR_ROLE", "CANCELLER_ROLE", "DEFAULT_ADMIN_ROLE"]), account: Address, call: CallRecord }).strict(),
+  z.object({ action: z.literal("unpause"), proxy: z.string(), proxyAddress: Address, call: CallRecord }).strict(),
+]);
+
+/** What a rollback record rolls back: the executed proposal, its operation and the commit that built its old code. */
+export const RollbackOf = z
+  .object({
+    proposal: z.string().regex(/^[0-9a-f]{12}$/),
+    operationId: Bytes32,
+    /** The earlier proposal's commit: its build holds the old implementations (verify builds it). */
+    commit: z.string().nullable(),
+    /** Variables the newer version appended: left in storage by the rollback, unused by the old code. */
+    leftInStorage: z.record(z.string(), z.array(LayoutRowRecord)),
+  })
+  .strict();
+
 const ProposalFields = z
   .object({
     version: z.literal(2),
+    /** Absent (older records) means "upgrade". */
+    kind: z.enum(["upgrade", "rollback", "governance"]).optional(),
+    rollbackOf: RollbackOf.optional(),
+    actions: z.array(GovernanceAction).optional(),
     id: z.string().regex(/^[0-9a-f]{12}$/),
     network: z.string(),
     chainId: z.number().int(),
@@ -84,7 +116,8 @@ const ProposalFields = z
     dirty: z.object({ base: z.string().nullable(), files: z.array(z.string()) }).strict().optional(),
     timelock: Address,
     safe: Address,
-    operations: z.array(OperationRecord).min(1),
+    /** Upgrades (upgrade and rollback records); empty for a governance record, whose calls are `actions`. */
+    operations: z.array(OperationRecord),
     predecessor: Bytes32,
     salt: Bytes32,
     round: z.number().int().nonnegative(),
@@ -103,12 +136,15 @@ const ProposalFields = z
           sourceName: z.string(),
           artifactHash: Bytes32,
           bytecodeHash: Bytes32,
+          /** keccak256 of the whole runtime code the proxy ran before (the old implementation), read at stage time. */
+          oldCodeHash: Bytes32.optional(),
           immutableReferences: z.record(z.string(), z.array(z.object({ start: z.number().int().nonnegative(), length: z.number().int().positive() }).strict())).optional(),
         })
         .strict(),
     ),
     storageLayoutDiff: z.record(z.string(), z.array(LayoutRowRecord)),
-    rollback: z.object({ operations: z.array(OperationRecord), salt: Bytes32, predecessor: Bytes32, operationId: Bytes32 }).strict(),
+    /** The rollback plan; a governance record has none (the inverse change is staged as its own record). */
+    rollback: z.object({ operations: z.array(OperationRecord), salt: Bytes32, predecessor: Bytes32, operationId: Bytes32 }).strict().optional(),
     /** Every Safe transaction proposed for this record, oldest first (a cancelled round keeps its own). */
     safeTransactions: z.array(SafeTxRecord).default([]),
     /** The guardian's cancel path, written by propose before anyone signs the schedule transaction. */
@@ -127,12 +163,27 @@ const ProposalFields = z
   })
   .strict();
 
+/** Each kind carries what it needs: upgrades and rollbacks their operations, a governance record its actions. */
+const ProposalChecked = ProposalFields.superRefine((r, ctx) => {
+  const kind = r.kind ?? "upgrade";
+  const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+  if (kind === "governance") {
+    if (!r.actions || r.actions.length === 0) issue("actions", "at least one action (a governance record)");
+    if (r.operations.length > 0) issue("operations", "no upgrade operations in a governance record (its calls are its actions)");
+  } else {
+    if (r.operations.length === 0) issue("operations", `at least one operation (a record of kind ${kind})`);
+    if (r.actions !== undefined) issue("actions", `no actions (a record of kind ${kind}; only governance records have them)`);
+    if (!r.rollback) issue("rollback", `the rollback plan (a record of kind ${kind})`);
+  }
+  if ((kind === "rollback") !== (r.rollbackOf !== undefined)) issue("rollbackOf", kind === "rollback" ? "the proposal a rollback record rolls back" : `absent (a record of kind ${kind})`);
+});
+
 /**
  * The record format is versioned. Version 1 kept the storage layout diff as untyped rows; version 2 types
  * them. A version 1 file still loads: it is migrated on read (and written back as version 2 by the next
  * step that saves it), and a row that is not a layout row is refused as an invalid file.
  */
-export const ProposalRecord = z.preprocess((data) => migrateProposal(data), ProposalFields);
+export const ProposalRecord = z.preprocess((data) => migrateProposal(data), ProposalChecked);
 
 export function migrateProposal(data: unknown): unknown {
   if (typeof data !== "object" || data === null || (data as { version?: unknown }).version !== 1) return data;
@@ -143,6 +194,13 @@ export type ProposalRecord = z.infer<typeof ProposalFields>;
 export type OperationRecord = z.infer<typeof OperationRecord>;
 export type SafeTxRecord = z.infer<typeof SafeTxRecord>;
 export type LayoutRowRecord = z.infer<typeof LayoutRowRecord>;
+export type GovernanceAction = z.infer<typeof GovernanceAction>;
+export type RollbackOf = z.infer<typeof RollbackOf>;
+
+/** The kind of a record; older records (no `kind`) are upgrades. */
+export function recordKind(record: Pick<ProposalRecord, "kind">): "upgrade" | "rollback" | "governance" {
+  return record.kind ?? "upgrade";
+}
 export type ProposalState = z.infer<typeof ProposalState>;
 
 export function proposalsDir(root: string, network: string): string {

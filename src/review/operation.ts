@@ -1,5 +1,6 @@
 import { cancelArtifact } from "../proposal/derive.ts";
 import type { LayoutRowRecord } from "../records/proposal.ts";
+import type { ProposalEffects } from "../simulate/effects.ts";
 import { formatDuration } from "../timelock/calls.ts";
 import type { TxBuilderFile } from "./tx-builder.ts";
 import { untrusted, untrustedCode } from "./untrusted.ts";
@@ -30,7 +31,13 @@ export type AlertKind =
   | "unknown-predecessor"
   // The governing Safe's own configuration, and a module acting as the Safe.
   | "safe-config-change"
-  | "safe-module-execution";
+  | "safe-module-execution"
+  // The watcher's re-simulation of a pending operation at the current head (src/watch/simulations.ts).
+  | "simulation-reverted"
+  | "probe-failed"
+  | "simulation-finding"
+  | "effects-changed"
+  | "packet-tampered";
 
 export interface Alert {
   kind: AlertKind;
@@ -74,6 +81,8 @@ export interface ReviewCall {
   /** One sentence a community member can read. */
   description: string;
   upgrade?: UpgradeDetails;
+  /** A governance change decoded from the calldata (updateDelay, grantRole, revokeRole, unpause) and whether it keeps the policy's topology. */
+  governance?: { action: string; text: string; policyConsistent: boolean };
 }
 
 export interface ChainPoint {
@@ -109,7 +118,8 @@ export interface OperationReview {
   cancelled?: ChainPoint;
   /** Earlier schedulings of the same operation id (each cancelled or, on a broken chain, executed), oldest first. */
   history?: { scheduled: ChainPoint; cancelled?: ChainPoint; executed?: ChainPoint }[];
-  proposal?: { id: string; commit: string | null; createdAt: string; rollbackOperationId: string };
+  /** `kind` and `rollbackOf` are the record's words (claims): a rollback record names the proposal it undoes. */
+  proposal?: { id: string; commit: string | null; createdAt: string; rollbackOperationId?: string; kind?: "upgrade" | "rollback" | "governance"; rollbackOf?: string };
   storageLayoutDiff: Record<string, LayoutRowRecord[]>;
   safeTransaction?: {
     safe: string;
@@ -123,6 +133,8 @@ export interface OperationReview {
     matchesRecord?: boolean;
   };
   verification: { status: "verified" | "failed" | "unverified"; checks: VerificationCheck[] };
+  /** The watcher's latest re-simulation (absent when the watcher does not simulate, or the operation is no longer pending). */
+  simulation?: OperationSimulation;
   cancel: {
     timelock: string;
     function: "cancel(bytes32)";
@@ -134,6 +146,34 @@ export interface OperationReview {
     guardians?: Guardian[];
     txBuilder: TxBuilderFile;
   };
+}
+
+/**
+ * The watcher's re-simulation of a pending operation on a fork of the current head (plain data: the
+ * shell ran it, the core only reads it). `phase`: when it ran — once the operation is seen scheduled,
+ * again when its ETA is near.
+ */
+export interface OperationSimulation {
+  phase: "scheduled" | "near-eta";
+  /** `simulated`: the path ran (it may have reverted); `not-simulated`: it could not run, with the reason. */
+  status: "simulated" | "not-simulated";
+  reason?: string;
+  forkBlock?: number;
+  /** Where the simulation started: the proposal record, or the on-chain CallScheduled calls (no record). */
+  source?: "record" | "calls";
+  steps?: { name: string; ok: boolean; gasUsed: string; revert?: string }[];
+  /** Every storage change of the path but the pipeline's own bookkeeping (the effects a signer packet pins). */
+  changes?: { account: string; accountLabel: string; slot: string; variable: string | null; before: string; after: string; decoded?: string }[];
+  unknownSlots?: number;
+  permissions?: { what: string; before: string; after: string }[];
+  balances?: { account: string; delta: string }[];
+  probes?: { name: string; ok: boolean; detail: string }[];
+  findings?: { kind: string; message: string }[];
+  /** The effects of this run and their hash (src/simulate/effects.ts): what a signer packet pins. */
+  effects?: ProposalEffects;
+  effectsHash?: string;
+  /** The signer packet (proposals/<network>/<id>.validation.json) and how this run compares with it. */
+  packet?: { file: string; status: "match" | "differs" | "tampered" | "missing"; detail?: string; differences?: string[] };
 }
 
 /** A canceller of the timelock: its address, whether its code is a Safe, whether it holds CANCELLER_ROLE now. */
@@ -191,7 +231,9 @@ const STATUS_WORD: Record<OperationStatus, string> = {
 
 /** "Queued: upgrade vault to VaultV2, registry to RegistryV2 (op 0x1234abcd…)". */
 export function reviewTitle(r: Pick<OperationReview, "status" | "severity" | "calls" | "operationId" | "alerts">): string {
-  const what = r.calls.every((c) => c.upgrade)
+  const what = r.calls.length > 0 && r.calls.every((c) => c.governance)
+    ? `governance change: ${r.calls.map((c) => c.governance!.action).join(", ")}`
+    : r.calls.every((c) => c.upgrade)
     ? `upgrade ${r.calls.map((c) => `${c.upgrade!.proxyName !== undefined ? untrusted(c.upgrade!.proxyName) : short(c.upgrade!.proxy)} to ${c.upgrade!.contract !== undefined ? untrusted(c.upgrade!.contract) : short(c.upgrade!.newImplementation)}`).join(", ")}`
     : `${r.calls.length} call${r.calls.length === 1 ? "" : "s"}`;
   const alert = r.severity === "alert" ? `ALERT (${[...new Set(r.alerts.map((a) => a.kind))].join(", ")}): ` : "";
@@ -262,7 +304,8 @@ export function renderOperationMarkdown(r: OperationReview, left?: TimeLeft): st
   if (r.proposal) {
     lines.push(`- Record: ${code(`proposals/${r.network}/${r.proposal.id}.json`)} (staged ${untrusted(r.proposal.createdAt)})`);
     lines.push(`- Commit: ${r.proposal.commit ? untrustedCode(r.proposal.commit) : "unknown (staged outside git)"}`);
-    lines.push(`- Rollback operation: ${code(r.proposal.rollbackOperationId)}`);
+    if (r.proposal.kind && r.proposal.kind !== "upgrade") lines.push(`- Kind: ${r.proposal.kind}${r.proposal.rollbackOf ? ` (the record says it rolls back proposal ${untrustedCode(r.proposal.rollbackOf)})` : ""}`);
+    if (r.proposal.rollbackOperationId) lines.push(`- Rollback operation: ${code(r.proposal.rollbackOperationId)}`);
   } else {
     lines.push("- **No proposal record matches this operation id.** Nobody proposed it through the Gatehouse pipeline.");
   }
@@ -296,6 +339,8 @@ export function renderOperationMarkdown(r: OperationReview, left?: TimeLeft): st
   }
   lines.push("");
 
+  if (r.simulation) lines.push(...renderSimulationSection(r.simulation));
+
   lines.push("### Verification", "");
   for (const c of r.verification.checks) lines.push(`- [${c.ok ? "x" : " "}] ${c.name}: ${c.detail}`);
   if (r.verification.checks.length === 0) lines.push("- nothing to verify against: no proposal record");
@@ -322,6 +367,44 @@ export function renderOperationMarkdown(r: OperationReview, left?: TimeLeft): st
   lines.push(`3. Safe Transaction Builder file for the guardian Safe's Transaction Builder app${r.cancel.guardianSafe ? ` (guardian ${code(r.cancel.guardianSafe)})` : ""}; the same file is written by ${code(r.cancel.builderCommand)}:`, "");
   lines.push("<details><summary>cancel transaction builder JSON</summary>", "", "```json", JSON.stringify(r.cancel.txBuilder, null, 2), "```", "", "</details>", "");
   return lines.join("\n");
+}
+
+const PHASE_WORD = { scheduled: "when it was scheduled", "near-eta": "as its ETA nears" } as const;
+
+/**
+ * The watcher's re-simulation in a review. Variable names, revert reasons and probe details come from
+ * contracts, layouts and the packet file: untrusted text, marked as such.
+ */
+function renderSimulationSection(s: OperationSimulation): string[] {
+  const L: string[] = [`### Simulation (${PHASE_WORD[s.phase]})`, ""];
+  if (s.status === "not-simulated") {
+    L.push(`**Not simulated:** ${untrusted(s.reason ?? "unknown reason")}. Nothing below was run on a fork; the checks above still hold.`, "");
+    return L;
+  }
+  L.push(`Re-simulated on a fork of block ${s.forkBlock ?? "?"} (the head when it ran), ${s.source === "calls" ? "from the calls in the CallScheduled events (no proposal record)" : "from the proposal record"}: executeBatch at the ETA${s.steps && s.steps.length > 1 ? ", after the Safe's schedule" : ""}.`, "");
+  for (const st of s.steps ?? []) L.push(`- ${st.ok ? "✅ success" : "❌ **REVERTED**"}: ${untrusted(st.name)} (gas ${st.gasUsed})${st.revert ? `: ${untrustedCode(st.revert)}` : ""}`);
+  L.push("", `**State diff** (${s.changes?.length ?? 0} slot(s) changed besides the timelock's and Safe's bookkeeping${s.unknownSlots ? `, ${s.unknownSlots} unnamed` : ""}):`, "");
+  if (!s.changes?.length) L.push("- no storage changed");
+  for (const c of s.changes ?? []) {
+    // Decoded values carry their variable's name (`path: before -> after`); a raw slot shows its words.
+    const what = c.decoded ? untrustedCode(c.decoded) : `${c.variable ? untrustedCode(c.variable) : `unnamed slot ${code(c.slot)}`}: ${code(c.before)} → ${code(c.after)}`;
+    L.push(`- ${untrusted(c.accountLabel)} ${code(c.account)}: ${what}`);
+  }
+  L.push("", "**Permission changes:**", "");
+  L.push(...(s.permissions?.length ? s.permissions.map((p) => `- **${untrusted(p.what)}**: ${untrustedCode(p.before)} → ${untrustedCode(p.after)}`) : ["- none (Safe owners, threshold, modules, guard; timelock roles and delay; proxy owners and admins)"]));
+  if (s.balances?.length) L.push("", "**Balance changes:**", "", ...s.balances.map((b) => `- ${code(b.account)}: ${code(b.delta)} wei`));
+  L.push("", "**Post-upgrade probes:**", "");
+  L.push(...(s.probes?.length ? s.probes.map((p) => `- [${p.ok ? "x" : " "}] ${untrusted(p.name)}${p.ok ? "" : ` — **FAILED**: ${untrusted(p.detail)}`}`) : ["- not run (the path did not complete)"]));
+  if (s.packet) {
+    const p = s.packet;
+    const head = `**Signer packet** ${untrustedCode(p.file)}: `;
+    if (p.status === "match") L.push("", `${head}the effects match the packet the signers pinned (${code(s.effectsHash ?? "")}).`);
+    else if (p.status === "missing") L.push("", `${head}none; there is no pinned state diff to compare with.`);
+    else if (p.status === "tampered") L.push("", `${head}**not trusted**: ${untrusted(p.detail ?? "")}`);
+    else L.push("", `${head}**the effects differ from what the signers pinned** (the world changed under the proposal):`, "", ...(p.differences ?? []).map((d) => `- ${untrusted(d)}`));
+  }
+  L.push("");
+  return L;
 }
 
 /** The JSON form: the review plus the clock-dependent part, under `timeLeft`. */

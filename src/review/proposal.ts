@@ -1,5 +1,6 @@
 import type { ProposalRecord, SafeTxRecord } from "../records/proposal.ts";
 import { decodeSchedule, decodeUpgradeCall, formatDuration } from "../timelock/calls.ts";
+import { decodeGovernanceCall } from "../proposal/governance.ts";
 
 /**
  * What a signer reads before approving (pure): the inner call decoded from the Safe transaction's own
@@ -11,7 +12,7 @@ export interface DecodedProposal {
   delaySeconds: string;
   salt: string;
   predecessor: string;
-  calls: { index: number; target: string; kind?: string; proxy?: string; proxyName?: string; newImplementation?: string; contract?: string; oldImplementation?: string; initializer?: string; raw?: string }[];
+  calls: { index: number; target: string; kind?: string; proxy?: string; proxyName?: string; newImplementation?: string; contract?: string; oldImplementation?: string; initializer?: string; raw?: string; governance?: string }[];
 }
 
 export function decodeProposal(record: ProposalRecord, safeTx: SafeTxRecord): DecodedProposal {
@@ -24,7 +25,19 @@ export function decodeProposal(record: ProposalRecord, safeTx: SafeTxRecord): De
     predecessor: decoded.batch.predecessor,
     calls: decoded.batch.calls.map((call, index) => {
       const upgrade = decodeUpgradeCall(call);
-      if (!upgrade) return { index, target: call.target, raw: call.data };
+      if (!upgrade) {
+        // A governance change in words, from the calldata being signed (the proxy's name alone comes from the record).
+        const names = (record.actions ?? []).flatMap((a) => (a.action === "unpause" ? [{ name: a.proxy, address: a.proxyAddress }] : []));
+        const g = decodeGovernanceCall(call, { timelock: record.timelock, proxies: names });
+        const governance = !g
+          ? undefined
+          : g.action === "updateDelay"
+            ? `updateDelay: the timelock's minimum delay becomes ${g.delaySeconds}s (${formatDuration(g.delaySeconds)})`
+            : g.action === "unpause"
+              ? `unpause() on ${g.proxyName ? `${g.proxyName} ` : ""}${g.proxy}`
+              : `${g.action} ${g.roleName ?? g.role} ${g.action === "grantRole" ? "to" : "from"} ${g.account} on the timelock`;
+        return { index, target: call.target, raw: call.data, ...(governance ? { governance } : {}) };
+      }
       const op = record.operations.find((o) => o.proxyAddress.toLowerCase() === upgrade.proxy.toLowerCase());
       return {
         index,
@@ -52,7 +65,7 @@ export function renderSafeTxSummary(input: {
   const { record, safeTx } = input;
   const d = decodeProposal(record, safeTx);
   const lines = [
-    `Safe transaction ${safeTx.purpose === "schedule" ? "scheduling" : "executing"} proposal ${record.id} on TimelockController ${record.timelock}`,
+    `Safe transaction ${safeTx.purpose === "schedule" ? "scheduling" : "executing"} proposal ${record.id}${record.rollbackOf ? ` (rollback of proposal ${record.rollbackOf.proposal})` : record.kind === "governance" ? " (governance change)" : ""} on TimelockController ${record.timelock}`,
     `  inner call     ${d.function} (${d.calls.length} call${d.calls.length === 1 ? "" : "s"})`,
     `  operation id   ${d.operationId}${d.operationId === record.operationId ? "" : `  (MISMATCH: the record says ${record.operationId})`}`,
     `  delay          ${d.delaySeconds}s (${formatDuration(BigInt(d.delaySeconds))})`,
@@ -61,7 +74,9 @@ export function renderSafeTxSummary(input: {
     ...d.calls.map((c) =>
       c.kind
         ? `  call ${c.index + 1}         ${c.proxyName ?? "?"} (${c.kind} proxy ${c.proxy}${c.kind === "transparent" ? ` via ProxyAdmin ${c.target}` : ""}): new implementation ${c.newImplementation}${c.contract ? ` (${c.contract})` : ""}, was ${c.oldImplementation ?? "?"}${c.initializer && c.initializer !== "0x" ? `, then calls ${c.initializer}` : ""}`
-        : `  call ${c.index + 1}         ${c.target} data ${c.raw}`,
+        : c.governance
+          ? `  call ${c.index + 1}         ${c.governance} (to ${c.target}, data ${c.raw})`
+          : `  call ${c.index + 1}         ${c.target} data ${c.raw}`,
     ),
     `  Safe           ${safeTx.safe} nonce ${safeTx.nonce}`,
     `  safeTxHash     ${safeTx.safeTxHash}`,

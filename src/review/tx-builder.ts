@@ -79,3 +79,29 @@ export function cancelTxBuilderFile(input: {
   };
   return { ...file, meta: { ...file.meta, checksum: txBuilderChecksum(file) } };
 }
+
+/** A Transaction Builder batch of plain calls (no value) for a guardian Safe, e.g. `pause()` on proxies. */
+export function callsTxBuilderFile(input: {
+  chainId: bigint;
+  safe?: string;
+  name: string;
+  description: string;
+  createdAt: number;
+  /** Each call with its method and named arguments, so the Transaction Builder shows them decoded. */
+  calls: { to: string; data: string; method: string; args?: { name: string; type: string; value: string }[] }[];
+}): TxBuilderFile {
+  const file: TxBuilderFile = {
+    version: "1.0",
+    chainId: input.chainId.toString(),
+    createdAt: input.createdAt,
+    meta: { name: input.name, description: input.description, txBuilderVersion: "1.18.2", createdFromSafeAddress: input.safe ?? "", createdFromOwnerAddress: "" },
+    transactions: input.calls.map((c) => ({
+      to: c.to,
+      value: "0",
+      data: c.data,
+      contractMethod: { inputs: (c.args ?? []).map((a) => ({ internalType: a.type, name: a.name, type: a.type })), name: c.method, payable: false },
+      contractInputsValues: Object.fromEntries((c.args ?? []).map((a) => [a.name, a.value])),
+    })),
+  };
+  return { ...file, meta: { ...file.meta, checksum: txBuilderChecksum(file) } };
+}

@@ -67,7 +67,7 @@ export function recoverOwner(safeTxHash: string, signature: string): string | un
 export interface SafeTxStatus {
   /** Owners whose approval counts: approveHash on chain, or a service signature we recovered ourselves. */
   approvals: string[];
-  /** Service signatures that recover to a current owner, ready to be attached at execution. */
+  /** Service (or recorded) signatures that recover to a current owner, ready to be attached at execution. */
   serviceSignatures: { owner: string; signature: string }[];
   threshold: number;
   owners: string[];
@@ -84,6 +84,13 @@ export async function safeTxStatus(ctx: ChainContext, tx: SafeTxRecord, service?
   const contract = safeContract(ctx, tx.safe);
   const logs = safe.nonce > tx.nonce ? await contract.queryFilter(contract.filters.ExecutionSuccess!(tx.safeTxHash), tx.proposedAtBlock ?? 0, "latest") : [];
   const serviceSignatures: SafeTxStatus["serviceSignatures"] = [];
+  // Signatures recorded by `sign --signature`: a record is a claim, so each counts only if it recovers to that current owner.
+  for (const s of tx.signatures ?? []) {
+    const owner = recoverOwner(tx.safeTxHash, s.signature);
+    if (owner && getAddress(owner) === getAddress(s.owner) && safe.owners.includes(getAddress(owner)) && !serviceSignatures.some((x) => x.owner === getAddress(owner))) {
+      serviceSignatures.push({ owner: getAddress(owner), signature: s.signature });
+    }
+  }
   let onService: boolean | undefined;
   if (tx.via === "service" && service) {
     try {
@@ -92,7 +99,7 @@ export async function safeTxStatus(ctx: ChainContext, tx: SafeTxRecord, service?
       for (const c of remote.confirmations ?? []) {
         // Trust no service: a confirmation counts only if its signature recovers to that current owner.
         const owner = c.signature ? recoverOwner(tx.safeTxHash, c.signature) : undefined;
-        if (owner && getAddress(owner) === getAddress(c.owner) && safe.owners.includes(getAddress(owner))) {
+        if (owner && getAddress(owner) === getAddress(c.owner) && safe.owners.includes(getAddress(owner)) && !serviceSignatures.some((x) => x.owner === getAddress(owner))) {
           serviceSignatures.push({ owner: getAddress(owner), signature: c.signature! });
         }
       }

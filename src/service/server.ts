@@ -26,6 +26,25 @@ export const MAX_BODY_BYTES = 256 * 1024;
 export const MAX_ACTIVE_PER_CLIENT = 4;
 /** ...and waiting behind those; beyond this the client gets 429 (DRF's throttling answer) and nothing is read. */
 export const MAX_QUEUED_PER_CLIENT = 32;
+/**
+ * Refused body-carrying requests cost their client (address) bytes from a token bucket: an honest client
+ * is almost never refused, so the bucket only empties for one that keeps sending what the service must
+ * read, parse and refuse (oversized or malformed proposals). Burst and refill are far above any honest
+ * refusal rate (a refused 256 KiB body is ~1 ms of this thread; 256 KiB/s of them is under 0.2%).
+ */
+export const PENALTY = {
+  burstBytes: 1024 * 1024,
+  bytesPerSecond: 256 * 1024,
+  /** A refused request whose body was small still costs a round of parsing and routing. */
+  minCost: 4 * 1024,
+  /**
+   * A body refused from its Content-Length is not read, but the kernel still receives what the client
+   * pushes before the refusal; no api-kit client sends one, so it costs as much as the largest body read.
+   */
+  unreadCost: MAX_BODY_BYTES,
+  /** The longest a client over budget waits (unread) before the service answers 429 instead of reading. */
+  maxHoldMs: 10_000,
+} as const;
 /** A request whose headers and body have not arrived within this many ms is dropped (slow senders). */
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -95,8 +114,9 @@ export async function startTxService(options: TxServiceOptions): Promise<TxServi
   const host = bindHost;
   let hosts: HostAllowlist | undefined;
   const budget = new ClientBudget(MAX_ACTIVE_PER_CLIENT, MAX_QUEUED_PER_CLIENT);
+  const penalty = new ClientPenalty(PENALTY);
   const server = createServer({ requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
-    const p = handle({ deps, hosts: hosts!, budget, log }, req, res);
+    const p = handle({ deps, hosts: hosts!, budget, penalty, log }, req, res);
     inflight.add(p);
     void p.finally(() => inflight.delete(p));
   });
@@ -219,13 +239,104 @@ export class ClientBudget {
   }
 }
 
+/**
+ * The client a request is accounted to: its address, with an IPv4-mapped IPv6 address as IPv4 and an
+ * IPv6 address by its /64 (one host usually holds a whole /64, so per-address accounting would not hold it).
+ */
+export function clientKey(remoteAddress: string | undefined): string {
+  const a = (remoteAddress ?? "?").toLowerCase();
+  if (a.startsWith("::ffff:") && a.includes(".")) return a.slice("::ffff:".length);
+  if (!a.includes(":")) return a;
+  // Expand "::" to find the first four groups.
+  const [head, tail] = a.split("::") as [string, string | undefined];
+  const h = head === "" ? [] : head.split(":");
+  const t = tail === undefined || tail === "" ? [] : tail.split(":");
+  const groups = tail === undefined ? h : [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill("0"), ...t];
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
+}
+
+/**
+ * Per-client token bucket of work the service did for nothing: each refused body-carrying request charges
+ * its cost (bytes read, or a fixed cost), the bucket refills at a steady rate, and a client whose bucket
+ * is empty waits, unread, until it has refilled. A client flooding the service with oversized proposals
+ * is then served one request per (cost / rate) seconds; everything else it sends waits as an idle socket,
+ * costing no CPU, and other clients (and its own GET requests) are not held up. Pure over its clock.
+ */
+export class ClientPenalty {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly held = new Map<string, number>();
+  private readonly opts: { burstBytes: number; bytesPerSecond: number; maxHoldMs: number };
+  private readonly now: () => number;
+  constructor(opts: { burstBytes: number; bytesPerSecond: number; maxHoldMs: number }, now: () => number = () => performance.now()) {
+    this.opts = opts;
+    this.now = now;
+  }
+
+  private refill(client: string): { tokens: number; at: number } | undefined {
+    const b = this.buckets.get(client);
+    if (!b) return undefined;
+    const t = this.now();
+    b.tokens = Math.min(this.opts.burstBytes, b.tokens + ((t - b.at) * this.opts.bytesPerSecond) / 1000);
+    b.at = t;
+    return b;
+  }
+
+  /** Milliseconds until the client's bucket is no longer in debt (0: go ahead). */
+  delay(client: string): number {
+    const b = this.refill(client);
+    if (!b || b.tokens >= 0) return 0;
+    return Math.ceil((-b.tokens * 1000) / this.opts.bytesPerSecond);
+  }
+
+  /** Records `bytes` of work done for nothing for the client (negative: returns bytes reserved earlier). */
+  charge(client: string, bytes: number): void {
+    const b = this.refill(client) ?? { tokens: this.opts.burstBytes, at: this.now() };
+    b.tokens = Math.min(this.opts.burstBytes, b.tokens - bytes);
+    this.buckets.set(client, b);
+    // Forget clients whose buckets are full again, so the map stays as small as the set of offenders.
+    if (this.buckets.size > 1024) for (const key of [...this.buckets.keys()]) if (this.refill(key)!.tokens >= this.opts.burstBytes) this.buckets.delete(key);
+  }
+
+  /**
+   * Waits (without reading anything) until the client may be served: true, or false when it would wait
+   * longer than maxHoldMs or already has `maxHeld` requests waiting (answer 429 then).
+   */
+  async hold(client: string, maxHeld: number, sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms))): Promise<boolean> {
+    let wait = this.delay(client);
+    if (wait === 0) return true;
+    const held = this.held.get(client) ?? 0;
+    if (wait > this.opts.maxHoldMs || held >= maxHeld) return false;
+    this.held.set(client, held + 1);
+    try {
+      // Re-checked after each sleep: requests of the same client that went first may have charged more.
+      for (let waited = 0; wait > 0; wait = this.delay(client)) {
+        if (waited + wait > this.opts.maxHoldMs) return false;
+        await sleep(wait);
+        waited += wait;
+      }
+      return true;
+    } finally {
+      const left = (this.held.get(client) ?? 1) - 1;
+      if (left === 0) this.held.delete(client);
+      else this.held.set(client, left);
+    }
+  }
+}
+
 // ------------------------------------------------------------------ request handling
 
 interface Shell {
   deps: ServiceDeps;
   hosts: HostAllowlist;
   budget: ClientBudget;
+  penalty: ClientPenalty;
   log: (line: string) => void;
+}
+
+/** What a request cost the service if it is refused, and what was reserved from its client's bucket up front. */
+interface Cost {
+  bytes: number;
+  reserved: number;
 }
 
 /** Reply sent without reading the request body: the connection is closed after it, so the body is never read. */
@@ -257,12 +368,14 @@ function shown(value: string): string {
   return clean.length > 100 ? clean.slice(0, 100) + "..." : clean;
 }
 
-async function handle({ deps, hosts, budget, log }: Shell, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle({ deps, hosts, budget, penalty, log }: Shell, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now();
   const method = req.method ?? "GET";
   let url: URL;
   let reply: Reply | Early;
   let release: (() => void) | undefined;
+  const client = clientKey(req.socket.remoteAddress);
+  const cost: Cost = { bytes: 0, reserved: 0 };
   try {
     url = new URL(req.url ?? "/", "http://127.0.0.1");
   } catch {
@@ -276,7 +389,7 @@ async function handle({ deps, hosts, budget, log }: Shell, req: IncomingMessage,
       reply = { status: 400, body: { detail }, reason: `host not allowed: '${shown(host ?? "")}'`, close: true };
     } else {
       url = new URL(`${url.pathname}${url.search}`, `http://${host}`);
-      reply = await route(deps, method, url, req, budget, (r) => (release = r));
+      reply = await route(deps, method, url, req, { budget, penalty, client, cost }, (r) => (release = r));
     }
   } catch (e) {
     // Never echo internals beyond a message; the log line carries it for the operator.
@@ -284,6 +397,10 @@ async function handle({ deps, hosts, budget, log }: Shell, req: IncomingMessage,
   } finally {
     release?.();
   }
+  // Work done for a request that is refused (4xx, not 429) is charged to its client; 5xx is the service's
+  // own fault. The reservation made before reading is settled: returned for an accepted request.
+  const refused = reply.status >= 400 && reply.status < 500 && reply.status !== 429;
+  if (cost.reserved !== 0 || (refused && cost.bytes > 0)) penalty.charge(client, (refused ? cost.bytes : 0) - cost.reserved);
   const payload = reply.body === undefined ? "" : JSON.stringify(reply.body);
   const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": Buffer.byteLength(payload) };
   if ("close" in reply) headers.connection = "close";
@@ -293,7 +410,14 @@ async function handle({ deps, hosts, budget, log }: Shell, req: IncomingMessage,
   log(`${method} ${url.pathname}${url.search} ${reply.status} ${ms}ms${reply.reason && reply.status >= 400 ? ` - ${reply.reason}` : ""}`);
 }
 
-async function route(deps: ServiceDeps, method: string, url: URL, req: IncomingMessage, budget: ClientBudget, held: (release: () => void) => void): Promise<Reply | Early> {
+interface Accounting {
+  budget: ClientBudget;
+  penalty: ClientPenalty;
+  client: string;
+  cost: Cost;
+}
+
+async function route(deps: ServiceDeps, method: string, url: URL, req: IncomingMessage, { budget, penalty, client, cost }: Accounting, held: (release: () => void) => void): Promise<Reply | Early> {
   let match;
   try {
     match = matchRoute(method, url.pathname);
@@ -310,16 +434,46 @@ async function route(deps: ServiceDeps, method: string, url: URL, req: IncomingM
   }
   let body: unknown = undefined;
   if (method === "POST" || method === "DELETE") {
+    // A client that keeps sending what must be refused waits here, its body unread, before anything else;
+    // the wait ends early when it hangs up (nothing is left to answer, and the server can close at once).
+    const socket = req.socket;
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          socket.off("close", done);
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        socket.once("close", done);
+      });
+    const allowed = await penalty.hold(client, MAX_QUEUED_PER_CLIENT, sleep);
+    if (socket.destroyed) return { status: 429, body: { detail: "Request was throttled." }, reason: `client ${client} hung up while held`, close: true };
+    if (!allowed) {
+      const seconds = Math.max(1, Math.ceil(penalty.delay(client) / 1000));
+      return { status: 429, body: { detail: `Request was throttled. Expected available in ${seconds} seconds.` }, reason: `client ${client} over its budget of refused request bytes`, close: true };
+    }
     const tooLarge: Early = { status: 413, body: { detail: "Request body too large." }, reason: `body over ${MAX_BODY_BYTES} bytes`, close: true };
     const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > MAX_BODY_BYTES) return tooLarge;
-    const release = await budget.acquire(req.socket.remoteAddress ?? "?");
+    if (declared > MAX_BODY_BYTES) {
+      cost.bytes = PENALTY.unreadCost;
+      return tooLarge;
+    }
+    // Reserved before reading, so that the client's other requests waiting in hold() see it at once: two
+    // held requests woken together cannot both spend the same refill.
+    cost.reserved = Math.max(PENALTY.minCost, Number.isFinite(declared) ? declared : 0);
+    penalty.charge(client, cost.reserved);
+    const release = await budget.acquire(client);
     if (!release) {
       return { status: 429, body: { detail: "Request was throttled." }, reason: `over ${MAX_ACTIVE_PER_CLIENT} running + ${MAX_QUEUED_PER_CLIENT} queued requests from this client`, close: true };
     }
     held(release);
     const text = await readBody(req);
-    if (text === "too-large") return tooLarge;
+    if (text === "too-large") {
+      cost.bytes = MAX_BODY_BYTES;
+      return tooLarge;
+    }
+    cost.bytes = Math.max(PENALTY.minCost, text.length);
     const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
     if (text.trim() !== "") {
       // DRF's parser negotiation: the real service only parses application/json bodies.

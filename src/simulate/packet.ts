@@ -427,6 +427,16 @@ export function renderSignerPacket(p: SignerPacket): string {
   return L.join("\n");
 }
 
+/**
+ * The simulation findings that stop a proposal. A governance record (`gatehouse govern`) changes a
+ * permission or the timelock's delay on purpose: verify judges those actions against the policy, so its
+ * permission changes and writes are shown and pinned, and only reverts, failed probes and record
+ * mismatches stop it.
+ */
+export function blockingFindings<F extends { kind: string; message: string }>(record: Pick<ProposalRecord, "kind">, findings: F[]): F[] {
+  return record.kind === "governance" ? findings.filter((f) => f.kind === "revert" || f.kind === "probe" || f.kind === "record") : findings;
+}
+
 /** The signer packet of a record: refused when the record has no schedule Safe transaction yet. */
 export function scheduleSafeTx(record: ProposalRecord): SafeTxRecord | undefined {
   return [...record.safeTransactions].reverse().find((t) => t.purpose === "schedule");

@@ -5,7 +5,7 @@ import type { InterfaceAbi } from "ethers";
 import type { Setup } from "../pipeline/setup.ts";
 import type { ProposalRecord } from "../records/proposal.ts";
 import { safeArtifact } from "../safe/infra.ts";
-import { serveRpc, type Eip1193 } from "./serve.ts";
+import { forkCache, httpEip1193, serveRpc, type Eip1193 } from "./serve.ts";
 import { simulate, type SimulationReport } from "./simulate.ts";
 import type { StorageLayout } from "./layout.ts";
 
@@ -14,13 +14,36 @@ import type { StorageLayout } from "./layout.ts";
  * network, that provider served over loopback HTTP), the pinned block (the source's latest unless
  * given), and the layouts and ABIs of the build.
  */
-export async function simulateProposal(setup: Setup, record: ProposalRecord, opts: { blockNumber?: number; forkUrl?: string } = {}): Promise<SimulationReport & { forkRequests?: number }> {
+export interface SimulateOptions {
+  blockNumber?: number;
+  forkUrl?: string;
+  /**
+   * Answers of the fork source kept per pinned block (src/simulate/serve.ts), shared by the simulations
+   * given the same cache; the fork then always reads through the loopback server, which counts requests.
+   */
+  cache?: ReturnType<typeof forkCache>;
+}
+
+export interface SimulationRun extends SimulationReport {
+  /** JSON-RPC requests that reached the fork source (when it was served through loopback). */
+  forkRequests?: number;
+  /** Requests the fork made, cache hits included. */
+  forkRequestsReceived?: number;
+}
+
+export async function simulateProposal(setup: Setup, record: ProposalRecord, opts: SimulateOptions = {}): Promise<SimulationRun> {
   const { ctx } = setup;
   const cfg = ctx.connection.networkConfig;
-  const served = opts.forkUrl || cfg.type === "http" ? undefined : await serveRpc(ctx.connection.provider as unknown as Eip1193);
+  const blockNumber = opts.blockNumber ?? (await ctx.ethers.provider.getBlockNumber());
+  let served;
+  if (opts.cache) {
+    // The block's hash names its cache partition: a reorged block number never reads another block's answers.
+    const hash = (await ctx.ethers.provider.getBlock(blockNumber))?.hash;
+    const source: Eip1193 = opts.forkUrl ? httpEip1193(opts.forkUrl) : cfg.type === "http" ? httpEip1193(await cfg.url.getUrl()) : (ctx.connection.provider as unknown as Eip1193);
+    served = await serveRpc(source, "127.0.0.1", hash ? { cache: opts.cache.at(blockNumber, hash), onHit: opts.cache.hit } : {});
+  } else if (!opts.forkUrl && cfg.type !== "http") served = await serveRpc(ctx.connection.provider as unknown as Eip1193);
   try {
-    const forkUrl = opts.forkUrl ?? (cfg.type === "http" ? await cfg.url.getUrl() : served!.url);
-    const blockNumber = opts.blockNumber ?? (await ctx.ethers.provider.getBlockNumber());
+    const forkUrl = served?.url ?? opts.forkUrl ?? (await (cfg as { url: { getUrl(): Promise<string> } }).url.getUrl());
     const proxies = Object.fromEntries(
       setup.policy.contracts
         .map((c) => [c.name, c.proxy ?? setup.deployment.proxies[c.name]?.address, c.kind] as const)
@@ -52,7 +75,7 @@ export async function simulateProposal(setup: Setup, record: ProposalRecord, opt
       abiOf: (name) => artifacts.get(name)?.abi,
       safeAbi: safeArtifact("SafeL2").abi as InterfaceAbi,
     });
-    return served ? { ...report, forkRequests: served.requests() } : report;
+    return served ? { ...report, forkRequests: served.requests(), forkRequestsReceived: served.received() } : report;
   } finally {
     await served?.close();
   }

@@ -16,6 +16,7 @@ export const TIMELOCK_ABI = [
   "function hasRole(bytes32 role, address account) view returns (bool)",
   "function grantRole(bytes32 role, address account)",
   "function revokeRole(bytes32 role, address account)",
+  "function updateDelay(uint256 newDelay)",
   "function renounceRole(bytes32 role, address callerConfirmation)",
   "function hashOperationBatch(address[] targets, uint256[] values, bytes[] payloads, bytes32 predecessor, bytes32 salt) pure returns (bytes32)",
   "event CallScheduled(bytes32 indexed id, uint256 indexed index, address target, uint256 value, bytes data, bytes32 predecessor, uint256 delay)",

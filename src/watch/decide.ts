@@ -1,3 +1,4 @@
+import { decodeGovernanceCall, governanceVerdict, pauseInterface, type GovernanceRules } from "../proposal/governance.ts";
 import { AbiCoder, Interface, ZeroAddress, ZeroHash, formatEther, getAddress, keccak256, toUtf8Bytes } from "ethers";
 import type { ImmutableReferences } from "../plan/bytecode.ts";
 import { bytecodeHash } from "../plan/bytecode.ts";
@@ -16,6 +17,7 @@ import {
   type AlertKind,
   type Guardian,
   type OperationReview,
+  type OperationSimulation,
   type OperationStatus,
   type ReviewCall,
   type VerificationCheck,
@@ -36,7 +38,11 @@ import type { SafeExecution } from "./safe-signers.ts";
  * - every call upgrades a governed proxy (deployment record and policy) through its real upgrade path
  *   (UUPS: the proxy; Transparent: the ProxyAdmin in its EIP-1967 admin slot at the scheduling block),
  *   with value 0, to code equal to the watcher's own build of the policy's target at a protected commit,
- *   with an initializer only when the policy allows that function;
+ *   with an initializer only when the policy allows that function; for a rollback record, the reference is
+ *   instead the build of the contract the rolled-back proposal replaced, at that proposal's commit, with
+ *   that proposal's operation Done and the proxy running what it installed (no initializer);
+ * - or, for a governance record, every call is a governance change that keeps the policy's topology,
+ *   judged from the decoded calldata (src/proposal/governance.ts: delay, timelock roles, unpause);
  * - the Safe scheduled it with execTransaction in the same transaction, that Safe transaction is the
  *   record's, and its signatures recover to owners (at that block) reaching the threshold;
  * - the record's calls and the scheduled calls hash to the operation id; the predecessor is zero or an
@@ -64,12 +70,17 @@ export interface Topology {
   proxies: { name: string; address: string; kind: "uups" | "transparent"; proxyAdmin?: string; initialImplementation: string }[];
   /** The policy's governed contracts by proxy name; a proxy missing here is not governed. */
   governed: Record<string, GovernedTarget>;
+  /** EXECUTOR_ROLE holders the deployment set up (address(0): open); for governance-change rules. */
+  executors?: string[];
+  /** The policy's rules.minDelaySeconds: an updateDelay below it is an alert. */
+  minDelaySeconds?: number;
   /** The cancellers as read on chain by the shell (whether each is a Safe, whether it holds the role); shown in reviews. */
   guardians?: Guardian[];
 }
 
 export interface PolicyTargets {
   contracts: { name: string; contract: string; upgradeInitializers?: string[] }[];
+  rules?: { minDelaySeconds: number };
 }
 
 export function topologyOf(deployment: DeploymentRecord, network: string, policy?: PolicyTargets): Topology {
@@ -83,6 +94,8 @@ export function topologyOf(deployment: DeploymentRecord, network: string, policy
     adminRenounced: deployment.timelock.adminRenounced,
     minDelay: deployment.timelock.minDelay,
     cancellers: deployment.timelock.cancellers.map((a) => getAddress(a)),
+    executors: deployment.timelock.executors.map((a) => getAddress(a)),
+    ...(policy?.rules ? { minDelaySeconds: policy.rules.minDelaySeconds } : {}),
     proxies: Object.entries(deployment.proxies).map(([name, p]) => ({
       name,
       address: getAddress(p.address),
@@ -215,6 +228,8 @@ export interface ChainFacts {
   safeOwners: Record<string, { owners: string[]; threshold: number }>;
   /** Whether an id is an operation of the timelock (pending, ready or done) at a block: key `<id>@<block>`. */
   operations: Record<string, boolean>;
+  /** Whether an id is an executed (Done) operation of the timelock at a block: key `<id>@<block>` (rollbacks). */
+  operationsDone?: Record<string, boolean>;
 }
 
 export function emptyFacts(now = 0): ChainFacts {
@@ -231,11 +246,29 @@ export interface FactsNeeded {
   builds?: { commit: string; contract: string }[];
   safeOwners?: { block: number }[];
   operations?: { id: string; block: number }[];
+  operationsDone?: { id: string; block: number }[];
+}
+
+/**
+ * A rollback record's reference for one upgrade call: the contract the proposal it names replaced at exactly
+ * this implementation, built at that proposal's commit. Only when that proposal is in the records, its calls
+ * hash to the operation the rollback names, and the rollback records its commit; else undefined (and the
+ * call is judged against the policy's target, which a rollback does not meet: an alert).
+ */
+export function rollbackTargetOf(record: ProposalRecord | undefined, records: ProposalRecord[], up: { proxy: string; implementation: string }): { contract: string; earlierId: string; earlier: ProposalRecord; installed: string } | undefined {
+  if (!record || record.kind !== "rollback" || !record.rollbackOf) return undefined;
+  const earlier = records.find((r) => r.id === record.rollbackOf!.proposal);
+  if (!earlier || !earlier.commit || record.commit !== earlier.commit) return undefined;
+  const earlierId = operationIdOf(earlier);
+  if (earlierId !== record.rollbackOf.operationId) return undefined;
+  const op = earlier.operations.find((o) => sameAddress(o.proxyAddress, up.proxy) && sameAddress(o.oldImplementation, up.implementation));
+  if (!op?.oldContract) return undefined;
+  return { contract: op.oldContract, earlierId, earlier, installed: op.newImplementation };
 }
 
 /** What `decideOperation` reads from the facts for these occurrences (the shell fetches exactly this). */
 export function factsNeededForOperations(occs: OperationOccurrence[], records: ProposalRecord[], topology?: Topology): FactsNeeded {
-  const need: Required<FactsNeeded> = { blocks: [], txs: [], code: [], implementations: [], admins: [], builds: [], safeOwners: [], operations: [] };
+  const need: Required<FactsNeeded> = { blocks: [], txs: [], code: [], implementations: [], admins: [], builds: [], safeOwners: [], operations: [], operationsDone: [] };
   for (const occ of occs) {
     const block = occ.scheduled.block;
     need.blocks.push({ number: block, hash: occ.scheduled.blockHash });
@@ -252,7 +285,9 @@ export function factsNeededForOperations(occs: OperationOccurrence[], records: P
       need.implementations.push({ proxy: up.proxy.toLowerCase(), block });
       if (up.kind === "transparent") need.admins.push({ proxy: up.proxy.toLowerCase(), block });
       const proxy = topology?.proxies.find((p) => sameAddress(p.address, up.proxy));
-      const target = proxy ? topology!.governed[proxy.name] : undefined;
+      const rollback = rollbackTargetOf(record, records, up);
+      if (rollback) need.operationsDone.push({ id: rollback.earlierId.toLowerCase(), block });
+      const target = proxy ? (rollback ? { contract: rollback.contract } : topology!.governed[proxy.name]) : undefined;
       if (target && record?.commit) need.builds.push({ commit: record.commit, contract: target.contract });
     }
   }
@@ -262,7 +297,8 @@ export function factsNeededForOperations(occs: OperationOccurrence[], records: P
 // ---------------------------------------------------------------------------------------------------
 // Decisions
 
-export type PostState = "scheduled" | "executed" | "cancelled" | "alert" | "retracted";
+/** `resolved`: a monitor breach (an alert post) that has cleared. */
+export type PostState = "scheduled" | "executed" | "cancelled" | "alert" | "retracted" | "resolved";
 
 export interface Decision {
   key: string;
@@ -345,6 +381,18 @@ function contractName(address: string, t: Topology): string {
 const ethAmount = (wei: string) => `${formatEther(BigInt(wei))} ETH (${wei} wei)`;
 
 /** A plain-words description of a call that is not an upgrade. */
+/** The governance rules (src/proposal/governance.ts) as the topology knows them: deployment addresses, policy minimum delay. */
+export function governanceRulesOf(t: Topology): GovernanceRules {
+  return {
+    timelock: t.timelock,
+    safe: t.safe,
+    cancellers: t.cancellers,
+    executors: t.executors ?? [],
+    ...(t.minDelaySeconds !== undefined ? { minDelaySeconds: t.minDelaySeconds } : {}),
+    proxies: t.proxies.filter((p) => t.governed[p.name]).map((p) => ({ name: p.name, address: p.address })),
+  };
+}
+
 export function describeOtherCall(c: { target: string; value: string; data: string }, t: Topology): string {
   const value = c.value !== "0" ? `, sending **${ethAmount(c.value)}**` : "";
   if (sameAddress(c.target, t.timelock)) {
@@ -360,6 +408,7 @@ export function describeOtherCall(c: { target: string; value: string; data: stri
     }
   }
   if (c.data === "0x") return `**Send ${ethAmount(c.value)}** to ${knownAs(c.target, t)}, with no calldata.`;
+  if (c.data === pauseInterface.encodeFunctionData("unpause", [])) return `**Unpause** ${knownAs(c.target, t)} (unpause())${value}.`;
   const bytes = (c.data.length - 2) / 2;
   return `Call ${knownAs(c.target, t)} with selector \`${c.data.slice(0, 10)}\` (${bytes} bytes of calldata)${value}. Not a proxy upgrade: read the calldata before the ETA.`;
 }
@@ -409,6 +458,44 @@ export interface DecideContext {
   topology: Topology;
   records: ProposalRecord[];
   facts: ChainFacts;
+  /** The watcher's latest re-simulation of each pending occurrence, by occurrence key (plain data). */
+  simulations?: Record<string, OperationSimulation>;
+}
+
+/**
+ * Which simulation a pending operation is due for at chain time `now`: the one when it is first seen
+ * scheduled, and another once the ETA is at most `beforeEtaSeconds` away (a short delay: only that one).
+ */
+export function simulationPhase(eta: number | undefined, now: number, beforeEtaSeconds: number): OperationSimulation["phase"] {
+  return eta !== undefined && now >= eta - beforeEtaSeconds ? "near-eta" : "scheduled";
+}
+
+/** The alerts a re-simulation raises: a reverting step, a failed probe, a finding, effects that left the packet. */
+export function simulationAlerts(s: OperationSimulation): Alert[] {
+  if (s.status !== "simulated") return [];
+  const at = `on a fork of block ${s.forkBlock ?? "?"}`;
+  const out: Alert[] = [];
+  for (const st of s.steps ?? []) {
+    if (!st.ok) out.push({ kind: "simulation-reverted", check: "simulation", message: `simulated ${at}, ${untrusted(st.name)} reverts: ${untrusted(st.revert ?? "no reason")}. Executed as scheduled, the operation would fail.` });
+  }
+  for (const p of s.probes ?? []) {
+    if (!p.ok) out.push({ kind: "probe-failed", check: `probe: ${untrusted(p.name)}`, message: `after the simulated upgrade ${at}, the probe "${untrusted(p.name)}" fails: ${untrusted(p.detail)}` });
+  }
+  for (const f of s.findings ?? []) {
+    // Reverts and probes are alerted above, each by name.
+    if (f.kind === "revert" || f.kind === "probe") continue;
+    out.push({ kind: "simulation-finding", check: "simulation", message: `simulated ${at}: ${untrusted(f.message)}` });
+  }
+  const p = s.packet;
+  if (p?.status === "tampered") out.push({ kind: "packet-tampered", check: "signer packet", message: `the signer packet ${untrusted(p.file)} is not what the signers pinned: ${untrusted(p.detail ?? "")}` });
+  if (p?.status === "differs") {
+    out.push({
+      kind: "effects-changed",
+      check: "signer packet",
+      message: `the world changed under the proposal: simulated ${at}, its effects differ from the signer packet ${untrusted(p.file)}: ${(p.differences ?? []).map((d) => untrusted(d)).join("; ")}`,
+    });
+  }
+  return out;
 }
 
 /** The review (or alert) of one scheduling of an operation. */
@@ -446,13 +533,25 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
     const n = `call ${index + 1}`;
     if (c.value !== "0") check(`${n}: value`, false, `${n} sends ${ethAmount(c.value)} to \`${getAddress(c.target)}\`; an upgrade sends nothing.`, "value-transfer");
     const up = decodeUpgradeCall({ target: c.target, value: BigInt(c.value), data: c.data });
+    // In a governance record, a governance change (delay, timelock role, unpause) is judged by its own rules,
+    // from the decoded calldata; anywhere else such a call stays "not an upgrade", and an upgrade has no place in it.
+    const governanceRecord = record !== undefined && record.kind === "governance";
+    if (governanceRecord && up) check(`${n}: governance change`, false, `${n} upgrades \`${getAddress(up.proxy)}\`, but proposal ${record!.id} is a governance change: an upgrade is staged with \`gatehouse stage\`.`, "operation-mismatch");
+    const gov = up || !governanceRecord ? undefined : decodeGovernanceCall(c, governanceRulesOf(t));
+    if (gov) {
+      const v = governanceVerdict(gov, governanceRulesOf(t), c.value);
+      check(`${n}: governance change`, v.ok, v.detail, v.kind);
+      return { index, ...c, description: describeOtherCall(c, t), governance: { action: gov.action, text: v.detail, policyConsistent: v.ok } };
+    }
     if (!up) {
       const description = describeOtherCall(c, t);
       check(`${n}: governed upgrade`, false, `${n} is not a proxy upgrade: ${description}`, "not-an-upgrade");
       return { index, ...c, description };
     }
     const known = t.proxies.find((p) => sameAddress(p.address, up.proxy));
-    const target = known ? t.governed[known.name] : undefined;
+    // A rollback's reference is the contract the rolled-back proposal replaced (no initializer allowed).
+    const rollback = known && t.governed[known.name] ? rollbackTargetOf(record, ctx.records, up) : undefined;
+    const target = known ? (rollback ? { contract: rollback.contract, upgradeInitializers: [] } : t.governed[known.name]) : undefined;
     const op = record?.operations.find((o) => sameAddress(o.proxyAddress, up.proxy) && sameAddress(o.newImplementation, up.implementation));
     const oldImplementation = facts.implementations[`${up.proxy.toLowerCase()}@${block}`] ?? op?.oldImplementation;
     const name = known?.name;
@@ -472,6 +571,23 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
       );
     } else {
       check(`${n}: governed upgrade`, true, `${n} upgrades ${untrusted(known.name)}, a ${known.kind === "uups" ? "UUPS" : "Transparent"} proxy the policy governs (target ${target.contract})`, "ungoverned-proxy");
+    }
+
+    if (rollback) {
+      // Proven from the chain: the rolled-back operation executed, and the proxy ran what it installed when the rollback was scheduled.
+      const done = facts.operationsDone?.[`${rollback.earlierId.toLowerCase()}@${block}`];
+      const running = facts.implementations[`${up.proxy.toLowerCase()}@${block}`];
+      const ok = done === true && running !== undefined && sameAddress(running, rollback.installed);
+      check(
+        `${n}: rollback`,
+        ok,
+        ok
+          ? `${n} returns ${untrusted(known!.name)} to \`${getAddress(up.implementation)}\`, what proposal ${rollback.earlier.id} (operation ${rollback.earlierId}, executed on the timelock) replaced`
+          : done !== true
+            ? `${n} claims to roll back proposal ${rollback.earlier.id}, but its operation ${rollback.earlierId} is ${done === false ? "not executed on the timelock" : "unknown (the timelock could not be asked)"}.`
+            : `${n} claims to roll back proposal ${rollback.earlier.id}, but when it was scheduled the proxy ran \`${running ?? "(unread)"}\`, not \`${getAddress(rollback.installed)}\` which that proposal installed.`,
+        "operation-mismatch",
+      );
     }
 
     // The upgrade path read from the chain.
@@ -640,6 +756,9 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
   // has no Safe to import the Transaction Builder file into.
   const guardianSafeTx = record?.cancel?.guardianSafeTx;
   const status = statusOf(occ);
+  // Only a pending operation is simulated: once executed or cancelled, the chain says what it did.
+  const simulation = status === "scheduled" ? ctx.simulations?.[occ.key] : undefined;
+  if (simulation) alerts.push(...simulationAlerts(simulation));
   const severity = alerts.length > 0 ? "alert" : "review";
   const base = {
     key: occ.key,
@@ -663,10 +782,11 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
     ...(occ.executed ? { executed: { ...occ.executed, ...(facts.txs[occ.executed.txHash] ? { from: facts.txs[occ.executed.txHash]!.from } : {}) } } : {}),
     ...(occ.cancelled ? { cancelled: { ...occ.cancelled, ...(facts.txs[occ.cancelled.txHash] ? { from: facts.txs[occ.cancelled.txHash]!.from } : {}) } } : {}),
     ...(occ.history.length > 0 ? { history: occ.history } : {}),
-    ...(record ? { proposal: { id: record.id, commit: record.commit, createdAt: record.createdAt, rollbackOperationId: record.rollback.operationId } } : {}),
+    ...(record ? { proposal: { id: record.id, commit: record.commit, createdAt: record.createdAt, ...(record.rollback ? { rollbackOperationId: record.rollback.operationId } : {}), ...(record.kind ? { kind: record.kind } : {}), ...(record.rollbackOf ? { rollbackOf: record.rollbackOf.proposal } : {}) } } : {}),
     storageLayoutDiff: record?.storageLayoutDiff ?? {},
     ...(safeTransaction ? { safeTransaction } : {}),
     verification: { status: !record ? "unverified" : checks.every((c) => c.ok) ? "verified" : "failed", checks },
+    ...(simulation ? { simulation } : {}),
     cancel: cancelPath({
       network: t.network,
       chainId: t.chainId,

@@ -15,7 +15,7 @@ export const ERC1967_IMPLEMENTATION_SLOT = "0x360894a13ba1a3210667c828492db98dca
 
 export const ERC1967_ADMIN_SLOT = "0xb53127684a568b3173ae13b9f8a6016e243e63b6e8ee1178d6a717850b5d6103";
 
-const safeReads = new Interface(["function getOwners() view returns (address[])", "function getThreshold() view returns (uint256)", "function isOperation(bytes32 id) view returns (bool)"]);
+const safeReads = new Interface(["function getOwners() view returns (address[])", "function getThreshold() view returns (uint256)", "function isOperation(bytes32 id) view returns (bool)", "function isOperationDone(bytes32 id) view returns (bool)"]);
 
 /** The policy's target built at a commit of the protected branch (see src/build/at-commit.ts), or why not. */
 export type BuildTarget = (commit: string, contract: string) => Promise<TargetLookup>;
@@ -220,8 +220,18 @@ export function factsReader(input: {
           }
         }),
       );
+      const doneReads = (input.timelock ? (need.operationsDone ?? []) : []).map((p) =>
+        limit(async () => {
+          try {
+            const r = await historical<string>("eth_call", (tag) => [{ to: input.timelock, data: safeReads.encodeFunctionData("isOperationDone", [p.id]) }, tag], p.block);
+            (facts.operationsDone ??= {})[`${p.id}@${p.block}`] = Boolean(safeReads.decodeFunctionResult("isOperationDone", r)[0]);
+          } catch (e) {
+            if (classifyRpcError(e, "eth_call") !== "fatal") throw e;
+          }
+        }),
+      );
       // latestP is in the same Promise.all so that its failure is never an unhandled rejection.
-      const [latest] = await Promise.all([latestP, ...blocks, ...txReads, ...codeReads, ...implReads, ...adminReads, ...ownerReads, ...operationReads]);
+      const [latest] = await Promise.all([latestP, ...blocks, ...txReads, ...codeReads, ...implReads, ...adminReads, ...ownerReads, ...operationReads, ...doneReads]);
       facts.now = (latest as Awaited<typeof latestP>)?.timestamp ?? 0;
       for (const [key, b] of await built) facts.builds[key] = b;
       return facts;

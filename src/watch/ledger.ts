@@ -15,6 +15,8 @@ import type { WatchedEvent } from "./events.ts";
  *  - hold: after a reorg, the block the old branch was indexed to; posts wait until the new branch is
  *    indexed that far (written with the rollback, so a crash in between cannot post a transient retraction);
  *  - subjects: the last decision for each post key (what is posted, for retractions and metrics);
+ *  - simulations: the watcher's re-simulation of each pending operation per phase (scheduled, near
+ *    the ETA), kept so a restart shows the same result instead of simulating and posting again;
  *  - posts: the post ledger keyed by (sink, key, kind) with the remote id and content hash, written as
  *    "intent" before a sink is called and "done" after, so a crash in between is detected on restart
  *    and resolved by looking the post up in the sink instead of posting again.
@@ -58,6 +60,9 @@ CREATE TABLE IF NOT EXISTS subjects (
   key TEXT PRIMARY KEY, grp TEXT NOT NULL, state TEXT NOT NULL, severity TEXT NOT NULL, decision TEXT NOT NULL, eta INTEGER, updated_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS subjects_grp ON subjects(grp);
+CREATE TABLE IF NOT EXISTS simulations (
+  key TEXT NOT NULL, phase TEXT NOT NULL, result TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (key, phase)
+);
 CREATE TABLE IF NOT EXISTS posts (
   sink TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('intent', 'done')),
   remote_id TEXT, content_hash TEXT NOT NULL, seq INTEGER NOT NULL, updated_at TEXT NOT NULL,
@@ -102,6 +107,15 @@ export class Ledger {
 
   private setMeta(k: string, v: string): void {
     this.db.prepare("INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v").run(k, v);
+  }
+
+  /** The monitors' history (src/watch/monitors.ts MonitorHistory as JSON), stored with the checkpoint. */
+  monitorState(): string | undefined {
+    return this.getMeta("monitors");
+  }
+
+  setMonitorState(json: string): void {
+    this.setMeta("monitors", json);
   }
 
   /** Identity of what is watched; a ledger is never reused for another chain or timelock. */
@@ -248,6 +262,24 @@ export class Ledger {
         "INSERT INTO subjects (key, grp, state, severity, decision, eta, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET grp = excluded.grp, state = excluded.state, severity = excluded.severity, decision = excluded.decision, eta = excluded.eta, updated_at = excluded.updated_at",
       )
       .run(d.key, d.group, d.state, d.severity, JSON.stringify(d), d.eta ?? null, new Date().toISOString());
+  }
+
+  /** Pending operations (state scheduled) with their ETA: the watcher re-simulates them as the ETA nears. */
+  pendingSubjects(): { key: string; group: string; eta: number | null }[] {
+    return (this.db.prepare("SELECT key, grp, eta FROM subjects WHERE state = 'scheduled'").all() as Row[]).map((r) => ({ key: String(r.key), group: String(r.grp), eta: r.eta === null ? null : Number(r.eta) }));
+  }
+
+  // --- simulations ---------------------------------------------------------------------------
+
+  simulation<T>(key: string, phase: string): T | undefined {
+    const r = this.db.prepare("SELECT result FROM simulations WHERE key = ? AND phase = ?").get(key, phase) as Row | undefined;
+    return r ? (JSON.parse(String(r.result)) as T) : undefined;
+  }
+
+  putSimulation(key: string, phase: string, result: unknown): void {
+    this.db
+      .prepare("INSERT INTO simulations (key, phase, result, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (key, phase) DO UPDATE SET result = excluded.result, updated_at = excluded.updated_at")
+      .run(key, phase, JSON.stringify(result), new Date().toISOString());
   }
 
   /** Scheduled operations still waiting, and the nearest ETA among them. */

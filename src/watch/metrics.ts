@@ -26,6 +26,25 @@ export interface WatchMetrics {
   lastSuccess: Gauge;
   starting: Gauge;
   startupFailures: Counter;
+  // State-aware monitors (src/watch/monitors.ts), labelled by the policy's contract and monitor names.
+  monitorValue: Gauge<"contract" | "monitor">;
+  monitorBreached: Gauge<"contract" | "monitor">;
+  monitorBreaches: Counter<"contract" | "monitor">;
+  monitorEvaluations: Counter;
+  monitorErrors: Counter;
+  monitorLastBlock: Gauge;
+  // Chain health, labelled by the RPC's origin (scheme, host, port: never a path or query, which may hold a key).
+  headAge: Gauge<"rpc">;
+  rpcHeadBlock: Gauge<"rpc">;
+  blockInterval: Gauge;
+  reorgDepthMax: Gauge;
+  rpcSeconds: Histogram<"method" | "rpc">;
+  rpcUp: Gauge<"rpc">;
+  rpcActive: Gauge<"rpc">;
+  rpcFailovers: Counter<"from" | "to">;
+  simulations: Counter<"phase" | "outcome">;
+  simulationSeconds: Histogram;
+  simulationsPending: Gauge;
 }
 
 export function createWatchMetrics(): WatchMetrics {
@@ -51,6 +70,23 @@ export function createWatchMetrics(): WatchMetrics {
     lastSuccess: new Gauge({ name: "gatehouse_watch_last_success_timestamp_seconds", help: "Unix time of the last successful step", registers }),
     starting: new Gauge({ name: "gatehouse_watch_starting", help: "1 while the watcher retries its start-up (connecting, reading the chain id and the timelock's code)", registers }),
     startupFailures: new Counter({ name: "gatehouse_watch_startup_failures_total", help: "Failed start-up attempts (each retried with backoff in --follow)", registers }),
+    monitorValue: new Gauge({ name: "gatehouse_monitor_value", help: "Last value read by each policy monitor (view result, bool as 0/1, or events in its window)", labelNames: ["contract", "monitor"], registers }),
+    monitorBreached: new Gauge({ name: "gatehouse_monitor_breached", help: "1 while a policy monitor is in breach (opened once, resolved after resolveAfter good evaluations)", labelNames: ["contract", "monitor"], registers }),
+    monitorBreaches: new Counter({ name: "gatehouse_monitor_breaches_total", help: "Monitor breaches opened (each posted once to every sink)", labelNames: ["contract", "monitor"], registers }),
+    monitorEvaluations: new Counter({ name: "gatehouse_monitor_evaluations_total", help: "Monitor evaluations (one Multicall3 read each)", registers }),
+    monitorErrors: new Counter({ name: "gatehouse_monitor_errors_total", help: "Monitor evaluations that could not read the chain (retried at the next step)", registers }),
+    monitorLastBlock: new Gauge({ name: "gatehouse_monitor_last_evaluated_block", help: "Block of the last monitor evaluation", registers }),
+    headAge: new Gauge({ name: "gatehouse_chain_head_age_seconds", help: "Wall-clock seconds since the timestamp of the head block, by RPC", labelNames: ["rpc"], registers }),
+    rpcHeadBlock: new Gauge({ name: "gatehouse_rpc_head_block", help: "Head block number each configured RPC reports", labelNames: ["rpc"], registers }),
+    blockInterval: new Gauge({ name: "gatehouse_chain_block_interval_seconds", help: "Mean seconds between blocks since the previous step's head", registers }),
+    reorgDepthMax: new Gauge({ name: "gatehouse_chain_reorg_depth_max_blocks", help: "Deepest reorg seen below the checkpoint since the watcher started", registers }),
+    rpcSeconds: new Histogram({ name: "gatehouse_rpc_request_seconds", help: "JSON-RPC request latency, by method and RPC", labelNames: ["method", "rpc"], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
+    rpcUp: new Gauge({ name: "gatehouse_rpc_up", help: "1 when the RPC answered its last request (0: transport failure)", labelNames: ["rpc"], registers }),
+    rpcActive: new Gauge({ name: "gatehouse_rpc_active", help: "1 for the RPC the watcher currently uses (failover moves it)", labelNames: ["rpc"], registers }),
+    rpcFailovers: new Counter({ name: "gatehouse_rpc_failovers_total", help: "Requests moved to the next RPC after a transport failure", labelNames: ["from", "to"], registers }),
+    simulations: new Counter({ name: "gatehouse_watch_simulations_total", help: "Re-simulations of pending operations, by phase (scheduled, near-eta) and outcome (ok, alert, not-simulated)", labelNames: ["phase", "outcome"], registers }),
+    simulationSeconds: new Histogram({ name: "gatehouse_watch_simulation_seconds", help: "Duration of one re-simulation (fork, path, diff, probes)", buckets: [0.5, 1, 2.5, 5, 10, 30, 60, 120], registers }),
+    simulationsPending: new Gauge({ name: "gatehouse_watch_simulations_pending", help: "Re-simulations queued or running", registers }),
   };
 }
 

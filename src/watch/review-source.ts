@@ -1,4 +1,9 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
 import { GatehouseError } from "../errors.ts";
+import { effectsHash } from "../simulate/effects.ts";
+import type { PacketRead } from "./simulations.ts";
 import type { Setup } from "../pipeline/setup.ts";
 import { listProposals } from "../records/proposal.ts";
 import { decideOperation, factsNeededForOperations, operationOccurrences, renderDecision, topologyOf, type Decision, type Rendered } from "./decide.ts";
@@ -43,4 +48,52 @@ export async function loadOperationReviews(setup: Setup, operationId: string, op
     // Printed as Markdown: untrusted names escaped as for GitHub; the JSON is data.
     return { decision, rendered: { title: renderText(r.title, "plain"), summary: renderText(r.summary, "plain"), markdown: renderText(r.markdown, "markdown"), json: untagData(r.json) } };
   });
+}
+
+/**
+ * The part of a signer packet (proposals/<network>/<id>.validation.json, written by stage/propose) the
+ * watcher compares with: the pinned effects and their hash. The packet is a file anyone who can merge
+ * may edit: a hash that is not the hash of its effects, or a file that is not a packet, is "tampered"
+ * (an alert), never a reason to skip the comparison silently.
+ */
+const Hex = z.string().regex(/^0x[0-9a-fA-F]*$/);
+const PinnedEffects = z.object({
+  version: z.literal(1),
+  operationId: Hex,
+  changes: z.array(z.object({ account: z.string(), slot: z.string(), variable: z.string().nullable(), before: z.string(), after: z.string() }).strict()),
+  permissions: z.array(z.object({ what: z.string(), before: z.string(), after: z.string() }).strict()),
+  balances: z.array(z.object({ account: z.string(), delta: z.string() }).strict()),
+  probes: z.array(z.object({ name: z.string(), ok: z.boolean() }).strict()),
+  reverts: z.array(z.string()),
+}).strict();
+const PacketEffects = z.object({ effects: PinnedEffects, effectsHash: z.string().regex(/^0x[0-9a-fA-F]{64}$/) });
+
+export function packetFile(root: string, network: string, proposalId: string): string {
+  return path.join(root, "proposals", network, `${proposalId}.validation.json`);
+}
+
+export function readPacketEffects(file: string, shown = file): PacketRead {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { file: shown, status: "missing" };
+    return { file: shown, status: "tampered", detail: `it cannot be read: ${(e as Error).message}` };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { file: shown, status: "tampered", detail: "it is not JSON" };
+  }
+  const parsed = PacketEffects.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return { file: shown, status: "tampered", detail: `field ${issue.path.join(".") || "(root)"}: ${issue.message}` };
+  }
+  const actual = effectsHash(parsed.data.effects);
+  if (actual.toLowerCase() !== parsed.data.effectsHash.toLowerCase()) {
+    return { file: shown, status: "tampered", detail: `its effectsHash ${parsed.data.effectsHash} is not the hash of its effects (${actual}): the pinned state diff was edited after it was hashed` };
+  }
+  return { file: shown, status: "ok", effects: parsed.data.effects, effectsHash: actual };
 }

@@ -152,3 +152,82 @@ export function retryingRpc(inner: Rpc, opts: RetryOptions = {}): Rpc {
     },
   };
 }
+
+/** One configured JSON-RPC endpoint; `origin` labels its metrics and logs (never the full URL, which may hold a key). */
+export interface Endpoint {
+  origin: string;
+  rpc: Rpc;
+}
+
+/** scheme://host[:port] of a URL: no user info, path or query (providers put API keys there). */
+export function rpcOrigin(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.origin === "null" ? `${u.protocol}//` : u.origin;
+  } catch {
+    return "invalid-url";
+  }
+}
+
+/**
+ * The node did not answer (connection refused or dropped, timeout, HTTP 429/5xx): worth trying another
+ * node. A JSON-RPC error answer (a revert, a refused range, an unknown method) is the chain's answer, the
+ * same from every node: it is returned as is.
+ */
+export function isTransportFailure(e: unknown): boolean {
+  const err = e as { code?: unknown; status?: unknown };
+  if (typeof err?.status === "number") return err.status === 429 || err.status >= 500;
+  return typeof err?.code !== "number";
+}
+
+/**
+ * Failover across endpoints in order: a request that fails at the transport level is sent to the next
+ * endpoint, and the one that answered stays in use (sticky) until it fails in turn. When every endpoint
+ * fails, the last error is thrown (retryingRpc above retries the whole round with backoff).
+ */
+export function failoverRpc(endpoints: Endpoint[], hooks: { onFailover?: (from: string, to: string, e: unknown) => void; onActive?: (origin: string) => void } = {}): Rpc & { active(): string } {
+  if (endpoints.length === 0) throw new Error("failoverRpc: no endpoint");
+  let current = 0;
+  hooks.onActive?.(endpoints[0]!.origin);
+  return {
+    active: () => endpoints[current]!.origin,
+    async request<T>(method: string, params: unknown[] = []): Promise<T> {
+      const start = current;
+      let lastError: unknown;
+      for (let i = 0; i < endpoints.length; i++) {
+        const index = (start + i) % endpoints.length;
+        try {
+          const result = await endpoints[index]!.rpc.request<T>(method, params);
+          if (index !== current) {
+            current = index;
+            hooks.onActive?.(endpoints[index]!.origin);
+          }
+          return result;
+        } catch (e) {
+          if (!isTransportFailure(e) || endpoints.length === 1) throw e;
+          lastError = e;
+          const next = endpoints[(index + 1) % endpoints.length]!;
+          if (i < endpoints.length - 1) hooks.onFailover?.(endpoints[index]!.origin, next.origin, e);
+        }
+      }
+      throw lastError;
+    },
+  };
+}
+
+/** Time every request (latency histograms) and report whether the node answered at all. */
+export function timedRpc(inner: Rpc, observe: (method: string, seconds: number, answered: boolean) => void): Rpc {
+  return {
+    async request<T>(method: string, params: unknown[] = []): Promise<T> {
+      const t0 = performance.now();
+      try {
+        const r = await inner.request<T>(method, params);
+        observe(method, (performance.now() - t0) / 1000, true);
+        return r;
+      } catch (e) {
+        observe(method, (performance.now() - t0) / 1000, !isTransportFailure(e));
+        throw e;
+      }
+    },
+  };
+}

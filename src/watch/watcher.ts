@@ -7,8 +7,12 @@ import {
   emptyFacts,
   factsNeededForOperations,
   operationOccurrences,
+  recordFor,
   renderDecision,
   retractDecision,
+  simulationAlerts,
+  simulationPhase,
+  statusOf,
   topologyOf,
   watchedAddresses,
   type Decision,
@@ -16,14 +20,19 @@ import {
   type Topology,
 } from "./decide.ts";
 import { OPERATION_EVENTS, WATCH_TOPICS } from "./events.ts";
+import { operationIdOf } from "../proposal/derive.ts";
 import { factsReader, type BuildTarget } from "./facts.ts";
 import { readGuardians } from "./guardians.ts";
 import { blockNumber, creationBlock, header, rangeState, syncToHead, type RangeState, type SyncResult } from "./indexer.ts";
 import { Ledger } from "./ledger.ts";
 import { createWatchMetrics, startMetricsServer, type Health, type MetricsServer, type WatchMetrics } from "./metrics.ts";
-import { retryingRpc, type RetryOptions, type Rpc } from "./rpc.ts";
+import { failoverRpc, retryingRpc, timedRpc, type Endpoint, type RetryOptions, type Rpc } from "./rpc.ts";
+import { emptyHistory, evaluateMonitors, evaluationDue, renderNotice, type MonitorDef, type MonitorHistory, type MonitorNotice } from "./monitors.ts";
+import { readMonitors, resolveMulticall } from "./multicall.ts";
 import type { Sink, SinkAlert, SinkPost } from "./sinks/sink.ts";
 import { contentHash } from "./decide.ts";
+import type { OperationSimulation } from "../review/operation.ts";
+import { SimulationQueue, type WatchSimulateOptions } from "./simulations.ts";
 
 /**
  * The watcher loop (imperative shell): index → store events, checkpoint and dirty groups in one SQLite
@@ -39,6 +48,13 @@ export type CrashPoint = "after-commit" | "after-send" | "after-done" | "after-r
 
 export interface WatcherOptions {
   rpc: Rpc;
+  /**
+   * Several JSON-RPC endpoints (the policy's `watcher.fallbackRpcs` after the network's URL): the watcher
+   * fails over between them in order and reports each one's health. Default: `rpc` alone.
+   */
+  endpoints?: Endpoint[];
+  /** Metrics label of `rpc` when `endpoints` is not given (an origin, never a URL with a key). */
+  rpcOrigin?: string;
   network: string;
   deployment: DeploymentRecord;
   /** Proposal records, read again at every step (the stage workflow commits new ones). */
@@ -56,10 +72,18 @@ export interface WatcherOptions {
   /** The watcher's own build of a policy target at a protected commit (src/build/at-commit.ts). */
   buildTarget?: BuildTarget;
   metrics?: WatchMetrics;
+  /** The policy's monitors (src/watch/monitors.ts `monitorDefs`), evaluated every `monitorEveryBlocks` confirmed blocks. */
+  monitors?: MonitorDef[];
+  monitorEveryBlocks?: number;
   /** Retry policy for RPC calls (false: the caller's rpc already retries). */
   retry?: RetryOptions | false;
   log?: (line: string) => void;
   crash?: (point: CrashPoint, where: { group?: string; sink?: string; key?: string }) => void;
+  /**
+   * Re-simulate each pending operation at the current head, once when it is scheduled and again near its
+   * ETA (policy `watcher.simulate`); beside the loop, bounded, each (operation, phase) once, kept in the ledger.
+   */
+  simulate?: WatchSimulateOptions;
   /** Called after each post written to a sink (benchmarks measure detection latency with it). */
   onPost?: (info: { sink: string; key: string; state: string; action: PostAction["action"]; at: number }) => void;
 }
@@ -87,6 +111,10 @@ export interface Watcher {
   readonly metrics: WatchMetrics;
   readonly topology: Topology;
   step(): Promise<StepResult>;
+  /** Resolves when no simulation is queued or running. */
+  simulationsIdle(): Promise<void>;
+  /** Simulations queued or running now. */
+  simulationsPending(): number;
   health(): Health;
   close(): void;
 }
@@ -97,10 +125,27 @@ export function createWatcher(o: WatcherOptions): Watcher {
   const topology = topologyOf(o.deployment, o.network, o.policy);
   const ledger = typeof o.ledger === "string" ? new Ledger(o.ledger) : o.ledger;
   ledger.bind(`${topology.chainId}:${topology.timelock}`);
+  // Every endpoint is timed (latency by method and origin); failover moves between them on transport failures.
+  const endpoints: Endpoint[] = (o.endpoints ?? [{ origin: o.rpcOrigin ?? "primary", rpc: o.rpc }]).map((e) => ({
+    origin: e.origin,
+    rpc: timedRpc(e.rpc, (method, seconds, answered) => {
+      metrics.rpcSeconds.observe({ method, rpc: e.origin }, seconds);
+      metrics.rpcUp.set({ rpc: e.origin }, answered ? 1 : 0);
+    }),
+  }));
+  const failover = failoverRpc(endpoints, {
+    onFailover: (from, to, e) => {
+      metrics.rpcFailovers.inc({ from, to });
+      log(`RPC ${from} failed (${(e as Error).message}); trying ${to}`);
+    },
+    onActive: (origin) => {
+      for (const x of endpoints) metrics.rpcActive.set({ rpc: x.origin }, x.origin === origin ? 1 : 0);
+    },
+  });
   const rpc =
     o.retry === false
-      ? o.rpc
-      : retryingRpc(o.rpc, {
+      ? failover
+      : retryingRpc(failover, {
           ...o.retry,
           onError: (method, failure, e) => {
             metrics.rpcErrors.inc({ method, failure });
@@ -114,6 +159,58 @@ export function createWatcher(o: WatcherOptions): Watcher {
   let lastSuccess = 0;
   let lastError: string | undefined;
   let lastHead = 0;
+  let lastHeader: { number: number; timestamp: number } | undefined;
+  let deepestReorg = 0;
+  const monitorDefs = o.monitors ?? [];
+  const monitorEvery = Math.max(1, o.monitorEveryBlocks ?? 1);
+  let multicall: string | undefined;
+  const sim = o.simulate;
+  const queue = sim
+    ? new SimulationQueue({
+        run: sim.run,
+        concurrency: Math.max(1, sim.concurrency ?? 1),
+        done: (job, result, seconds) => {
+          ledger.putSimulation(job.key, job.phase, result);
+          // The review changes with the result: decide the group again on the next step.
+          ledger.markDirty([job.group]);
+          const outcome = result.status !== "simulated" ? "not-simulated" : simulationAlerts(result).length > 0 ? "alert" : "ok";
+          metrics.simulations.inc({ phase: job.phase, outcome });
+          metrics.simulationSeconds.observe(seconds);
+          metrics.simulationsPending.set(queue!.size - 1);
+          log(`simulated ${job.key} (${job.phase}): ${outcome}${result.reason ? ` (${result.reason})` : ""} in ${seconds.toFixed(1)} s`);
+        },
+      })
+    : undefined;
+
+  /** The stored simulation of each pending occurrence, queueing the ones its phase still lacks. */
+  function simulationsFor(group: string, occs: ReturnType<typeof operationOccurrences>, records: ProposalRecord[], f: { now: number; blockTimestamps: Record<string, number> }): Record<string, OperationSimulation> {
+    const out: Record<string, OperationSimulation> = {};
+    if (!queue || !sim) return out;
+    for (const occ of occs) {
+      if (statusOf(occ) !== "scheduled") continue;
+      const at = f.blockTimestamps[occ.scheduled.blockHash];
+      const phase = simulationPhase(at === undefined ? undefined : at + Number(occ.delay), f.now, sim.beforeEtaSeconds);
+      const record = recordFor(occ.operationId, records);
+      const stored = ledger.simulation<OperationSimulation>(occ.key, phase);
+      // A result from the on-chain calls is redone once a record of this very batch arrives (its packet can be compared then).
+      if (!stored || (record && stored.source === "calls" && operationIdOf(record) === occ.operationId)) {
+        if (queue.enqueue({ key: occ.key, group, phase, occurrence: occ, ...(record ? { record } : {}) })) metrics.simulationsPending.set(queue.size);
+      }
+      const shown = stored ?? (phase === "near-eta" ? ledger.simulation<OperationSimulation>(occ.key, "scheduled") : undefined);
+      if (shown) out[occ.key] = shown;
+    }
+    return out;
+  }
+
+  /** Pending operations whose ETA came near since they were decided: decide them again (a new simulation is due). */
+  async function markNearEta(): Promise<void> {
+    if (!sim) return;
+    const pending = ledger.pendingSubjects().filter((p) => p.eta !== null && !ledger.simulation(p.key, "near-eta"));
+    if (pending.length === 0) return;
+    const now = (await header(rpc, "latest"))?.timestamp ?? 0;
+    const due = pending.filter((p) => simulationPhase(p.eta!, now, sim.beforeEtaSeconds) === "near-eta");
+    if (due.length > 0) ledger.markDirty([...new Set(due.map((p) => p.group))]);
+  }
 
   async function publishOne(sink: Sink, d: Decision, now: number, actions: PostAction[]): Promise<void> {
     await publishPost(sink, d, actions, (shown) => {
@@ -182,7 +279,8 @@ export function createWatcher(o: WatcherOptions): Watcher {
     if (group.startsWith("op:")) {
       const occs = operationOccurrences(ledger.eventsOfOperation(group.slice(3)), topology.timelock);
       const f = await facts.gather(factsNeededForOperations(occs, records, topology));
-      return { decisions: occs.map((occ) => decideOperation(occ, { topology, records, facts: f })), now: f.now };
+      const simulations = simulationsFor(group, occs, records, f);
+      return { decisions: occs.map((occ) => decideOperation(occ, { topology, records, facts: f, simulations })), now: f.now };
     }
     const txHash = group.slice(3);
     const events = ledger.eventsOfTx(txHash);
@@ -268,6 +366,110 @@ export function createWatcher(o: WatcherOptions): Watcher {
     }
   }
 
+  const loadHistory = (): MonitorHistory => {
+    const raw = ledger.monitorState();
+    return raw ? (JSON.parse(raw) as MonitorHistory) : emptyHistory();
+  };
+
+  /**
+   * Post what the monitors' outbox holds, in order, through the post ledger (once per sink, resumable). A
+   * notice leaves the outbox when every sink has it; a later notice of the same breach waits for it.
+   */
+  async function flushMonitorOutbox(history: MonitorHistory, result: StepResult): Promise<MonitorHistory> {
+    const stuck = new Set<string>();
+    const left: MonitorNotice[] = [];
+    for (const n of history.outbox) {
+      if (stuck.has(n.key)) {
+        left.push(n);
+        continue;
+      }
+      const r = renderNotice(n, topology.network);
+      const d = { key: n.key, state: n.state, severity: "alert" as const, alerts: [{ kind: "monitor-breach" }], contentHash: contentHash({ notice: n }) };
+      const post: SinkPost = { key: n.key, network: topology.network, severity: "alert", state: n.state, title: r.title, summary: r.summary, markdown: r.markdown, json: r.json, contentHash: d.contentHash };
+      let ok = true;
+      for (const sink of o.sinks) {
+        try {
+          await publishPost(sink, d, result.posts, () => post);
+        } catch (e) {
+          if ((e as Error).name === "SimulatedCrash") throw e;
+          ok = false;
+          metrics.sinkErrors.inc({ sink: sink.id });
+          result.sinkErrors.push(`${sink.id} ${n.key}: ${(e as Error).message}`);
+          log(`sink ${sink.id} failed for ${n.key} (will retry): ${(e as Error).message}`);
+        }
+      }
+      if (!ok) {
+        stuck.add(n.key);
+        left.push(n);
+      }
+    }
+    const next = { ...history, outbox: left };
+    ledger.setMonitorState(JSON.stringify(next));
+    return next;
+  }
+
+  /** Evaluate the policy's monitors at the confirmed head when due: one Multicall3 read, then post the notices. */
+  async function monitorStep(block: number, result: StepResult): Promise<void> {
+    if (monitorDefs.length === 0) return;
+    let history = loadHistory();
+    if (history.outbox.length > 0) history = await flushMonitorOutbox(history, result);
+    if (!evaluationDue(history, block, monitorEvery)) return;
+    try {
+      if (!multicall) {
+        const found = await resolveMulticall(rpc, o.deployment.multicall?.address);
+        if ("error" in found) throw new Error(found.error);
+        multicall = found.address;
+      }
+      const readings = await readMonitors(rpc, multicall, monitorDefs, block);
+      const ev = evaluateMonitors(monitorDefs, readings, history);
+      // The history (with the new notices in its outbox) is stored before anything is posted.
+      ledger.setMonitorState(JSON.stringify(ev.history));
+      history = ev.history;
+      metrics.monitorEvaluations.inc();
+      metrics.monitorLastBlock.set(block);
+      for (const r of ev.results) {
+        const def = monitorDefs.find((x) => x.id === r.id)!;
+        if (r.gauge !== undefined) metrics.monitorValue.set({ contract: def.contract, monitor: def.name }, r.gauge);
+      }
+      for (const def of monitorDefs) metrics.monitorBreached.set({ contract: def.contract, monitor: def.name }, history.monitors[def.id]?.open ? 1 : 0);
+      for (const b of ev.breaches) {
+        const def = monitorDefs.find((x) => x.id === b.id)!;
+        metrics.monitorBreaches.inc({ contract: def.contract, monitor: def.name });
+        metrics.alerts.inc({ kind: "monitor-breach" });
+        log(`monitor breach ${b.id} at block ${b.block}: ${b.reason}`);
+      }
+      for (const r of ev.resolutions) log(`monitor ${r.id} resolved at block ${r.block}`);
+    } catch (e) {
+      if ((e as Error).name === "SimulatedCrash") throw e;
+      // Monitoring must not stop the watch of operations: counted, logged, and tried again next step.
+      metrics.monitorErrors.inc();
+      log(`monitors not evaluated at block ${block} (will retry): ${(e as Error).message}`);
+      return;
+    }
+    if (history.outbox.length > 0) await flushMonitorOutbox(history, result);
+  }
+
+  /** Head age and block interval from the watcher's RPC, and each configured endpoint's own head (when several). */
+  async function chainHealth(): Promise<void> {
+    const now = Date.now() / 1000;
+    const probe = async (e: Endpoint, r: Rpc) => {
+      try {
+        const h = await header(r, "latest");
+        if (!h) return undefined;
+        metrics.headAge.set({ rpc: e.origin }, Math.max(0, now - h.timestamp));
+        metrics.rpcHeadBlock.set({ rpc: e.origin }, h.number);
+        return h;
+      } catch {
+        return undefined; // timedRpc has set gatehouse_rpc_up to 0
+      }
+    };
+    if (endpoints.length > 1) await Promise.all(endpoints.map((e) => probe(e, e.rpc)));
+    const active = endpoints.find((e) => e.origin === failover.active())!;
+    const h = await probe(active, rpc);
+    if (h && lastHeader && h.number > lastHeader.number) metrics.blockInterval.set((h.timestamp - lastHeader.timestamp) / (h.number - lastHeader.number));
+    if (h) lastHeader = { number: h.number, timestamp: h.timestamp };
+  }
+
   async function updateMetrics(result: SyncResult): Promise<void> {
     metrics.headBlock.set(result.head);
     metrics.lastProcessedBlock.set(result.checkpoint.block);
@@ -299,6 +501,7 @@ export function createWatcher(o: WatcherOptions): Watcher {
           const group = `op:${r.operationId.toLowerCase()}`;
           if (ledger.subjectsOfGroup(group).some((s) => s.state !== "retracted" && s.decision.review && !s.decision.review.proposal)) ledger.markDirty([group]);
         }
+        await markNearEta();
         // The guardians each review names, read from the chain once per process.
         if (!topology.guardians) topology.guardians = await readGuardians(rpc, topology);
         // Groups left dirty by a crash or a failing sink come first, unless a reorg is still being
@@ -325,6 +528,8 @@ export function createWatcher(o: WatcherOptions): Watcher {
             },
             onReorg: ({ from, ancestor, depth, groups }) => {
               metrics.reorgs.inc();
+              deepestReorg = Math.max(deepestReorg, depth);
+              metrics.reorgDepthMax.set(deepestReorg);
               facts.clear();
               log(`reorg: block ${from} is no longer canonical; rolled back ${depth} block(s) to ${ancestor}; re-deciding ${groups.length} group(s) once re-indexed to block ${ledger.hold()}`);
               o.crash?.("after-reorg", {});
@@ -344,6 +549,7 @@ export function createWatcher(o: WatcherOptions): Watcher {
         ledger.clearHold();
         await reconcile(records, failed, partial);
         await publishSinkAlerts(partial);
+        await monitorStep(sync.target, partial);
         if (partial.posts.some((p) => p.action === "created" || p.action === "updated" || p.action === "adopted")) {
           for (const sink of o.sinks) {
             try {
@@ -356,6 +562,7 @@ export function createWatcher(o: WatcherOptions): Watcher {
         const result: StepResult = { ...sync, posts: partial.posts, pendingGroups: ledger.dirtyGroups().length, sinkErrors: partial.sinkErrors };
         lastHead = sync.head;
         await updateMetrics(sync);
+        await chainHealth();
         lastSuccess = Date.now();
         lastError = undefined;
         metrics.lastSuccess.set(Math.floor(lastSuccess / 1000));
@@ -367,6 +574,8 @@ export function createWatcher(o: WatcherOptions): Watcher {
         end();
       }
     },
+    simulationsIdle: () => queue?.idle() ?? Promise.resolve(),
+    simulationsPending: () => queue?.size ?? 0,
     health() {
       const cp = ledger.checkpoint();
       return { ok: lastSuccess > 0 && lastError === undefined, lastSuccessAt: lastSuccess ? new Date(lastSuccess).toISOString() : null, lastProcessedBlock: cp?.block ?? null, head: lastHead, lagBlocks: cp ? Math.max(0, lastHead - cp.block) : null, pendingGroups: ledger.dirtyGroups().length, ...(lastError ? { lastError } : {}) };
@@ -381,7 +590,12 @@ export function createWatcher(o: WatcherOptions): Watcher {
 export async function runOnce(o: WatcherOptions): Promise<StepResult> {
   const w = createWatcher(o);
   try {
-    return await w.step();
+    const first = await w.step();
+    if (w.simulationsPending() === 0) return first;
+    // A scheduled job posts the simulated review in the same run: wait for the simulations, decide again.
+    await w.simulationsIdle();
+    const second = await w.step();
+    return { ...second, posts: [...first.posts, ...second.posts], sinkErrors: [...first.sinkErrors, ...second.sinkErrors] };
   } finally {
     w.close();
   }

@@ -1,6 +1,6 @@
 import type { Command } from "../main.ts";
 import { finding } from "../output.ts";
-import { withSetup } from "../chain.ts";
+import { progressOn, withSetup } from "../chain.ts";
 import { runCheck } from "../../pipeline/check.ts";
 import { gitCommit } from "../../pipeline/stage.ts";
 import { writeFileAtomic } from "../../fs/atomic.ts";
@@ -14,7 +14,7 @@ const command: Command = {
   run: (c) =>
     withSetup(c, async (setup) => {
       // 5-11 s of compiling is otherwise silent: say so on a terminal (stderr keeps stdout for the report).
-      const progress = process.stderr.isTTY ? (line: string) => void process.stderr.write(`${line}\n`) : undefined;
+      const progress = progressOn(c);
       const result = await runCheck(setup, { commit: gitCommit(c.root), progress });
       const report = c.flags.report as string | undefined;
       if (report) writeFileAtomic(report, result.markdown);

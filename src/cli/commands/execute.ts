@@ -24,9 +24,11 @@ const command: Command = {
       } else {
         c.out.print(`${r.step === "executed" ? `operation executed (${r.tx})` : "operation was already executed"}; post-upgrade checks:`);
         for (const p of r.postChecks ?? []) c.out.print(`  ${p.ok ? "ok  " : "FAIL"} ${p.proxy}: implementation ${p.implementation} (expected ${p.expected}), upgrade authority ${p.authority}`);
+        for (const g of r.governanceChecks ?? []) c.out.print(`  ${g.ok ? "ok  " : "FAIL"} ${g.action}: ${g.detail}`);
       }
-      c.out.result({ ok: !r.postChecks?.some((p) => !p.ok), ...r });
-      return r.postChecks?.some((p) => !p.ok) ? 1 : 0;
+      const failed = r.postChecks?.some((p) => !p.ok) || r.governanceChecks?.some((g) => !g.ok);
+      c.out.result({ ok: !failed, ...r });
+      return failed ? 1 : 0;
     }),
 };
 export default command;

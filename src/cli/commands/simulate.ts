@@ -20,6 +20,7 @@ const command: Command = {
       const block = c.flags.block as string | undefined;
       if (block !== undefined && !/^\d+$/.test(block)) throw new GatehouseError("USAGE", { message: `--block: expected a block number, got '${block}'` });
       const { record } = resolveProposal(c.root, c.network, ref);
+      setup.progress?.(`simulating proposal ${record.id} on an in-process fork of '${c.network}' ${block !== undefined ? `at block ${block}` : "at its latest block"}...`);
       const report = await simulateProposal(setup, record, block !== undefined ? { blockNumber: Number(block) } : {});
       c.out.print(renderSimulation(report));
       c.out.result({ ok: report.findings.length === 0, ...report });

@@ -95,7 +95,9 @@ const command: Command = {
         const created = r.posts.filter((p) => p.action === "created" || p.action === "updated");
         c.out.print(`watched '${c.network}' up to block ${r.checkpoint.block} (head ${r.head}): ${r.events} event(s), ${created.length} post(s) written${r.reorgs ? `, ${r.reorgs} reorg(s) handled` : ""}${r.pendingGroups ? `, ${r.pendingGroups} waiting for a sink` : ""}`);
         c.out.result({ ok: r.sinkErrors.length === 0, ...r });
-        return r.sinkErrors.length > 0 || alerts.some((a) => a.action === "created") ? 1 : 0;
+        // A review posted and then turned into an alert by its simulation in this same run is a new alert too.
+        const raised = alerts.some((a) => a.action === "created" || (a.action === "updated" && r.posts.some((p) => p.key === a.key && p.action === "created")));
+        return r.sinkErrors.length > 0 || raised ? 1 : 0;
       }
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);

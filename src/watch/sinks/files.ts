@@ -58,7 +58,7 @@ interface IndexEntry {
   event?: { block: number };
 }
 
-const ORDER: Record<string, number> = { scheduled: 0, alert: 1, executed: 2, cancelled: 3, retracted: 4 };
+const ORDER: Record<string, number> = { scheduled: 0, alert: 1, executed: 2, cancelled: 3, retracted: 4, resolved: 5 };
 
 /** The folder's review page: one row per post, alerts and pending operations first. */
 export function indexMarkdown(abs: string): string {
@@ -71,7 +71,7 @@ export function indexMarkdown(abs: string): string {
       // a file being replaced; the next flush lists it
     }
   }
-  const rank = (e: IndexEntry) => (e.severity === "alert" && e.state !== "retracted" ? -1 : 0) * 10 + (ORDER[e.state] ?? 5);
+  const rank = (e: IndexEntry) => (e.severity === "alert" && e.state !== "retracted" && e.state !== "resolved" ? -1 : 0) * 10 + (ORDER[e.state] ?? 5);
   entries.sort((a, b) => rank(a) - rank(b) || (b.scheduled?.block ?? b.event?.block ?? 0) - (a.scheduled?.block ?? a.event?.block ?? 0));
   // Block: where the post's latest state happened (executed, cancelled, scheduled, or the alert's event).
   const lines = ["# Gatehouse: queued operations and alerts", "", "| State | Severity | Post | ETA | Block |", "| --- | --- | --- | --- | --- |"];

@@ -54,7 +54,7 @@ export function issueLabels(post: SinkPost, labels: string[]): string[] {
 
 /** GitHub's close reason for each terminal state; undefined keeps the issue open. */
 export function closeReason(state: string): "completed" | "not_planned" | undefined {
-  if (state === "executed") return "completed";
+  if (state === "executed" || state === "resolved") return "completed";
   if (state === "cancelled" || state === "retracted") return "not_planned";
   return undefined;
 }

@@ -86,6 +86,8 @@ export function stateVerb(post: Pick<SinkPost, "state" | "previousState">): stri
       return "Cancelled";
     case "retracted":
       return "Retracted";
+    case "resolved":
+      return "Resolved";
     default:
       return "Alert";
   }

@@ -19,7 +19,7 @@ const clip = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n - 1)
 
 export function webhookPayload(post: SinkPost, format: WebhookFormat): Record<string, unknown> {
   const verb = stateVerb(post);
-  const icon = post.severity === "alert" ? "🚨" : post.state === "executed" ? "✅" : post.state === "scheduled" ? "⏳" : "🛑";
+  const icon = post.state === "resolved" ? "✅" : post.severity === "alert" ? "🚨" : post.state === "executed" ? "✅" : post.state === "scheduled" ? "⏳" : "🛑";
   if (format === "slack") {
     const title = renderText(post.title, "slack");
     const summary = renderText(post.summary, "slack");
@@ -36,7 +36,7 @@ export function webhookPayload(post: SinkPost, format: WebhookFormat): Record<st
   if (format === "discord") {
     const title = renderText(post.title, "discord");
     const headline = `${icon} ${verb}: ${title}`;
-    const color = post.severity === "alert" ? 0xe01e5a : post.state === "executed" ? 0x2eb67d : post.state === "scheduled" ? 0xecb22e : 0x6b7280;
+    const color = post.state === "resolved" ? 0x2eb67d : post.severity === "alert" ? 0xe01e5a : post.state === "executed" ? 0x2eb67d : post.state === "scheduled" ? 0xecb22e : 0x6b7280;
     return {
       content: clip(headline, 2000),
       embeds: [{ title: clip(title, 256), description: clip(renderText(post.summary, "discord"), 4096), color, footer: { text: clip(`gatehouse · ${post.network} · ${post.key}`, 2048) } }],
