@@ -169,7 +169,7 @@ function meaningOf(c: SlotChange, record: ProposalRecord, bookkeeping: boolean):
   return `${c.accountLabel}: ${c.name.path} changes`;
 }
 
-function describeCall(call: { target: string; value: bigint; data: string }, record: ProposalRecord, decoded: ReturnType<typeof decodeProposal>["calls"][number]): { function: string | null; args: Record<string, string>; description: string } {
+function describeCall(call: { target: string; value: bigint; data: string }, decoded: ReturnType<typeof decodeProposal>["calls"][number]): { function: string | null; args: Record<string, string>; description: string } {
   let parsed = null;
   try {
     parsed = upgradeInterface.parseTransaction({ data: call.data, value: call.value });
@@ -180,7 +180,7 @@ function describeCall(call: { target: string; value: bigint; data: string }, rec
   const args = parsed ? Object.fromEntries(parsed.fragment.inputs.map((p, i) => [p.name || `arg${i}`, fmtArg(parsed!.args[i])])) : {};
   const description = decoded.kind
     ? `upgrade ${decoded.proxyName ?? "an unknown proxy"} (${decoded.kind} proxy ${decoded.proxy}${decoded.kind === "transparent" ? ` via ProxyAdmin ${decoded.target}` : ""}) to ${decoded.newImplementation}${decoded.contract ? ` (${decoded.contract})` : ""}, was ${decoded.oldImplementation ?? "?"}${decoded.initializer && decoded.initializer !== "0x" ? `, then call ${decoded.initializer}` : ", calling nothing after"}`
-    : `call ${call.target} with data ${call.data}${record.operations.length ? "" : ""}`;
+    : `call ${call.target} with data ${call.data} (not an upgrade)`;
   return { function: fn, args, description };
 }
 
@@ -275,7 +275,7 @@ function packetHeader(network: string, record: ProposalRecord, safeTx: SafeTxRec
       delaySeconds: decoded.delaySeconds,
       salt: decoded.salt,
       predecessor: decoded.predecessor,
-      calls: batch.calls.map((call, i) => ({ index: i, target: getAddress(call.target), value: call.value.toString(), ...describeCall(call, record, decoded.calls[i]!) })),
+      calls: batch.calls.map((call, i) => ({ index: i, target: getAddress(call.target), value: call.value.toString(), ...describeCall(call, decoded.calls[i]!) })),
     },
   };
 }
@@ -437,7 +437,7 @@ export function blockingFindings<F extends { kind: string; message: string }>(re
   return record.kind === "governance" ? findings.filter((f) => f.kind === "revert" || f.kind === "probe" || f.kind === "record") : findings;
 }
 
-/** The signer packet of a record: refused when the record has no schedule Safe transaction yet. */
+/** The Safe transaction a packet pins: the record's latest schedule transaction (none before propose). */
 export function scheduleSafeTx(record: ProposalRecord): SafeTxRecord | undefined {
   return [...record.safeTransactions].reverse().find((t) => t.purpose === "schedule");
 }
