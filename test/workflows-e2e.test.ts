@@ -111,7 +111,8 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
       },
       github: { repository: REPOSITORY, sha: o.sha, ref: o.ref ?? `refs/heads/${o.branch ?? "main"}`, headRef: o.headRef, baseRef: o.headRef ? "main" : undefined, apiUrl: gh.url },
       skipRuns: SKIP_RUNS,
-      stepTimeoutMs: 90_000,
+      // Stage and propose builds the commit and simulates the batch on a fork of the node (the signer packet).
+      stepTimeoutMs: 240_000,
       // GATEHOUSE_HARNESS_LOG=1 prints each job and step as it runs.
       log: process.env.GATEHOUSE_HARNESS_LOG ? (line) => process.stderr.write(`    [harness] ${line}\n`) : undefined,
     });
@@ -232,10 +233,13 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
     expect(gh.calls()).to.deep.equal([`GET /repos/${REPOSITORY}/issues/1/comments`, `PATCH /repos/${REPOSITORY}/issues/comments/${prComment}`]);
     expect(gh.comments.map((c) => c.id)).to.deep.equal([prComment]);
     expect(gh.comments[0]!.body).to.include("## Gatehouse upgrade check: PASS");
+    // The upgrade this PR would stage, simulated on a fork of the network with the PR's build deployed there.
+    expect(gh.comments[0]!.body).to.include("PASS; simulated: expected diff below").and.include("Expected state diff if this is staged").and.include("vault (proxy) now runs implementation");
   });
   let proposal: { id: string; safeTxHash: string; operationId: string };
 
-  it("merge: stage-and-propose stages on the testnet, proposes to the tx-service, commits the record; the mainnet job waits", async () => {
+  it("merge: stage-and-propose stages on the testnet, proposes to the tx-service, commits the record; the mainnet job waits", async function () {
+    this.timeout(300_000);
     repo.git(repo.dev, "checkout", "-q", "main");
     repo.git(repo.dev, "merge", "-q", "--no-ff", "-m", "Merge pull request #1 from acme/upgrade", "upgrade");
     const sha = repo.commitAndPush("Merge pull request #1", "main");
@@ -252,6 +256,7 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
     expect(o["safe-link"]).to.equal(`${service.url}/api/v1/multisig-transactions/${o["safe-tx-hash"]}/`);
     expect(step.summary).to.include(o["safe-tx-hash"]!).and.include(o["domain-hash"]!).and.include(o["message-hash"]!).and.include(o["safe-link"]!);
     expect(step.summary).to.include("Submitted | to the Safe Transaction Service");
+    expect(step.summary).to.include("## Signer packet").and.include("erc1967.implementation").and.include("No findings in the simulation");
     expect(testnet.outputs).to.include({ network: "localhost", "up-to-date": "false", "proposal-id": o["proposal-id"], "safe-tx-hash": o["safe-tx-hash"] });
     proposal = { id: o["proposal-id"]!, safeTxHash: o["safe-tx-hash"]!, operationId: o["operation-id"]! };
 
@@ -269,7 +274,7 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
     // The record was committed and pushed to main.
     expect(stepOf(r, "testnet", "Commit the proposal record").conclusion).to.equal("success");
     expect(repo.git(repo.origin, "log", "-1", "--format=%s", "main")).to.equal(`gatehouse: proposal ${proposal.id} on localhost [skip ci]`);
-    expect(repo.git(repo.origin, "show", "--name-only", "--format=", "main").split("\n")).to.include(`proposals/localhost/${proposal.id}.json`);
+    expect(repo.git(repo.origin, "show", "--name-only", "--format=", "main").split("\n")).to.include.members([`proposals/localhost/${proposal.id}.json`, `proposals/localhost/${proposal.id}.validation.json`, `proposals/localhost/${proposal.id}.validation.md`]);
 
     // The signer key went in through the step's env and never shows in any log, summary or output.
     // The script masked it itself (core.setSecret), on top of GitHub's masking of secrets.
@@ -323,7 +328,9 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
     }
   });
 
-  it("a second owner signs; the execute workflow executes the Safe transaction, which schedules the operation", async () => {
+  it("a second owner signs; the execute workflow executes the Safe transaction, which schedules the operation", async function () {
+    // sign builds the commit and re-simulates the batch against the signer packet before approving.
+    this.timeout(300_000);
     repo.git(repo.dev, "pull", "-q", "origin", "main");
     const sign = await gatehouse(repo.dev, "sign", proposal.safeTxHash, "--network", "localhost", "--from", "account:2", "--tx-service", service.url);
     expect(sign.code, sign.stderr + sign.stdout).to.equal(0);

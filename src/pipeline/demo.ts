@@ -106,6 +106,17 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
       step(`round ${round === "cancelled" ? 1 : 2}: propose to the service (owner ${owner1!.address} signs)`);
       const p = await propose({ setup, proposal: proposal.record.id, proposer: owner1!, via: "service" });
       log(renderSafeTxSummary({ record: p.record, safeTx: p.safeTx, approvals: p.approvals, threshold: p.threshold, cancelFile: path.relative(root, p.cancelFile) }).replace(/^/gm, "   "));
+      if (p.packet) {
+        const pinned = p.packet.packet.effects.changes;
+        const slots = pinned.filter((c) => c.variable === "erc1967.implementation");
+        const rows = p.packet.packet.stateChanges;
+        for (const c of [...rows.filter((r) => !r.bookkeeping), ...rows.filter((r) => r.bookkeeping)]) log(`   state diff: ${c.variable ?? c.slot}: ${c.meaning}`);
+        expect(
+          `the signer packet pins exactly the ${proposal.record.operations.length} ERC-1967 implementation slot changes`,
+          slots.length === proposal.record.operations.length && pinned.length === slots.length && p.packet.packet.findings.length === 0 && p.packet.packet.probes.every((x) => x.ok),
+          `${path.relative(root, p.packet.file)}: ${pinned.length} pinned change(s), ${p.packet.packet.probes.length} probe(s) pass, state-diff hash ${p.packet.packet.effectsHash.slice(0, 12)}…`,
+        );
+      } else expect("propose wrote the signer packet", false, "no packet");
       const twice = await propose({ setup, proposal: proposal.record.id, proposer: owner1!, via: "service" });
       const listed = (await api.getMultisigTransactions(setup.deployment.safe.address)).results.filter((t) => t.safeTxHash === p.safeTx.safeTxHash);
       expect("proposing twice is one Safe transaction", !twice.created && twice.safeTx.safeTxHash === p.safeTx.safeTxHash && listed.length === 1, `same safeTxHash ${p.safeTx.safeTxHash.slice(0, 12)}…, once on the service`);
@@ -114,7 +125,7 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
         step("a signer verifies the proposal independently (gatehouse verify)");
         const v = await verify({ setup, proposal: proposal.record.id, build });
         expect(
-          "verify recomputes calldata, salt, operation id, Safe hashes and bytecode",
+          "verify recomputes calldata, salt, operation id, Safe hashes and bytecode, and re-simulates the signer packet's state diff",
           v.checks.every((c) => c.ok),
           `${v.checks.length} checks against ${head ? `the build of commit ${head.slice(0, 12)}` : "the current build (no git repository)"}`,
         );
