@@ -50,6 +50,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   "tx-service": async () => (await import("./commands/tx-service.ts")).default,
   simulate: async () => (await import("./commands/simulate.ts")).default,
   delegate: async () => (await import("./commands/delegate.ts")).default,
+  site: async () => (await import("./commands/site.ts")).default,
 };
 
 const COMMON: NonNullable<ParseArgsConfig["options"]> = {

@@ -99,3 +99,7 @@ export const SITE_JS = `// Gatehouse review site: live countdowns and copy butto
   else start();
 })();
 `;
+
+/** A plain shield, so browsers find an icon on the site instead of asking for /favicon.ico. */
+export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><path d="M8 1 2 3v5c0 3.5 2.6 6.2 6 7 3.4-.8 6-3.5 6-7V3z" fill="#0645ad"/></svg>
+`;

@@ -5,7 +5,7 @@ import { GatehouseError } from "../errors.ts";
 import { displayPath, removeStaleTempFiles, toJson, writeFileAtomic } from "../fs/atomic.ts";
 import { untagData } from "../review/untrusted.ts";
 import { Ledger } from "../watch/ledger.ts";
-import { SITE_CSS, SITE_JS } from "./assets.ts";
+import { FAVICON_SVG, SITE_CSS, SITE_JS } from "./assets.ts";
 import { buildSiteModel, type SimulationProblem, type SimulationView, type SiteModel, type SiteSubject } from "./model.ts";
 import { operationsJson, renderEntryPage, renderFeed, renderIndex } from "./render.ts";
 
@@ -142,6 +142,7 @@ export function buildSite(o: SiteBuildOptions): SiteBuildResult {
   for (const e of model.entries) if (!e.builderFile) rmSync(path.join(out, e.page.replace(/\.html$/, ".cancel.json")), { force: true });
   writeFileAtomic(path.join(out, "assets/site.css"), SITE_CSS);
   writeFileAtomic(path.join(out, "assets/site.js"), SITE_JS);
+  writeFileAtomic(path.join(out, "assets/favicon.svg"), FAVICON_SVG);
   writeFileAtomic(path.join(out, "index.html"), renderIndex(model));
   writeFileAtomic(path.join(out, "feed.xml"), renderFeed(model));
   writeFileAtomic(path.join(out, "operations.json"), toJson(operationsJson(model)));

@@ -52,7 +52,7 @@ export interface SiteInput {
 export type Urgency = "alert" | "pending" | "executed" | "cancelled" | "retracted";
 
 export const GROUPS: { urgency: Urgency; heading: string }[] = [
-  { urgency: "alert", heading: "Alerts" },
+  { urgency: "alert", heading: "Alerts (unexplained governance activity)" },
   { urgency: "pending", heading: "Pending (queued, by ETA)" },
   { urgency: "executed", heading: "Executed" },
   { urgency: "cancelled", heading: "Cancelled" },
@@ -111,9 +111,11 @@ export function slugOf(key: string): string {
 
 function urgencyOf(d: Decision): Urgency {
   if (d.state === "retracted") return "retracted";
+  // A cancelled operation is settled whatever it was (its page still says ALERT); an executed one that
+  // raised an alert stays on top: it ran, and someone must look at what it did.
+  if (d.state === "cancelled") return "cancelled";
   if (d.severity === "alert") return "alert";
   if (d.state === "executed") return "executed";
-  if (d.state === "cancelled") return "cancelled";
   return "pending";
 }
 

@@ -59,6 +59,7 @@ function layout(o: { title: string; depth: 0 | 1; body: Html; generatedAt?: stri
 <meta name="referrer" content="no-referrer">
 <title>${o.title}</title>
 <link rel="stylesheet" href="${up}assets/site.css">
+<link rel="icon" type="image/svg+xml" href="${up}assets/favicon.svg">
 <link rel="alternate" type="application/atom+xml" title="Gatehouse operations" href="${up}feed.xml">
 <script src="${up}assets/site.js" defer></script>
 </head>

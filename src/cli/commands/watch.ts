@@ -6,9 +6,11 @@ import { filesSink } from "../../watch/sinks/files.ts";
 import { sinksFromPolicy } from "../../watch/sinks/config.ts";
 import { follow, runOnce, startWithRetry, type StepResult } from "../../watch/watcher.ts";
 import { withSetup } from "../chain.ts";
+import { buildSite } from "../../site/build.ts";
+import { repositoryUrl } from "./site.ts";
 import type { Command } from "../main.ts";
 
-const usage = "watch [--once | --follow] [--db FILE] [--from-block N] [--max-range N] [--interval MS] [--metrics-port N]";
+const usage = "watch [--once | --follow] [--db FILE] [--from-block N] [--max-range N] [--interval MS] [--metrics-port N] [--site DIR]";
 
 function intFlag(value: unknown, name: string): number | undefined {
   if (value === undefined) return undefined;
@@ -27,8 +29,9 @@ const command: Command = {
     "max-range": { type: "string" },
     interval: { type: "string" },
     "metrics-port": { type: "string" },
+    site: { type: "string" },
   },
-  flags: { once: { help: "process the confirmed blocks once and exit (a scheduled job)", default: "on unless --follow" }, follow: { help: "run as a service, polling every --interval", default: "off" }, db: { value: "FILE", help: "the watcher's ledger (SQLite)", default: ".gatehouse/watch-<network>.sqlite" }, "from-block": { value: "N", help: "first block to read on a fresh ledger", default: "the timelock's creation block" }, "max-range": { value: "N", help: "most blocks per log query", default: "2000" }, interval: { value: "MS", help: "poll interval in --follow mode", default: "2000" }, "metrics-port": { value: "N", help: "Prometheus metrics and /health port in --follow mode", default: "9464" } },
+  flags: { once: { help: "process the confirmed blocks once and exit (a scheduled job)", default: "on unless --follow" }, follow: { help: "run as a service, polling every --interval", default: "off" }, db: { value: "FILE", help: "the watcher's ledger (SQLite)", default: ".gatehouse/watch-<network>.sqlite" }, "from-block": { value: "N", help: "first block to read on a fresh ledger", default: "the timelock's creation block" }, "max-range": { value: "N", help: "most blocks per log query", default: "2000" }, interval: { value: "MS", help: "poll interval in --follow mode", default: "2000" }, "metrics-port": { value: "N", help: "Prometheus metrics and /health port in --follow mode", default: "9464" }, site: { value: "DIR", help: "rebuild the community review site in DIR after each step (only the pages whose operation changed)", default: "no site" } },
   run: async (c) => {
     if (c.flags.once && c.flags.follow) throw new GatehouseError("USAGE", { message: `--once and --follow exclude each other (usage: gatehouse ${usage})` });
     const fromBlock = intFlag(c.flags["from-block"], "from-block");
@@ -70,6 +73,18 @@ const command: Command = {
       await server?.close();
     }
 
+    const siteDir = c.flags.site as string | undefined;
+    /** The site is a view of the ledger: a failure to write it is logged, never a reason to stop watching. */
+    function buildSiteAfterStep(db: string, out: string): void {
+      try {
+        const r = buildSite({ ledger: db, root: c.root, network: c.network, out, ...(repository ? { repository } : {}) });
+        if (r.written > 0) log(`site: ${r.written} file(s) written to ${out}`);
+      } catch (e) {
+        log(`site: could not write ${out}: ${(e as Error).message}`);
+      }
+    }
+    const repository = siteDir ? repositoryUrl(undefined) : undefined;
+
     async function run(setup: Parameters<Parameters<typeof withSetup>[1]>[0]): Promise<number> {
       const db = (c.flags.db as string | undefined) ?? path.join(c.root, ".gatehouse", `watch-${c.network}.sqlite`);
       let sinks = sinksFromPolicy(setup.policy, c.root);
@@ -90,6 +105,7 @@ const command: Command = {
       };
       if (!c.flags.follow) {
         const r: StepResult = await runOnce(options);
+        if (siteDir) buildSiteAfterStep(db, siteDir);
         // Exit 1 (a finding) when this run raised an alert: an unknown operation, an upgrade outside the timelock, a role or delay change...
         const alerts = r.posts.filter((p) => p.severity === "alert" && p.state !== "retracted");
         const created = r.posts.filter((p) => p.action === "created" || p.action === "updated");
@@ -106,6 +122,7 @@ const command: Command = {
           signal: controller.signal,
           intervalMs: interval ?? 2000,
           onHealth: (h) => (health = h),
+          ...(siteDir ? { onStep: () => buildSiteAfterStep(db, siteDir) } : {}),
         });
       } finally {
         process.off("SIGINT", stop);
