@@ -14,6 +14,7 @@ import { benchService, serviceBenchTables } from "./service.ts";
 import { watchBenchmark } from "./watch.ts";
 import { verifyBenchmark } from "./verify.ts";
 import { checkBenchmark } from "./check.ts";
+import { siteBenchmark } from "./site.ts";
 import { renderTable, type Table } from "./table.ts";
 
 interface Benchmark {
@@ -45,6 +46,7 @@ const benchmarks: Benchmark[] = [
   },
   { name: "verify: at a commit, beside a bare hardhat build of it", run: (log) => verifyBenchmark(log) },
   { name: "check: beside a bare compile + OZ validateUpgrade of the same contracts", run: (log) => checkBenchmark(log) },
+  { name: "review site: full and incremental build for 1,000 operations", run: (log) => siteBenchmark(log) },
 ];
 
 const log = (line: string) => console.error(line);

@@ -7,7 +7,7 @@ import { untagData } from "../review/untrusted.ts";
 import { Ledger } from "../watch/ledger.ts";
 import { FAVICON_SVG, SITE_CSS, SITE_JS } from "./assets.ts";
 import { buildSiteModel, type SimulationProblem, type SimulationView, type SiteModel, type SiteSubject } from "./model.ts";
-import { operationsJson, renderEntryPage, renderFeed, renderIndex } from "./render.ts";
+import { operationsJson, renderEntryPage, renderFeed, renderIndex, renderNetworksIndex } from "./render.ts";
 
 /**
  * `gatehouse site --out DIR` (and `watch --follow --site DIR` after each step): the thin shell around
@@ -123,11 +123,12 @@ export function buildSite(o: SiteBuildOptions): SiteBuildResult {
       unchanged++;
       continue;
     }
-    // The cancel file is the review's (src/proposal/derive.ts cancelArtifact), written as `gatehouse cancel --builder-file` writes it.
+    // The cancel file is the review's (src/proposal/derive.ts cancelArtifact), written as `gatehouse cancel --builder-file` writes it;
+    // an operation no longer scheduled keeps none to download.
     if (e.builderFile && e.review) {
       writeFileAtomic(path.join(out, e.builderFile), toJson(untagData(e.review.cancel.txBuilder)));
       written++;
-    }
+    } else if (before[e.page] !== undefined) rmSync(path.join(out, e.page.replace(/\.html$/, ".cancel.json")), { force: true });
     writeFileAtomic(path.join(out, e.page), renderEntryPage(e, model.network));
     written++;
   }
@@ -138,11 +139,7 @@ export function buildSite(o: SiteBuildOptions): SiteBuildResult {
     rmSync(path.join(out, page.replace(/\.html$/, ".cancel.json")), { force: true });
     removed++;
   }
-  // A page that is no longer scheduled keeps no cancel file to download.
-  for (const e of model.entries) if (!e.builderFile) rmSync(path.join(out, e.page.replace(/\.html$/, ".cancel.json")), { force: true });
-  writeFileAtomic(path.join(out, "assets/site.css"), SITE_CSS);
-  writeFileAtomic(path.join(out, "assets/site.js"), SITE_JS);
-  writeFileAtomic(path.join(out, "assets/favicon.svg"), FAVICON_SVG);
+  writeAssets(out);
   writeFileAtomic(path.join(out, "index.html"), renderIndex(model));
   writeFileAtomic(path.join(out, "feed.xml"), renderFeed(model));
   writeFileAtomic(path.join(out, "operations.json"), toJson(operationsJson(model)));
@@ -151,4 +148,20 @@ export function buildSite(o: SiteBuildOptions): SiteBuildResult {
   writeFileAtomic(path.join(out, MANIFEST), toJson({ version: 1, pages }));
   const problems = Object.values(model.entries.flatMap((e) => (e.simulation && "problem" in e.simulation ? [`${e.simulation.file}: ${e.simulation.problem}`] : []))).filter((p, i, a) => a.indexOf(p) === i);
   return { out, entries: model.entries.length, written, unchanged, removed, problems };
+}
+
+function writeAssets(out: string): void {
+  writeFileAtomic(path.join(out, "assets/site.css"), SITE_CSS);
+  writeFileAtomic(path.join(out, "assets/site.js"), SITE_JS);
+  writeFileAtomic(path.join(out, "assets/favicon.svg"), FAVICON_SVG);
+}
+
+/**
+ * The root of a multi-network site (`DIR/index.html` linking `DIR/<network>/`). Every network's job
+ * writes the same file from the same list, so their outputs can be merged into one Pages artifact.
+ */
+export function writeNetworksIndex(dir: string, networks: string[], now = new Date()): void {
+  writeAssets(dir);
+  writeFileAtomic(path.join(dir, "index.html"), renderNetworksIndex(networks, now.toISOString().replace(/\.\d{3}Z$/, "Z")));
+  writeFileAtomic(path.join(dir, ".nojekyll"), "");
 }

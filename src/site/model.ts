@@ -1,4 +1,4 @@
-import { keccak256, toUtf8Bytes } from "ethers";
+import { createHash } from "node:crypto";
 import type { EventAlert } from "../review/alert.ts";
 import type { OperationReview } from "../review/operation.ts";
 import type { Decision } from "../watch/decide.ts";
@@ -196,7 +196,7 @@ export function buildSiteModel(input: SiteInput): SiteModel {
       ...(source ? { source } : {}),
     };
     // The page depends on the decision (its content hash covers the review), the simulation and the links.
-    const hash = keccak256(toUtf8Bytes(JSON.stringify([TEMPLATE_VERSION, d.contentHash, d.state, d.severity, d.title, simulation ?? null, source ?? null]))).slice(0, 18);
+    const hash = createHash("sha256").update(JSON.stringify([TEMPLATE_VERSION, d.contentHash, d.state, d.severity, d.title, simulation ?? null, source ?? null])).digest("hex").slice(0, 16);
     return { ...base, hash };
   });
   entries.sort(compareEntries);

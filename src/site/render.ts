@@ -49,7 +49,7 @@ const plain = (v: unknown): string => clean(untag(String(v ?? "")));
 
 export const isoUtc = (t: number) => new Date(t * 1000).toISOString().replace(".000Z", "Z");
 
-function layout(o: { title: string; depth: 0 | 1; body: Html; generatedAt?: string }): string {
+function layout(o: { title: string; depth: 0 | 1; body: Html; generatedAt?: string; root?: boolean }): string {
   const up = o.depth === 1 ? "../" : "";
   return toText(html`${trustedConstant("<!doctype html>\n")}<html lang="en">
 <head>
@@ -60,11 +60,11 @@ function layout(o: { title: string; depth: 0 | 1; body: Html; generatedAt?: stri
 <title>${o.title}</title>
 <link rel="stylesheet" href="${up}assets/site.css">
 <link rel="icon" type="image/svg+xml" href="${up}assets/favicon.svg">
-<link rel="alternate" type="application/atom+xml" title="Gatehouse operations" href="${up}feed.xml">
+${o.root ? "" : html`<link rel="alternate" type="application/atom+xml" title="Gatehouse operations" href="${up}feed.xml">`}
 <script src="${up}assets/site.js" defer></script>
 </head>
 <body>
-<header class="top"><a href="${up}index.html">Gatehouse review</a> <nav><a href="${up}feed.xml">Atom feed</a> <a href="${up}operations.json">operations.json</a></nav></header>
+<header class="top"><a href="${up}index.html">Gatehouse review</a>${o.root ? "" : html` <nav><a href="${up}feed.xml">Atom feed</a> <a href="${up}operations.json">operations.json</a></nav>`}</header>
 <main id="main">
 ${o.body}
 </main>
@@ -293,6 +293,14 @@ function alertBody(e: SiteEntry, a: EventAlert): Html {
 <dt>Transaction</dt><dd><code class="wrap">${a.event.txHash}</code>${a.from ? html` from <code>${a.from}</code>` : ""}</dd>
 ${a.viaOperation ? html`<dt>Through timelock operation</dt><dd><code>${a.viaOperation}</code></dd>` : ""}
 </dl>`;
+}
+
+/** The root of a site with several networks (GitHub Pages: one folder per network). */
+export function renderNetworksIndex(networks: string[], generatedAt: string): string {
+  const body = html`<h1>Governance operations</h1>
+<p>One review site per network the watcher follows: every queued operation with its ETA, verification and cancel path.</p>
+<ul>${networks.map((n) => html`<li><a href="${n}/index.html">${n}</a> (<a href="${n}/feed.xml">Atom feed</a>)</li>`)}</ul>`;
+  return layout({ title: "Gatehouse: governance operations", depth: 0, body, generatedAt, root: true });
 }
 
 // ---------------------------------------------------------------------------------------------------
