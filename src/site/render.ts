@@ -14,7 +14,8 @@ import { GROUPS, feedItems, type SimulationProblem, type SimulationView, type Si
 
 export const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'none'; font-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'";
 
-const SENTINEL_SPAN = /([\u{E000}\u{E002}])([^\u{E001}]*)(?:\u{E001}|$)/gu;
+// An untrusted span, with the Markdown emphasis or code marks a template may have put around it.
+const SENTINEL_SPAN = /(\*\*|`)?([\u{E000}\u{E002}])([^\u{E001}]*)(?:\u{E001}|$)(\*\*|`)?/gu;
 const clean = (s: string) => oneLine(s).replace(/[\u202A-\u202E\u2066-\u2069\u200E\u200F]/gu, "");
 
 /** Template text: `code` and **strong** as in the Markdown the reviews are written in. */
@@ -35,10 +36,13 @@ export function tagged(text: string): Html {
   const parts: Html[] = [];
   let i = 0;
   for (const m of text.matchAll(SENTINEL_SPAN)) {
-    parts.push(trustedText(text.slice(i, m.index)));
-    const value = clean(m[2]!);
-    parts.push(m[1] === "\u{E002}" ? html`<code class="claim">${value}</code>` : html`<span class="claim">${value}</span>`);
-    i = m.index + m[0].length;
+    const [whole, before, open, raw, after] = m;
+    const wrapped = before !== undefined && before === after;
+    parts.push(trustedText(text.slice(i, m.index) + (before !== undefined && !wrapped ? before : "")));
+    const value = clean(raw!);
+    const span = open === "\u{E002}" || (wrapped && before === "`") ? html`<code class="claim">${value}</code>` : html`<span class="claim">${value}</span>`;
+    parts.push(wrapped && before === "**" ? html`<strong>${span}</strong>` : span);
+    i = m.index + whole.length - (after !== undefined && !wrapped ? after.length : 0);
   }
   parts.push(trustedText(text.slice(i)));
   return html`${parts}`;
@@ -75,7 +79,7 @@ ${o.body}
 }
 
 function stateBadge(e: Pick<SiteEntry, "urgency" | "state" | "severity">): Html {
-  const word = e.urgency === "alert" ? `ALERT · ${e.state}` : e.urgency === "pending" ? "queued" : e.state;
+  const word = e.urgency === "alert" ? (e.state === "alert" ? "ALERT" : `ALERT · ${e.state === "scheduled" ? "queued" : e.state}`) : e.urgency === "pending" ? "queued" : e.state;
   return html`<span class="badge badge-${e.urgency}">${word}</span>`;
 }
 
@@ -94,7 +98,7 @@ export function renderIndex(model: SiteModel): string {
   const body = html`<h1>Governance operations on ${model.network}</h1>
 ${alerts > 0 ? html`<p class="banner banner-alert" role="alert"><strong>${alerts} ALERT${alerts === 1 ? "" : "S"}</strong>: the watcher found governance activity it cannot explain. Read each one below; the guardian can cancel a queued operation until it is executed.</p>` : html`<p class="banner banner-ok">No alert.</p>`}
 <p>Every operation of the timelock, most urgent first: alerts, then queued operations by ETA, then executed and cancelled ones. Subscribe to the <a href="feed.xml">Atom feed</a>, or read <a href="operations.json">operations.json</a>.</p>
-${groups.map((g) => html`<section aria-labelledby="h-${g.urgency}" class="group group-${g.urgency}">
+${groups.filter((g) => g.urgency !== "retracted" || g.entries.length > 0).map((g) => html`<section aria-labelledby="h-${g.urgency}" class="group group-${g.urgency}">
 <h2 id="h-${g.urgency}">${g.heading} <span class="count">(${g.entries.length})</span></h2>
 ${g.entries.length === 0 ? html`<p class="none">None.</p>` : html`<ol class="ops">${g.entries.map(indexItem)}</ol>`}
 </section>`)}`;
@@ -104,7 +108,7 @@ ${g.entries.length === 0 ? html`<p class="none">None.</p>` : html`<ol class="ops
 function indexItem(e: SiteEntry): Html {
   return html`<li class="op op-${e.urgency}" data-key="${e.key}">
 <a class="op-title" href="${e.page}">${tagged(e.title)}</a>
-<div class="op-meta">${stateBadge(e)} ${eta(e.eta, e.state === "scheduled")}</div>
+<div class="op-meta">${stateBadge(e)} ${e.state === "scheduled" ? eta(e.eta, true) : html`<span>block ${e.block}</span>`}</div>
 <div class="verdict">Verdict: ${e.verdict}</div>
 </li>`;
 }
