@@ -11,6 +11,8 @@ import { TEST_BUILD, cancelAsGuardian, executeAfterDelay, mine, scheduleOutsideP
 import { writeJsonAtomic } from "../src/fs/atomic.ts";
 import { cancelBuilder } from "../src/pipeline/cancel.ts";
 import { proposalFile, readProposalFile, type ProposalRecord } from "../src/records/proposal.ts";
+import { main } from "../src/cli/main.ts";
+import { consoleOutput } from "../src/cli/output.ts";
 import { buildSite } from "../src/site/build.ts";
 import { encodeCancel } from "../src/timelock/calls.ts";
 import { Ledger } from "../src/watch/ledger.ts";
@@ -241,5 +243,22 @@ describe("site: the community review site in Chromium", function () {
     expect(ops.operations[1]!.cancel!.calldata).to.equal(encodeCancel(pending.operationId));
     const again = buildSite({ ledger: path.join(dir, "watch.sqlite"), root: d.root, network: "default", out, repository: "https://github.com/acme/governance" });
     expect(again).to.include({ written: 0, unchanged: 4 });
+  });
+
+  it("`gatehouse site`: one network's site under a root index of several (the Pages layout); bad usage and a missing ledger exit 2", async () => {
+    const lines: string[] = [];
+    const output = consoleOutput(false, { out: (s) => lines.push(s), err: (s) => lines.push(s) });
+    const multi = path.join(dir, "pages");
+    const db = path.join(dir, "watch.sqlite");
+    expect(await main(["site", "--out", multi, "--db", db, "--root", d.root, "--network-list", "default,sepolia"], output), lines.join("")).to.equal(0);
+    expect(readFileSync(path.join(multi, "index.html"), "utf8")).to.contain('href="default/index.html"').and.contain('href="sepolia/index.html"');
+    expect(readFileSync(path.join(multi, "default/operations.json"), "utf8")).to.contain(pending.operationId);
+    expect(existsSync(path.join(multi, "assets/site.js")) && existsSync(path.join(multi, "default/assets/site.js"))).to.equal(true);
+    lines.length = 0;
+    expect(await main(["site", "--db", db, "--root", d.root], output)).to.equal(2);
+    expect(lines.join("")).to.contain("--out DIR is required");
+    expect(await main(["site", "--out", multi, "--db", db, "--root", d.root, "--network-list", "sepolia,../x"], output)).to.equal(2);
+    expect(await main(["site", "--out", multi, "--db", path.join(dir, "missing.sqlite"), "--root", d.root], output)).to.equal(2);
+    expect(lines.join("")).to.contain("missing.sqlite: not found (the watcher's ledger");
   });
 });

@@ -75,9 +75,11 @@ const command: Command = {
 
     const siteDir = c.flags.site as string | undefined;
     /** The site is a view of the ledger: a failure to write it is logged, never a reason to stop watching. */
+    let siteBuilt = false;
     function buildSiteAfterStep(db: string, out: string): void {
       try {
         const r = buildSite({ ledger: db, root: c.root, network: c.network, out, ...(repository ? { repository } : {}) });
+        siteBuilt = true;
         if (r.written > 0) log(`site: ${r.written} file(s) written to ${out}`);
       } catch (e) {
         log(`site: could not write ${out}: ${(e as Error).message}`);
@@ -122,7 +124,8 @@ const command: Command = {
           signal: controller.signal,
           intervalMs: interval ?? 2000,
           onHealth: (h) => (health = h),
-          ...(siteDir ? { onStep: () => buildSiteAfterStep(db, siteDir) } : {}),
+          // The site changes only when a subject does (countdowns run in the browser): rebuild after a step that reconciled something.
+          ...(siteDir ? { onStep: (r: StepResult) => (r.posts.length > 0 || !siteBuilt ? buildSiteAfterStep(db, siteDir) : undefined) } : {}),
         });
       } finally {
         process.off("SIGINT", stop);
