@@ -247,7 +247,8 @@ describe("site: the community review site in Chromium", function () {
 
   it("`gatehouse site`: one network's site under a root index of several (the Pages layout); bad usage and a missing ledger exit 2", async () => {
     const lines: string[] = [];
-    const output = consoleOutput(false, { out: (s) => lines.push(s), err: (s) => lines.push(s) });
+    // JSON output: the error (code and message) is part of the result, not only on stderr.
+    const output = consoleOutput(true, { out: (s) => lines.push(s), err: (s) => lines.push(s) });
     const multi = path.join(dir, "pages");
     const db = path.join(dir, "watch.sqlite");
     expect(await main(["site", "--out", multi, "--db", db, "--root", d.root, "--network-list", "default,sepolia"], output), lines.join("")).to.equal(0);
@@ -256,9 +257,9 @@ describe("site: the community review site in Chromium", function () {
     expect(existsSync(path.join(multi, "assets/site.js")) && existsSync(path.join(multi, "default/assets/site.js"))).to.equal(true);
     lines.length = 0;
     expect(await main(["site", "--db", db, "--root", d.root], output)).to.equal(2);
-    expect(lines.join("")).to.contain("--out DIR is required");
+    expect(lines.join("")).to.contain('"code": "GH100"').and.contain("--out DIR is required");
     expect(await main(["site", "--out", multi, "--db", db, "--root", d.root, "--network-list", "sepolia,../x"], output)).to.equal(2);
     expect(await main(["site", "--out", multi, "--db", path.join(dir, "missing.sqlite"), "--root", d.root], output)).to.equal(2);
-    expect(lines.join("")).to.contain("missing.sqlite: not found (the watcher's ledger");
+    expect(lines.join("")).to.contain('"code": "GH104"').and.contain("missing.sqlite: not found (the watcher's ledger");
   });
 });
