@@ -40,6 +40,19 @@ const command: Command = {
     const metricsPort = intFlag(c.flags["metrics-port"], "metrics-port");
     if (maxRange === 0) throw new GatehouseError("USAGE", { message: "--max-range: at least 1 block" });
     const log = (line: string) => c.out.log(line);
+    const siteDir = c.flags.site as string | undefined;
+    /** The site is a view of the ledger: a failure to write it is logged, never a reason to stop watching. */
+    let siteBuilt = false;
+    function buildSiteAfterStep(db: string, out: string): void {
+      try {
+        const r = buildSite({ ledger: db, root: c.root, network: c.network, out, ...(repository ? { repository } : {}) });
+        siteBuilt = true;
+        if (r.written > 0) log(`site: ${r.written} file(s) written to ${out}`);
+      } catch (e) {
+        log(`site: could not write ${out}: ${(e as Error).message}`);
+      }
+    }
+    const repository = siteDir ? repositoryUrl(undefined) : undefined;
     const metrics = createWatchMetrics();
     // --follow serves /healthz and /metrics from the start, so a start-up that keeps failing is visible.
     let startup: { attempts: number; lastError?: string } = { attempts: 0 };
@@ -72,20 +85,6 @@ const command: Command = {
     } finally {
       await server?.close();
     }
-
-    const siteDir = c.flags.site as string | undefined;
-    /** The site is a view of the ledger: a failure to write it is logged, never a reason to stop watching. */
-    let siteBuilt = false;
-    function buildSiteAfterStep(db: string, out: string): void {
-      try {
-        const r = buildSite({ ledger: db, root: c.root, network: c.network, out, ...(repository ? { repository } : {}) });
-        siteBuilt = true;
-        if (r.written > 0) log(`site: ${r.written} file(s) written to ${out}`);
-      } catch (e) {
-        log(`site: could not write ${out}: ${(e as Error).message}`);
-      }
-    }
-    const repository = siteDir ? repositoryUrl(undefined) : undefined;
 
     async function run(setup: Parameters<Parameters<typeof withSetup>[1]>[0]): Promise<number> {
       const db = (c.flags.db as string | undefined) ?? path.join(c.root, ".gatehouse", `watch-${c.network}.sqlite`);
