@@ -57,6 +57,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   rollback: async () => (await import("./commands/rollback.ts")).default,
   govern: async () => (await import("./commands/govern.ts")).default,
   init: async () => (await import("./commands/init.ts")).default,
+  site: async () => (await import("./commands/site.ts")).default,
 };
 
 const COMMON: NonNullable<ParseArgsConfig["options"]> = {
