@@ -84,13 +84,13 @@ describe("site: model, ordering, feed and packets (pure)", () => {
     try {
       mkdirSync(path.join(root, "proposals/default"), { recursive: true });
       expect(readSimulation(root, "default", "p1")).to.equal(undefined);
-      writeFileSync(path.join(root, "proposals/default/p1.validation.json"), JSON.stringify({ simulation: { operationId: "0x1", forkBlock: "seven" } }));
-      expect(readSimulation(root, "default", "p1")).to.deep.equal({ file: "proposals/default/p1.validation.json", problem: "simulation.forkBlock: Invalid input: expected number, received string" });
+      writeFileSync(path.join(root, "proposals/default/p1.validation.json"), JSON.stringify({ operationId: "0x1", run: { forkBlock: "seven" } }));
+      expect(readSimulation(root, "default", "p1")).to.deep.equal({ file: "proposals/default/p1.validation.json", problem: "run.forkBlock: Invalid input: expected number, received string" });
       writeFileSync(path.join(root, "proposals/default/p2.validation.json"), "{");
       expect((readSimulation(root, "default", "p2") as { problem: string }).problem).to.match(/^not valid JSON/);
       const s = subject(3, { state: "scheduled", eta: 1 });
-      const model = buildSiteModel({ network: "default", generatedAt: "x", subjects: [s], simulations: { p3: { file: "proposals/default/p3.validation.json", problem: "simulation.steps: Required" } } });
-      expect(renderEntryPage(model.entries[0]!, "default")).to.contain("could not be used: simulation.steps: Required");
+      const model = buildSiteModel({ network: "default", generatedAt: "x", subjects: [s], simulations: { p3: { file: "proposals/default/p3.validation.json", problem: "run.steps: Required" } } });
+      expect(renderEntryPage(model.entries[0]!, "default")).to.contain("could not be used: run.steps: Required");
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

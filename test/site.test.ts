@@ -83,9 +83,10 @@ describe("site: the community review site in Chromium", function () {
     const tampered = readProposalFile(file);
     tampered.storageLayoutDiff = { [XSS_NAME]: [{ label: XSS_LABEL, type: XSS_TYPE, slot: "0", offset: 0, status: "appended", file: "contracts/RegistryV2.sol", line: 1 }] };
     writeJsonAtomic(file, tampered);
-    writeJsonAtomic(path.join(d.root, "proposals/default", `${pending.id}.validation.json`), {
-      simulation: { operationId: pending.operationId, forkBlock: 7, steps: [{ name: "executeBatch", ok: true, gasUsed: "51234" }], stateDiff: [{ accountLabel: "registry (proxy)", slot: "0x36", before: "0x01", after: "0x02" }], unknownSlots: 0, balances: [], permissions: [], probes: [], findings: [{ kind: "write", message: XSS_FINDING }], notes: [] },
-    });
+    // The packet propose wrote, with a finding an attacker edited in (the site shows packets; verify checks them).
+    const packetPath = path.join(d.root, "proposals/default", `${pending.id}.validation.json`);
+    const packet = JSON.parse(readFileSync(packetPath, "utf8")) as { findings: { kind: string; message: string }[] };
+    writeJsonAtomic(packetPath, { ...packet, findings: [...packet.findings, { kind: "write", message: XSS_FINDING }] });
 
     dir = mkdtempSync(path.join(tmpdir(), "gatehouse-site-"));
     const db = path.join(dir, "watch.sqlite");

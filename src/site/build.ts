@@ -40,18 +40,24 @@ export interface SiteBuildOptions {
   now?: Date;
 }
 
-/** The part of a signer packet the site reads: its `simulation` (src/simulate/simulate.ts SimulationReport). */
+/**
+ * The parts of a signer packet (src/simulate/packet.ts, written by propose) the site shows: how the
+ * pinned simulation ran and what it changed. Read leniently (display only: `verify` is what checks a
+ * packet), and a malformed one is named on the page rather than stopping the build.
+ */
 const simulationSchema = z.object({
   operationId: z.string(),
-  forkBlock: z.number(),
-  steps: z.array(z.object({ name: z.string(), ok: z.boolean(), gasUsed: z.string(), revert: z.string().optional() })),
-  stateDiff: z.array(z.object({ accountLabel: z.string(), slot: z.string(), before: z.string(), after: z.string(), decoded: z.array(z.object({ path: z.string(), before: z.string(), after: z.string() })).optional() })),
+  run: z.object({
+    forkBlock: z.number(),
+    steps: z.array(z.object({ name: z.string(), ok: z.boolean(), gasUsed: z.string(), revert: z.string().optional() })),
+    notes: z.array(z.string()),
+  }),
+  stateChanges: z.array(z.object({ accountLabel: z.string(), slot: z.string(), variable: z.string().nullable(), before: z.string(), after: z.string(), bookkeeping: z.boolean() })),
   unknownSlots: z.number(),
   balances: z.array(z.object({ account: z.string(), before: z.string(), after: z.string(), delta: z.string() })),
   permissions: z.array(z.object({ what: z.string(), before: z.string(), after: z.string() })),
   probes: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string() })),
   findings: z.array(z.object({ kind: z.string(), message: z.string() })),
-  notes: z.array(z.string()),
 });
 
 /** The simulation of a proposal's signer packet, if the packet exists (another part of Gatehouse writes them). */
@@ -66,14 +72,25 @@ export function readSimulation(root: string, network: string, proposalId: string
   } catch (e) {
     return { file: rel, problem: `not valid JSON (${(e as Error).message})` };
   }
-  const sim = (packet as { simulation?: unknown } | null)?.simulation;
-  if (sim === undefined || sim === null) return undefined;
-  const parsed = simulationSchema.safeParse(sim);
+  const parsed = simulationSchema.safeParse(packet);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    return { file: rel, problem: `simulation.${issue.path.join(".")}: ${issue.message}` };
+    return { file: rel, problem: `${issue.path.join(".") || "(root)"}: ${issue.message}` };
   }
-  return { file: rel, ...parsed.data };
+  const p = parsed.data;
+  return {
+    file: rel,
+    operationId: p.operationId,
+    forkBlock: p.run.forkBlock,
+    steps: p.run.steps,
+    stateDiff: p.stateChanges.map((c) => ({ accountLabel: c.accountLabel, slot: c.variable ?? c.slot, before: c.before, after: c.after })),
+    unknownSlots: p.unknownSlots,
+    balances: p.balances,
+    permissions: p.permissions,
+    probes: p.probes,
+    findings: p.findings,
+    notes: p.run.notes,
+  };
 }
 
 export function readSubjects(ledger: string | Ledger): SiteSubject[] {
