@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { getAddress } from "ethers";
 import { compareEffects, effectsHash, effectsOf } from "../src/simulate/effects.ts";
+import { ownershipToTimelock } from "../src/simulate/simulate.ts";
 import type { SimulationReport } from "../src/simulate/simulate.ts";
 
 /** The effects a signer packet pins, and how a re-simulation is compared with them (pure, no chain). */
@@ -72,5 +73,17 @@ describe("simulate: the pinned effects of a proposal (pure)", () => {
     expect(diff.join("\n")).to.contain("permission timelock PROPOSER_ROLE: not pinned");
     expect(diff.join("\n")).to.contain("probe vault: a stranger's upgradeToAndCall reverts: pinned pass, now FAIL");
     expect(effectsHash(now)).to.not.equal(effectsHash(pinned));
+  });
+});
+
+describe("simulate: which permission changes are findings (pure)", () => {
+  const timelock = getAddress("0x00000000000000000000000000000000000000a1");
+  it("a governed proxy gaining the timelock as its first owner is not a finding; any other owner change is", () => {
+    expect(ownershipToTimelock({ what: "registry owner", before: "(none)", after: timelock }, ["registry", "vault"], timelock)).to.equal(true);
+    expect(ownershipToTimelock({ what: "registry owner", before: `0x${"00".repeat(20)}`, after: timelock.toLowerCase() }, ["registry"], timelock)).to.equal(true);
+    expect(ownershipToTimelock({ what: "registry owner", before: "(none)", after: getAddress("0x00000000000000000000000000000000000000e1") }, ["registry"], timelock)).to.equal(false);
+    expect(ownershipToTimelock({ what: "registry owner", before: getAddress("0x00000000000000000000000000000000000000e1"), after: timelock }, ["registry"], timelock)).to.equal(false);
+    expect(ownershipToTimelock({ what: "other owner", before: "(none)", after: timelock }, ["registry"], timelock)).to.equal(false);
+    expect(ownershipToTimelock({ what: "timelock PROPOSER_ROLE", before: "(none)", after: timelock }, ["registry"], timelock)).to.equal(false);
   });
 });

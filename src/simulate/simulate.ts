@@ -340,7 +340,12 @@ export async function simulate(input: SimulateInput): Promise<SimulationReport> 
     // Read at the fork block too (historic state), with every account and role the steps revealed.
     const beforeFull = await readPermissions(call, storageAt, forkTag, { safe, safeIface, timelock, proxies: input.proxies, proxyAdmins, common, extraRoles: [...seenRoles], extraAccounts: [...seenAddresses, ...touched] });
     const permissions = permissionDiff(beforeFull, after);
-    for (const p of permissions) findings.push({ kind: "permission", message: `permission changed: ${p.what}: ${p.before} -> ${p.after}` });
+    for (const p of permissions) {
+      // A governed proxy that gains the timelock as its first owner (e.g. an upgrade adding Ownable) gives
+      // no one new any power: the timelock already governs it. Every other change is a finding.
+      if (ownershipToTimelock(p, Object.keys(input.proxies), timelock)) notes.push(`${p.what}: set to the timelock, which already governs it (not a finding)`);
+      else findings.push({ kind: "permission", message: `permission changed: ${p.what}: ${p.before} -> ${p.after}` });
+    }
 
     const balances = balanceChanges(
       await Promise.all(
@@ -411,6 +416,14 @@ export async function simulate(input: SimulateInput): Promise<SimulationReport> 
   } finally {
     await fork.close();
   }
+}
+
+/** True for `<proxy> owner: (none) or zero -> the timelock` on a governed proxy. Pure. */
+export function ownershipToTimelock(p: PermissionChange, proxyNames: string[], timelock: string): boolean {
+  const m = /^(.+) owner$/.exec(p.what);
+  if (!m || !proxyNames.includes(m[1]!)) return false;
+  const unset = p.before === "(none)" || (/^0x[0-9a-fA-F]{40}$/.test(p.before) && BigInt(p.before) === 0n);
+  return unset && /^0x[0-9a-fA-F]{40}$/.test(p.after) && getAddress(p.after) === getAddress(timelock);
 }
 
 type Call = (to: string, iface: Interface, fn: string, args: unknown[], tag?: string, from?: string) => Promise<{ ok: boolean; result?: unknown[]; data: string }>;
