@@ -60,8 +60,10 @@ contract VaultV3 is Initializable, OwnableUpgradeable, PausableUpgradeable, UUPS
 
     /// @notice Run once by the V2 → V3 upgrade (upgradeToAndCall): names the guardian. A reinitializer
     /// (not validated as an initializer by upgrades-core): Ownable was initialized by V1's initialize.
+    /// Owner only: inside upgradeToAndCall the caller is the timelock; after an upgrade that did not call
+    /// it, anyone could otherwise name themselves guardian.
     /// @param guardian_ The account that may pause.
-    function initializeV3(address guardian_) external reinitializer(2) {
+    function initializeV3(address guardian_) external reinitializer(2) onlyOwner {
         __Pausable_init();
         _setGuardian(guardian_);
     }
