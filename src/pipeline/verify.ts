@@ -267,7 +267,7 @@ export async function verify(opts: { setup: Setup; proposal: string | { record: 
 }
 
 /** A governance record: each action's call is the one its fields derive, and keeps the policy's topology (same rules as the watcher). */
-export function verifyGovernance(setup: Pick<Setup, "deployment" | "policy">, record: ProposalRecord): VerifyCheck[] {
+export function verifyGovernance(setup: Pick<Setup, "deployment" | "policy" | "ctx">, record: ProposalRecord): VerifyCheck[] {
   if (record.kind !== "governance") return [];
   const rules = governanceRules(setup);
   return (record.actions ?? []).map((a, i) => {

@@ -75,6 +75,8 @@ export interface Topology {
   executors?: string[];
   /** The policy's rules.minDelaySeconds: an updateDelay below it is an alert. */
   minDelaySeconds?: number;
+  /** The policy's role holders: what a governance change may grant (none known: no grant is consistent). */
+  policyRoles?: { cancellers: string[]; executors: string[] };
   /** The cancellers as read on chain by the shell (whether each is a Safe, whether it holds the role); shown in reviews. */
   guardians?: Guardian[];
 }
@@ -82,6 +84,8 @@ export interface Topology {
 export interface PolicyTargets {
   contracts: { name: string; contract: string; upgradeInitializers?: string[] }[];
   rules?: { minDelaySeconds: number };
+  /** The policy's CANCELLER_ROLE and EXECUTOR_ROLE holders, resolved (pipeline/govern.ts policyRoleHolders). */
+  roleHolders?: { cancellers: string[]; executors: string[] };
 }
 
 export function topologyOf(deployment: DeploymentRecord, network: string, policy?: PolicyTargets): Topology {
@@ -97,6 +101,7 @@ export function topologyOf(deployment: DeploymentRecord, network: string, policy
     cancellers: deployment.timelock.cancellers.map((a) => getAddress(a)),
     executors: deployment.timelock.executors.map((a) => getAddress(a)),
     ...(policy?.rules ? { minDelaySeconds: policy.rules.minDelaySeconds } : {}),
+    ...(policy?.roleHolders ? { policyRoles: { cancellers: policy.roleHolders.cancellers.map((a) => getAddress(a)), executors: policy.roleHolders.executors.map((a) => getAddress(a)) } } : {}),
     proxies: Object.entries(deployment.proxies).map(([name, p]) => ({
       name,
       address: getAddress(p.address),
@@ -391,13 +396,17 @@ function contractName(address: string, t: Topology): string {
 const ethAmount = (wei: string) => `${formatEther(BigInt(wei))} ETH (${wei} wei)`;
 
 /** A plain-words description of a call that is not an upgrade. */
-/** The governance rules (src/proposal/governance.ts) as the topology knows them: deployment addresses, policy minimum delay. */
+/**
+ * The governance rules (src/proposal/governance.ts) as the topology knows them: deployment addresses, the
+ * policy's role holders and minimum delay. The deployment record's canceller and executor lists are claims:
+ * without the policy's holders no grant is consistent.
+ */
 export function governanceRulesOf(t: Topology): GovernanceRules {
   return {
     timelock: t.timelock,
     safe: t.safe,
-    cancellers: t.cancellers,
-    executors: t.executors ?? [],
+    cancellers: t.policyRoles?.cancellers ?? [],
+    executors: t.policyRoles?.executors ?? [],
     ...(t.minDelaySeconds !== undefined ? { minDelaySeconds: t.minDelaySeconds } : {}),
     proxies: t.proxies.filter((p) => t.governed[p.name]).map((p) => ({ name: p.name, address: p.address })),
   };
