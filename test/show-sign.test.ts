@@ -10,6 +10,7 @@ import { propose } from "../src/pipeline/propose.ts";
 import { execute } from "../src/pipeline/execute.ts";
 import { exportTypedData, submitSignature } from "../src/pipeline/sign.ts";
 import { addressLabels, show } from "../src/pipeline/show.ts";
+import { renderChecks } from "../src/pipeline/verify.ts";
 import { inspectSafeTx, renderSignerView, type SafeTypedData } from "../src/safe/inspect.ts";
 import { safeCall, safeTxHashes } from "../src/safe/hash.ts";
 import { GatehouseError } from "../src/errors.ts";
@@ -63,6 +64,8 @@ describe("show and signing elsewhere: typed data out, a wallet's signature in", 
     expect(text).to.not.match(/[\u0000-\u0008\u000b-\u001f\u007f]/);
     expect(text.split("\n").filter((l) => l.startsWith("No warnings"))).to.deep.equal([]);
     expect(text).to.contain("WARNINGS (1):");
+    // verify's lines carry record names too.
+    expect(renderChecks([{ name: "calldata of 'vault\u001b[8m'", ok: false, detail: "x" }])).to.equal("FAIL      calldata of 'vault?[8m': x");
     // ProxyAdmin labels come from the deployment record, not from a proposal's operations.
     const labels = addressLabels({ deployment: { timelock: { address: timelock }, safe: { address: safe }, proxies: { registry: { address: proxy, proxyAdmin: getAddress("0x00000000000000000000000000000000000000b1") } } } } as never);
     expect(labels).to.deep.equal({ [timelock]: "the timelock", [safe]: "the Safe", [proxy]: "registry proxy", [getAddress("0x00000000000000000000000000000000000000b1")]: "registry ProxyAdmin" });

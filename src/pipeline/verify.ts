@@ -20,6 +20,7 @@ import { safeTxData } from "../safe/transactions.ts";
 import { decodeSchedule, decodeUpgradeCall } from "../timelock/calls.ts";
 import { batchOf, cancelArtifact, executeCalldata, operationIdOf } from "../proposal/derive.ts";
 import { sourceOf, type Setup } from "./setup.ts";
+import { terminalSafe } from "../review/untrusted.ts";
 
 /**
  * `gatehouse verify <proposal|operationId>`: recompute everything a signer must trust, without trusting
@@ -307,5 +308,6 @@ async function verifyRollback(setup: Setup, record: ProposalRecord): Promise<{ c
 
 /** One line per check, as the CLI prints them: "ok", "FAIL" or "UNCHECKED", never "ok" for what was not proven. */
 export function renderChecks(checks: VerifyCheck[]): string {
-  return checks.map((k) => `${!k.ok ? "FAIL     " : k.unchecked ? "UNCHECKED" : "ok       "} ${k.name}: ${k.detail.replace(/^UNCHECKED: /, "")}`).join("\n");
+  // Names and details carry record text: no control character may hide a FAIL line (review/untrusted.ts).
+  return checks.map((k) => terminalSafe(`${!k.ok ? "FAIL     " : k.unchecked ? "UNCHECKED" : "ok       "} ${k.name}: ${k.detail.replace(/^UNCHECKED: /, "")}`)).join("\n");
 }

@@ -2,6 +2,7 @@ import { Interface, TypedDataEncoder, getAddress, type InterfaceAbi, type ParamT
 import { ROLES, TIMELOCK_ABI, UPGRADE_ABI, formatDuration } from "../timelock/calls.ts";
 import { SAFE_TX_TYPES, safeTxHashes, type SafeTxData } from "./hash.ts";
 import { safeTxShapeViolations } from "./shape.ts";
+import { terminalSafe } from "../review/untrusted.ts";
 
 /**
  * What a signer compares with a hardware wallet's screen and with independent tools such as
@@ -271,13 +272,4 @@ export function renderSignerView(v: SignerView): string {
   }
   L.push("", v.warnings.length ? `WARNINGS (${v.warnings.length}):` : "No warnings: one plain call to the timelock, no value, no gas refund.", ...v.warnings.map((w) => `  ! ${w}`));
   return L.map(terminalSafe).join("\n");
-}
-
-/**
- * One line as a terminal shows it, whatever it holds: labels come from records and decoded strings from
- * calldata, and a control character (an ANSI escape that conceals the rest, a newline that fakes a line)
- * or a bidirectional override could hide the warnings below it. Each becomes a visible "?".
- */
-function terminalSafe(line: string): string {
-  return line.replace(/[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069\u200E\u200F]/gu, "?");
 }
