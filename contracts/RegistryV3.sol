@@ -41,6 +41,8 @@ contract RegistryV3 is Initializable, OwnableUpgradeable, PausableUpgradeable {
     error NotNameOwner(bytes32 name, address caller);
     /// @notice Only the guardian may pause.
     error NotGuardian(address caller);
+    /// @notice initialize runs only while a new proxy is being deployed.
+    error InitializeOnlyAtDeployment();
     /// @notice Only the ProxyAdmin, during an upgrade, may run the upgrade's reinitializer.
     error NotUpgrader(address caller);
 
@@ -55,6 +57,9 @@ contract RegistryV3 is Initializable, OwnableUpgradeable, PausableUpgradeable {
     /// @param owner_ The unpauser (the TimelockController).
     /// @param guardian_ The account that may pause.
     function initialize(string calldata label_, address owner_, address guardian_) external reinitializer(2) {
+        // Only inside a new proxy's constructor (it has no code yet): on a V2 proxy upgraded without
+        // initializeV3 this reinitializer is otherwise open to anyone, who would make itself the owner.
+        if (address(this).code.length != 0) revert InitializeOnlyAtDeployment();
         __Ownable_init(owner_);
         __Pausable_init();
         label = label_;

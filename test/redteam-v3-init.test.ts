@@ -42,6 +42,14 @@ describe("red team: V3 reinitializers after an upgrade that did not call them", 
     expect(await vault.guardian!()).to.not.equal(d.actors.outsider.address);
   });
 
+  it("a stranger cannot run initialize (meant for a fresh proxy) to make itself the vault's owner, the upgrade authority", async () => {
+    const vault = await pausable(d, "vault", d.actors.outsider.signer);
+    await expect(vault.initialize!(d.actors.outsider.address, d.actors.outsider.address)).to.be.revertedWithCustomError(vault, "InitializeOnlyAtDeployment");
+    expect(await vault.owner!()).to.equal(d.setup.deployment.timelock.address);
+    const registry = await pausable(d, "registry", d.actors.outsider.signer);
+    await expect(registry.initialize!("mine", d.actors.outsider.address, d.actors.outsider.address)).to.be.revertedWithCustomError(registry, "InitializeOnlyAtDeployment");
+  });
+
   it("a stranger cannot run initializeV3 to make itself the registry's owner", async () => {
     const registry = await pausable(d, "registry", d.actors.outsider.signer);
     await expect(registry.initializeV3!(d.actors.outsider.address, d.actors.outsider.address)).to.be.revertedWithCustomError(registry, "NotUpgrader");
