@@ -52,10 +52,11 @@ describe("red team: committed build outputs", () => {
   });
 
   it("the PR audit names a committed artifact or compile cache as a finding, and nothing else", () => {
-    const f = buildOutputFindings(["artifacts/build-info/x.json", "cache/compile-cache.json", "contracts/Vault.sol", "src/cache.ts"]);
+    const f = buildOutputFindings(["artifacts/build-info/x.json", "cache/compile-cache.json", ".gatehouse/builds/abc/complete", "contracts/Vault.sol", "src/cache.ts"]);
     expect(f.map((x) => [x.kind, x.file])).to.deep.equal([
       ["build-output-committed", "artifacts/build-info/x.json"],
       ["build-output-committed", "cache/compile-cache.json"],
+      ["build-output-committed", ".gatehouse/builds/abc/complete"],
     ]);
   });
 });

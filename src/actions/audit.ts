@@ -83,8 +83,11 @@ export function ciConfigFindings(changed: string[]): AuditFinding[] {
     .map((file) => ({ kind: "ci-config-changed", file, message: `${file} configures the workflows' trust (the bot, the protected branch, the networks): a PR that changes it needs a human decision.` }));
 }
 
-/** Hardhat's build output folders (the default paths.artifacts and paths.cache): generated, never committed. */
-export const BUILD_OUTPUT_DIRS = ["artifacts/", "cache/"] as const;
+/**
+ * Build outputs, generated and never committed: Hardhat's paths.artifacts and paths.cache, and Gatehouse's
+ * own .gatehouse/ (builds of commits that verify, sign and the watcher reuse; reports).
+ */
+export const BUILD_OUTPUT_DIRS = ["artifacts/", "cache/", ".gatehouse/"] as const;
 
 /**
  * A PR that commits build outputs is a finding: once merged, a committed compile-cache entry can point the
@@ -94,7 +97,7 @@ export const BUILD_OUTPUT_DIRS = ["artifacts/", "cache/"] as const;
 export function buildOutputFindings(changed: string[]): AuditFinding[] {
   return changed
     .filter((f) => BUILD_OUTPUT_DIRS.some((d) => f.startsWith(d)))
-    .map((file) => ({ kind: "build-output-committed", file, message: `${file} is a build output (Hardhat's artifacts or compile cache): committed, it can make the build skip compiling and use forged artifacts. Remove it from git.` }));
+    .map((file) => ({ kind: "build-output-committed", file, message: `${file} is a build output (Hardhat's artifacts or compile cache, or a Gatehouse build of a commit): committed, it can make a build skip compiling and use forged artifacts. Remove it from git.` }));
 }
 
 /**
