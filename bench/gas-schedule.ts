@@ -181,7 +181,9 @@ export async function measureFlow(variant: Variant, n: number, opts: { execute?:
     const result: FlowGas = { variant, upgrades: n, safeVersion, safeTxs, approvals, approveGas, safeExecGas, totalGas: approveGas + safeExecGas, operations: ops.length };
     if (opts.execute === false) return result;
 
-    await ctx.connection.networkHelpers.time.increase(delay);
+    // Hardhat's RPC methods: `npm run bench` is not a test run, so the network-helpers plugin is not loaded.
+    await ctx.connection.provider.request({ method: "evm_increaseTime", params: [Number(delay)] });
+    await ctx.connection.provider.request({ method: "evm_mine", params: [] });
     await expectStates(d, ops, "Ready", "after the delay");
     const timelockAsRelayer = setup.timelock.connect(relayer.signer) as Contract;
     let timelockTxs = 0;

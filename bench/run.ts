@@ -17,6 +17,7 @@ import { verifyBenchmark } from "./verify.ts";
 import { checkBenchmark } from "./check.ts";
 import { simulateBenchmark } from "./simulate.ts";
 import { incidentBenchmark } from "./incident.ts";
+import { siteBenchmark } from "./site.ts";
 import { renderTable, type Table } from "./table.ts";
 
 interface Benchmark {
@@ -50,6 +51,7 @@ const all: Benchmark[] = [
   { name: "check: beside a bare compile + OZ validateUpgrade of the same contracts", run: (log) => checkBenchmark(log) },
   { name: "simulate: N upgrades beside a bare eth_call, fork requests with and without the per-block cache", run: (log) => simulateBenchmark(sizes, log) },
   { name: "incident: time to contain, and the drill on a fork", run: (log) => incidentBenchmark(log) },
+  { name: "review site: full and incremental build for 1,000 operations", run: (log) => siteBenchmark(log) },
 ];
 
 const only = args.only?.split(",").map((w) => w.trim()).filter((w) => w !== "");

@@ -147,6 +147,26 @@ export const ERRORS = {
     "{file}: tx-service store schema version {found}, newer than this gatehouse knows ({known})",
     "The SQLite file was written by a newer gatehouse tx-service. It is not opened, so nothing in it is misread or downgraded: use the gatehouse that wrote it, or another --db.",
   ),
+  // 191-194: `gatehouse init` (exit 2)
+  INIT_CANNOT_DISCOVER: d(
+    191,
+    2,
+    "init on '{network}' (chain {chainId}): {reason}",
+    "init needs something to write the policy from: on a network other than Hardhat's dev chains, the existing governance (--safe ADDR --timelock ADDR, the Safe that proposes and the TimelockController that upgrades); and the governed contracts, from --proxy NAME=ADDR or the project's build (contracts with initialize()).",
+  ),
+  INIT_PROXY_FLAG: d(192, 2, "--proxy '{value}': {reason}", "Each governed proxy is --proxy NAME=ADDR, NAME a lower-case key like 'vault' (used in records and reports), ADDR its address."),
+  INIT_NOT_GOVERNANCE: d(
+    193,
+    2,
+    "{flag} {address}: {reason}",
+    "init reads the Safe's owners and threshold, the timelock's delay and role holders, and each proxy's ERC-1967 slots from the chain; the address must hold that contract on this network.",
+  ),
+  INIT_UNMATCHED_IMPLEMENTATION: d(
+    194,
+    2,
+    "proxy '{name}' ({proxy}) runs {implementation}, which matches no contract of this project{hint}",
+    "The policy names the contract each proxy runs; init finds it by comparing the implementation's code with the project's build (immutables masked). Build the project (`npx hardhat build`) at the source that was deployed, or write the policy by hand.",
+  ),
   ADDRESS_INVALID: d(196, 2, "{what} '{value}': expected an address (0x followed by 40 hex digits)", "Delegates and Safe owners are named by their 20-byte address."),
   // 187-189: watcher monitoring and RPC failover (exit 2)
   RPC_ENV_MISSING: d(

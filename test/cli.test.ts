@@ -63,7 +63,7 @@ describe("cli (child process)", function () {
       .split("\n")
       .filter((l) => /^ {2}\w/.test(l))
       .map((l) => l.trim().split(/\s/)[0]);
-    expect(listed).to.deep.equal(["deploy", "check", "stage", "propose", "sign", "show", "execute", "cancel", "verify", "status", "doctor", "demo", "watch", "review", "tx-service", "simulate", "delegate", "pause", "incident", "drill", "rollback", "govern"]);
+    expect(listed).to.deep.equal(["deploy", "check", "stage", "propose", "sign", "show", "execute", "cancel", "verify", "status", "doctor", "demo", "watch", "review", "tx-service", "simulate", "delegate", "pause", "incident", "drill", "rollback", "govern", "init"]);
   });
 
   it("check --json with no deployment record: exit 2 and exactly one JSON document on stdout", async () => {

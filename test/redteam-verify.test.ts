@@ -7,7 +7,8 @@ import { sign } from "../src/pipeline/sign.ts";
 import type { GatehouseError } from "../src/errors.ts";
 import { renderChecks, verify } from "../src/pipeline/verify.ts";
 import { deriveSalt, upgradeCall } from "../src/plan/plan.ts";
-import { batchOf, operationIdOf } from "../src/proposal/derive.ts";
+import { batchOf, operationIdOf, scheduleCalldata } from "../src/proposal/derive.ts";
+import { approveSafeTx, buildSafeTx } from "../src/safe/transactions.ts";
 import { readProposalFile, writeProposal, type ProposalRecord } from "../src/records/proposal.ts";
 
 /**
@@ -36,7 +37,18 @@ describe("redteam: verify and sign on an attacker's record", function () {
     tampered.salt = deriveSalt(BigInt(record.chainId), record.timelock, batchOf(tampered).calls, record.round);
     tampered.operationId = operationIdOf(tampered);
     writeProposal(file, tampered);
-    await propose({ setup: d.setup, proposal: record.id, proposer: d.actors.owners[0] });
+    // propose simulates the batch first: the re-upgrade fails the takeover probes, and nothing is proposed.
+    const stopped = await propose({ setup: d.setup, proposal: record.id, proposer: d.actors.owners[0] }).then(
+      () => undefined,
+      (e: unknown) => e as GatehouseError,
+    );
+    expect(stopped?.errorName, String(stopped)).to.equal("SIMULATION_FINDINGS");
+    expect(stopped!.message).to.contain("a stranger's upgradeToAndCall reverts");
+    expect(readProposalFile(file).safeTransactions).to.deep.equal([]);
+    // The attacker, an owner, proposes it outside the pipeline: the Safe transaction lands in the record.
+    const safeTx = await buildSafeTx({ ctx: d.ctx, deployment: d.setup.deployment, safe: record.safe, to: record.timelock, data: scheduleCalldata(tampered), nonce: 0, purpose: "schedule", proposer: d.actors.owners[0].address, via: "onchain" });
+    await approveSafeTx(d.ctx, d.setup.deployment, safeTx, d.actors.owners[0]);
+    writeProposal(file, { ...readProposalFile(file), safeTransactions: [safeTx], state: "proposed" });
     const proposed = readProposalFile(file);
 
     const v = await verify({ setup: d.setup, proposal: proposed.id });
@@ -49,6 +61,6 @@ describe("redteam: verify and sign on an attacker's record", function () {
       (e: unknown) => e as GatehouseError,
     );
     expect(refused?.errorName, String(refused)).to.equal("SIGN_REFUSED");
-    expect(refused!.message).to.contain("initializer of 'vault'");
+    expect(refused!.message).to.contain("initializer of 'vault'").and.contain("simulation");
   });
 });

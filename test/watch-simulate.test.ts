@@ -84,7 +84,8 @@ describe("watch: re-simulation of pending operations", function () {
     expect(sim.permissions).to.deep.equal([]);
     expect(sim.probes!.length).to.be.greaterThan(3);
     expect(sim.probes!.every((x) => x.ok)).to.equal(true);
-    expect(sim.packet).to.deep.equal({ file: `proposals/default/${record.id}.validation.json`, status: "missing" });
+    // propose wrote the signer packet: the simulation at scheduling already matches what it pinned.
+    expect(sim.packet).to.deep.equal({ file: `proposals/default/${record.id}.validation.json`, status: "match" });
     expect(p.markdown).to.contain("### Simulation (when it was scheduled)").and.to.contain("erc1967.implementation").and.to.contain("[x] vault: a stranger's upgradeToAndCall reverts");
     expect(await simulations({ phase: "scheduled", outcome: "ok" })).to.equal(1);
 

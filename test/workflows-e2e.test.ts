@@ -62,7 +62,8 @@ function lineOf(file: string, needle: string): number {
 }
 
 describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-in)", function () {
-  this.timeout(120_000);
+  // Several steps build the scratch repository's commit (tens of seconds alone, minutes on a busy machine).
+  this.timeout(600_000);
   let node: Awaited<ReturnType<typeof hre.network.createServer>>;
   let rpcUrl: string;
   let service: TxService;
@@ -73,8 +74,8 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
 
   const gatehouse = (cwd: string, ...args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, ["scripts/gatehouse.ts", ...args], { cwd, env: { ...env, GATEHOUSE_RPC_URL: rpcUrl }, timeout: 60_000 }, (error, stdout, stderr) =>
-        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      execFile(process.execPath, ["scripts/gatehouse.ts", ...args], { cwd, env: { ...env, GATEHOUSE_RPC_URL: rpcUrl }, timeout: 300_000 }, (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr: error?.killed ? `${stderr}\n(killed after 300 s: ${error.signal})` : stderr }),
       );
     });
 
@@ -110,7 +111,8 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
       },
       github: { repository: REPOSITORY, sha: o.sha, ref: o.ref ?? `refs/heads/${o.branch ?? "main"}`, headRef: o.headRef, baseRef: o.headRef ? "main" : undefined, apiUrl: gh.url },
       skipRuns: SKIP_RUNS,
-      stepTimeoutMs: 90_000,
+      // Stage and propose builds the commit and simulates the batch on a fork of the node (the signer packet).
+      stepTimeoutMs: 240_000,
       // GATEHOUSE_HARNESS_LOG=1 prints each job and step as it runs.
       log: process.env.GATEHOUSE_HARNESS_LOG ? (line) => process.stderr.write(`    [harness] ${line}\n`) : undefined,
     });
@@ -231,10 +233,13 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
     expect(gh.calls()).to.deep.equal([`GET /repos/${REPOSITORY}/issues/1/comments`, `PATCH /repos/${REPOSITORY}/issues/comments/${prComment}`]);
     expect(gh.comments.map((c) => c.id)).to.deep.equal([prComment]);
     expect(gh.comments[0]!.body).to.include("## Gatehouse upgrade check: PASS");
+    // The upgrade this PR would stage, simulated on a fork of the network with the PR's build deployed there.
+    expect(gh.comments[0]!.body).to.include("PASS; simulated: expected diff below").and.include("Expected state diff if this is staged").and.include("vault (proxy) now runs implementation");
   });
   let proposal: { id: string; safeTxHash: string; operationId: string };
 
-  it("merge: stage-and-propose stages on the testnet, proposes to the tx-service, commits the record; the mainnet job waits", async () => {
+  it("merge: stage-and-propose stages on the testnet, proposes to the tx-service, commits the record; the mainnet job waits", async function () {
+    this.timeout(300_000);
     repo.git(repo.dev, "checkout", "-q", "main");
     repo.git(repo.dev, "merge", "-q", "--no-ff", "-m", "Merge pull request #1 from acme/upgrade", "upgrade");
     const sha = repo.commitAndPush("Merge pull request #1", "main");
@@ -251,6 +256,7 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
     expect(o["safe-link"]).to.equal(`${service.url}/api/v1/multisig-transactions/${o["safe-tx-hash"]}/`);
     expect(step.summary).to.include(o["safe-tx-hash"]!).and.include(o["domain-hash"]!).and.include(o["message-hash"]!).and.include(o["safe-link"]!);
     expect(step.summary).to.include("Submitted | to the Safe Transaction Service");
+    expect(step.summary).to.include("## Signer packet").and.include("erc1967.implementation").and.include("No findings in the simulation");
     expect(testnet.outputs).to.include({ network: "localhost", "up-to-date": "false", "proposal-id": o["proposal-id"], "safe-tx-hash": o["safe-tx-hash"] });
     proposal = { id: o["proposal-id"]!, safeTxHash: o["safe-tx-hash"]!, operationId: o["operation-id"]! };
 
@@ -268,7 +274,7 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
     // The record was committed and pushed to main.
     expect(stepOf(r, "testnet", "Commit the proposal record").conclusion).to.equal("success");
     expect(repo.git(repo.origin, "log", "-1", "--format=%s", "main")).to.equal(`gatehouse: proposal ${proposal.id} on localhost [skip ci]`);
-    expect(repo.git(repo.origin, "show", "--name-only", "--format=", "main").split("\n")).to.include(`proposals/localhost/${proposal.id}.json`);
+    expect(repo.git(repo.origin, "show", "--name-only", "--format=", "main").split("\n")).to.include.members([`proposals/localhost/${proposal.id}.json`, `proposals/localhost/${proposal.id}.validation.json`, `proposals/localhost/${proposal.id}.validation.md`]);
 
     // The signer key went in through the step's env and never shows in any log, summary or output.
     // The script masked it itself (core.setSecret), on top of GitHub's masking of secrets.
@@ -322,10 +328,12 @@ describe("workflows end to end (harness, hardhat node, tx-service, GitHub stand-
     }
   });
 
-  it("a second owner signs; the execute workflow executes the Safe transaction, which schedules the operation", async () => {
+  it("a second owner signs; the execute workflow executes the Safe transaction, which schedules the operation", async function () {
+    // sign builds the commit and re-simulates the batch against the signer packet before approving.
+    this.timeout(300_000);
     repo.git(repo.dev, "pull", "-q", "origin", "main");
     const sign = await gatehouse(repo.dev, "sign", proposal.safeTxHash, "--network", "localhost", "--from", "account:2", "--tx-service", service.url);
-    expect(sign.code, sign.stderr).to.equal(0);
+    expect(sign.code, sign.stderr + sign.stdout).to.equal(0);
     const r = await run("execute.yml", "schedule", { sha: repo.head(), branch: "main", payload: { schedule: "7,37 * * * *" } });
     expect(r.result, explain(r)).to.equal("success");
     expect(r.job("networks").outputs).to.deep.equal({ networks: '["localhost"]', "protected-branch": "main" });

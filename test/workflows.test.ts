@@ -71,7 +71,7 @@ describe("workflows: lint and rules", () => {
       "pr.yml": { build: { contents: "read" }, audit: { contents: "read" }, gatehouse: {} },
       "pr-comment.yml": { comment: { actions: "read", contents: "read", "pull-requests": "write" } },
       "stage-propose.yml": { rollout: { contents: "read" }, testnet: { contents: "write" }, mainnet: { contents: "write" } },
-      "watch.yml": { networks: { contents: "read" }, watch: { contents: "read", issues: "write" } },
+      "watch.yml": { networks: { contents: "read" }, watch: { contents: "read", issues: "write" }, pages: {}, deploy: { pages: "write", "id-token": "write" } },
       "execute.yml": { networks: { contents: "read" }, execute: { actions: "write", contents: "write" } },
     };
     for (const f of workflowFiles) {
@@ -205,6 +205,13 @@ describe("workflows: lint and rules", () => {
     expect(save).to.be.greaterThan(run);
     expect(steps[save]!.if).to.equal("always()");
     expect(steps[save]!.with!.path).to.equal(steps[restore]!.with!.path).and.equal(".gatehouse/watch-${{ matrix.network }}.sqlite");
+    // The review site: built after the watch (even after an alert), merged, and published by the deploy job alone.
+    const site = steps.findIndex((s) => s.run?.startsWith("node scripts/gatehouse.mjs site "));
+    expect(site).to.be.greaterThan(run);
+    expect(steps[site]!.if).to.equal("always() && steps.watch.outcome != 'skipped'");
+    expect(watch.jobs.pages!.steps.map((s) => s.uses?.split("@")[0])).to.deep.equal(["actions/download-artifact", "actions/upload-pages-artifact"]);
+    expect(watch.jobs.deploy!.steps.map((s) => s.uses?.split("@")[0])).to.deep.equal(["actions/deploy-pages"]);
+    expect(watch.jobs.deploy!.environment).to.deep.include({ name: "github-pages" });
     const execute = load("execute.yml");
     expect(Object.keys(execute.on)).to.deep.equal(["schedule", "workflow_dispatch"]);
   });

@@ -1,12 +1,17 @@
 #!/usr/bin/env node
 // `gatehouse check` for the PR workflow: the Markdown report (storage layout diff per proxy) goes to the
-// job summary, each finding becomes an error annotation on its Solidity file and line, the result is
+// job summary, each finding becomes an error annotation on its Solidity file and line; when the check
+// passes, the upgrade stage would make is simulated on a fork and its expected state diff joins the
+// report (or the report says plainly why it could not be simulated); the result is
 // written to <report-dir>/<network>.json for the PR comment, and the step fails on any finding.
 // Outside Actions: node scripts/actions/check.ts --network localhost
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { withSetup } from "../../src/cli/chain.ts";
 import { runCheck } from "../../src/pipeline/check.ts";
+import { GatehouseError } from "../../src/errors.ts";
+import { simulatePrUpgrade } from "../../src/simulate/pr.ts";
+import { renderExpectedDiff } from "../../src/simulate/packet.ts";
 import { gitCommit } from "../../src/pipeline/stage.ts";
 import { findingAnnotations, type CheckArtifact } from "../../src/actions/check-report.ts";
 import { actionsIO } from "../../src/actions/io.ts";
@@ -26,10 +31,31 @@ await runAction(io, async () => {
   };
   let artifact: CheckArtifact;
   try {
-    const result = await withSetup(commandContext(io, { network, root }), (setup) => runCheck(setup, { commit }));
-    artifact = { network, ok: result.findings.length === 0, findingCount: result.findings.length, markdown: result.markdown, commit };
-    for (const a of findingAnnotations(result.findings, network)) io.annotate(a);
-    await io.summary(result.markdown);
+    artifact = await withSetup(commandContext(io, { network, root }), async (setup) => {
+      const result = await runCheck(setup, { commit });
+      for (const a of findingAnnotations(result.findings, network)) io.annotate(a);
+      // The upgrade stage would make, simulated on a fork: its expected state diff goes in the comment.
+      let simulation: CheckArtifact["simulation"];
+      let markdown = result.markdown;
+      if (result.findings.length > 0) simulation = { status: "not-run", findingCount: 0, reason: "the check found problems; stage would refuse this upgrade" };
+      else {
+        try {
+          const sim = await simulatePrUpgrade(setup, result, { commit });
+          if (!sim) simulation = { status: "nothing-to-stage", findingCount: 0 };
+          else {
+            simulation = { status: "ran", findingCount: sim.report.findings.length };
+            markdown = `${markdown.trimEnd()}\n\n${renderExpectedDiff(sim.report, sim.record, setup.deployment.timelock.address, setup.deployment.safe.address)}\n`;
+          }
+        } catch (e) {
+          if (!(e instanceof GatehouseError) || e.exitCode === 1) throw e;
+          simulation = { status: "not-run", findingCount: 0, reason: `${e.code}: ${e.message}` };
+          markdown = `${markdown.trimEnd()}\n\n#### Not simulated\n\nThe upgrade this PR would stage could not be simulated here (${e.code}: ${e.message}); no expected state diff is shown. \`gatehouse verify\` simulates it again before anyone signs.\n`;
+        }
+      }
+      const count = result.findings.length + (simulation?.findingCount ?? 0);
+      return { network, ok: count === 0, findingCount: count, markdown, commit, ...(simulation ? { simulation } : {}) } satisfies CheckArtifact;
+    });
+    await io.summary(artifact.markdown ?? "");
   } catch (e) {
     // The comment job still learns why this network has no report.
     write({ network, ok: false, findingCount: 0, error: e instanceof Error ? e.message : String(e), commit });

@@ -4,7 +4,8 @@
 // timelock: to the Safe Transaction Service when one is configured, else approveHash on chain).
 // Idempotent: running it again finds the same record and the same Safe transaction.
 // Outputs: up-to-date, staged, proposal-id, proposal-file, operation-id, safe-tx-hash, domain-hash,
-// message-hash, safe-link, approvals, threshold. The job summary carries the hashes and the Safe link.
+// message-hash, safe-link, approvals, threshold, packet-file. The job summary carries the hashes, the Safe link
+// and the signer packet (proposals/<network>/<id>.validation.md: the simulated state diff).
 // Secrets (step env only): GATEHOUSE_SIGNER_KEY, GATEHOUSE_RPC_URL, SAFE_API_KEY.
 // Outside Actions: node scripts/actions/stage-propose.ts --network localhost
 import path from "node:path";
@@ -59,7 +60,14 @@ await runAction(io, async () => {
 
     const via = (viaInput || (setup.service ? "service" : "onchain")) as "service" | "onchain";
     const proposer = await actorFor(c, setup.ctx, "proposer", resolveAccount(setup.ctx, setup.policy.governance.safe.owners[0]!));
-    const r = await propose({ setup, proposal: record.id, proposer, via });
+    let r;
+    try {
+      r = await propose({ setup, proposal: record.id, proposer, via });
+    } catch (e) {
+      // The simulation found something: nothing was proposed, and the packet says what and why.
+      if (isGatehouseError(e, "SIMULATION_FINDINGS")) await io.summary(String(e.details.markdown ?? ""));
+      throw e;
+    }
     const link = safeLink({ chainId: r.record.chainId, safe: r.safeTx.safe, safeTxHash: r.safeTx.safeTxHash, serviceUrl: txService });
     io.output("safe-tx-hash", r.safeTx.safeTxHash);
     io.output("domain-hash", r.safeTx.domainHash);
@@ -73,6 +81,8 @@ await runAction(io, async () => {
         ? `proposed, ${r.approvals.length} of ${r.threshold} approvals`
         : `already proposed, ${r.approvals.length} of ${r.threshold} approvals`;
     io.log(`${network}: proposal ${record.id} ${status}; safeTxHash ${r.safeTx.safeTxHash}`);
-    await io.summary(proposalSummaryMarkdown({ network, record: r.record, safeTx: r.safeTx, approvals: r.approvals, threshold: r.threshold, link, status }));
+    if (r.packet) io.output("packet-file", path.relative(process.cwd(), r.packet.file));
+    // The signer packet (what the batch does, simulated on a fork) right under the hashes.
+    await io.summary([proposalSummaryMarkdown({ network, record: r.record, safeTx: r.safeTx, approvals: r.approvals, threshold: r.threshold, link, status }), r.packet?.markdown ?? "No signer packet: the operation has already executed."].join("\n"));
   });
 });

@@ -33,6 +33,12 @@ export const CheckArtifact = z
     /** Why the check could not run (bad policy, unreachable RPC, nothing deployed, ...). */
     error: z.string().optional(),
     commit: z.string().nullable().optional(),
+    /**
+     * The upgrade the PR would stage, simulated on a fork (src/simulate/pr.ts): `ran` (its findings are
+     * in findingCount and its expected diff in markdown), `not-run` (why in `reason`: said plainly in
+     * the comment), `nothing-to-stage` (every proxy already runs its target).
+     */
+    simulation: z.object({ status: z.enum(["ran", "not-run", "nothing-to-stage"]), findingCount: z.number().int().nonnegative(), reason: z.string().optional() }).strict().optional(),
   })
   .strict();
 export type CheckArtifact = z.infer<typeof CheckArtifact>;
@@ -40,7 +46,9 @@ export type CheckArtifact = z.infer<typeof CheckArtifact>;
 export function artifactVerdict(a: CheckArtifact | undefined): string {
   if (!a) return "no report (the check job stopped before writing one)";
   if (a.error) return `could not run: ${a.error}`;
-  return a.ok ? "PASS" : `FAIL: ${a.findingCount} finding${a.findingCount === 1 ? "" : "s"}`;
+  const sim = a.simulation;
+  const simulated = !sim ? "" : sim.status === "ran" ? (sim.findingCount ? `, ${sim.findingCount} in the simulation` : "; simulated: expected diff below") : sim.status === "not-run" ? `; NOT simulated (${sim.reason ?? "unknown reason"})` : "";
+  return a.ok ? `PASS${simulated}` : `FAIL: ${a.findingCount} finding${a.findingCount === 1 ? "" : "s"}${simulated}`;
 }
 
 /**

@@ -182,3 +182,19 @@ export async function actor(ctx: ChainContext, ref: string | undefined, role: st
   if (!ctx.accounts.includes(address)) throw new GatehouseError("KEY_MISSING", { role: `${role} (${address})`, env: "GATEHOUSE_SIGNER_KEY" });
   return { address, signer: await ctx.ethers.getSigner(address), kitSigner: address };
 }
+
+/**
+ * What `gatehouse init` writes into a policy and .github/gatehouse.json from the project's
+ * hardhat.config.ts: the default build profile's first compiler, and the Solidity source folders
+ * relative to the project root.
+ */
+export function projectBuildConfig(): { root: string; compiler: { version: string; optimizer?: { enabled?: boolean; runs?: number }; evmVersion?: string }; sources: string[] } {
+  const compiler = hre.config.solidity.profiles.default?.compilers[0];
+  const settings = (compiler?.settings ?? {}) as { optimizer?: { enabled?: boolean; runs?: number }; evmVersion?: string };
+  const root = hre.config.paths.root;
+  return {
+    root,
+    compiler: { version: compiler?.version ?? "0.8.28", optimizer: settings.optimizer, evmVersion: settings.evmVersion },
+    sources: hre.config.paths.sources.solidity.map((s) => path.relative(root, s).split(path.sep).join("/")),
+  };
+}

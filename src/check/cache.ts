@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { MODULE_EXT, packageRoot } from "../package-root.ts";
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { homedir } from "node:os";
@@ -49,14 +50,14 @@ export function codeIdentity(): string {
   const hash = createHash("sha256").update(`format ${FORMAT}\0`);
   const require = createRequire(import.meta.url);
   const src = path.join(import.meta.dirname, "..");
-  for (const pkg of [path.join(src, "../package.json"), require.resolve("@openzeppelin/upgrades-core/package.json")]) {
+  for (const pkg of [path.join(packageRoot(), "package.json"), require.resolve("@openzeppelin/upgrades-core/package.json")]) {
     const { name, version } = JSON.parse(readFileSync(pkg, "utf8")) as { name: string; version: string };
     hash.update(`${name}@${version}\0`);
   }
   const files = [
-    ...readdirSync(import.meta.dirname).filter((f) => f.endsWith(".ts")).sort().map((f) => path.join(import.meta.dirname, f)),
-    path.join(src, "pipeline/check.ts"),
-    path.join(src, "plan/bytecode.ts"),
+    ...readdirSync(import.meta.dirname).filter((f) => f.endsWith(MODULE_EXT)).sort().map((f) => path.join(import.meta.dirname, f)),
+    path.join(src, `pipeline/check${MODULE_EXT}`),
+    path.join(src, `plan/bytecode${MODULE_EXT}`),
   ];
   for (const file of files) hash.update(path.relative(src, file)).update("\0").update(readFileSync(file)).update("\0");
   return (codeId = hash.digest("hex"));

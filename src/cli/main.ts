@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { isAddress } from "ethers";
@@ -56,6 +56,8 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   drill: async () => (await import("./commands/drill.ts")).default,
   rollback: async () => (await import("./commands/rollback.ts")).default,
   govern: async () => (await import("./commands/govern.ts")).default,
+  init: async () => (await import("./commands/init.ts")).default,
+  site: async () => (await import("./commands/site.ts")).default,
 };
 
 const COMMON: NonNullable<ParseArgsConfig["options"]> = {
@@ -93,7 +95,9 @@ const EXIT_CODES = "Exit codes: 0 success, 1 a finding, violation or refusal, 2 
 
 /** package.json's version, for `gatehouse --version`. */
 function version(): string {
-  const pkg = JSON.parse(readFileSync(path.join(import.meta.dirname, "../../package.json"), "utf8")) as { version: string };
+  // src/cli/ in this repository, dist/src/cli/ in the installed package.
+  const file = [path.join(import.meta.dirname, "../../package.json"), path.join(import.meta.dirname, "../../../package.json")].find((f) => existsSync(f))!;
+  const pkg = JSON.parse(readFileSync(file, "utf8")) as { version: string };
   return pkg.version;
 }
 
@@ -167,11 +171,26 @@ export async function main(argv: string[], out?: Output): Promise<number> {
       args: parsed.positionals,
       flags,
       network: (flags.network as string | undefined) ?? process.env.GATEHOUSE_NETWORK ?? "default",
-      root: (flags.root as string | undefined) ?? process.cwd(),
+      root: (flags.root as string | undefined) ?? (await configuredRoot()),
       out: o,
     });
   } catch (e) {
     return reportError(e, o);
+  }
+}
+
+/**
+ * Where policies/, deployments/ and proposals/ live without --root: `gatehouse.root` when the project's
+ * hardhat.config.ts sets it (the Gatehouse plugin resolves it against the config's folder), else the
+ * current directory. Only an explicit setting counts: the config Hardhat loads can be another folder's
+ * (HARDHAT_CONFIG), and the records must never land there unasked.
+ */
+async function configuredRoot(): Promise<string> {
+  try {
+    const { default: hre } = await import("hardhat");
+    return (hre.config as { gatehouse?: { root?: string } }).gatehouse?.root ?? process.cwd();
+  } catch {
+    return process.cwd();
   }
 }
 

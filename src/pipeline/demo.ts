@@ -4,7 +4,7 @@ import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Contract, encodeBytes32String, parseEther } from "ethers";
-import { actor, connect } from "../chain/context.ts";
+import { actor, connect, type ChainContext } from "../chain/context.ts";
 import { isGatehouseError } from "../errors.ts";
 import { loadPolicy } from "../policy/load.ts";
 import { renderSafeTxSummary } from "../review/proposal.ts";
@@ -106,6 +106,17 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
       step(`round ${round === "cancelled" ? 1 : 2}: propose to the service (owner ${owner1!.address} signs)`);
       const p = await propose({ setup, proposal: proposal.record.id, proposer: owner1!, via: "service" });
       log(renderSafeTxSummary({ record: p.record, safeTx: p.safeTx, approvals: p.approvals, threshold: p.threshold, cancelFile: path.relative(root, p.cancelFile) }).replace(/^/gm, "   "));
+      if (p.packet) {
+        const pinned = p.packet.packet.effects.changes;
+        const slots = pinned.filter((c) => c.variable === "erc1967.implementation");
+        const rows = p.packet.packet.stateChanges;
+        for (const c of [...rows.filter((r) => !r.bookkeeping), ...rows.filter((r) => r.bookkeeping)]) log(`   state diff: ${c.variable ?? c.slot}: ${c.meaning}`);
+        expect(
+          `the signer packet pins exactly the ${proposal.record.operations.length} ERC-1967 implementation slot changes`,
+          slots.length === proposal.record.operations.length && pinned.length === slots.length && p.packet.packet.findings.length === 0 && p.packet.packet.probes.every((x) => x.ok),
+          `${path.relative(root, p.packet.file)}: ${pinned.length} pinned change(s), ${p.packet.packet.probes.length} probe(s) pass, state-diff hash ${p.packet.packet.effectsHash.slice(0, 12)}…`,
+        );
+      } else expect("propose wrote the signer packet", false, "no packet");
       const twice = await propose({ setup, proposal: proposal.record.id, proposer: owner1!, via: "service" });
       const listed = (await api.getMultisigTransactions(setup.deployment.safe.address)).results.filter((t) => t.safeTxHash === p.safeTx.safeTxHash);
       expect("proposing twice is one Safe transaction", !twice.created && twice.safeTx.safeTxHash === p.safeTx.safeTxHash && listed.length === 1, `same safeTxHash ${p.safeTx.safeTxHash.slice(0, 12)}…, once on the service`);
@@ -114,7 +125,7 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
         step("a signer verifies the proposal independently (gatehouse verify)");
         const v = await verify({ setup, proposal: proposal.record.id, build });
         expect(
-          "verify recomputes calldata, salt, operation id, Safe hashes and bytecode",
+          "verify recomputes calldata, salt, operation id, Safe hashes and bytecode, and re-simulates the signer packet's state diff",
           v.checks.every((c) => c.ok),
           `${v.checks.length} checks against ${head ? `the build of commit ${head.slice(0, 12)}` : "the current build (no git repository)"}`,
         );
@@ -148,7 +159,7 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
         log(`   cancel tx ${c.tx}`);
         const updated = await watchOnce();
         expect("the watcher updates the review: cancelled", updated.some((p) => p.state === "cancelled" && p.action === "updated"), updated.map((p) => `${p.state} ${p.action}`).join(", "));
-        await ctx.connection.networkHelpers.time.increase(Number(proposal.record.delay));
+        await increaseTime(ctx, Number(proposal.record.delay));
         try {
           await execute({ setup, proposal: proposal.record.id, executor: deployer! });
           expect("a cancelled operation cannot execute", false, "it executed");
@@ -160,7 +171,7 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
       }
 
       step(`advance time by the delay (${formatDuration(BigInt(proposal.record.delay))}) and execute the operation`);
-      await ctx.connection.networkHelpers.time.increase(Number(proposal.record.delay));
+      await increaseTime(ctx, Number(proposal.record.delay));
       const done = await execute({ setup, proposal: proposal.record.id, executor: deployer! });
       log(`   executeBatch tx ${done.tx}`);
       const closed = await watchOnce();
@@ -202,4 +213,10 @@ export async function demo(opts: { projectRoot: string; log: (line: string) => v
   const ok = checks.every((c) => c.ok);
   log(`\n${ok ? "demo passed" : "demo FAILED"}: ${checks.filter((c) => c.ok).length}/${checks.length} checks held`);
   return { ok, checks, workDir: root };
+}
+
+/** Advances the dev chain's clock (Hardhat's RPC methods, so the CLI needs no test-only network-helpers plugin). */
+async function increaseTime(ctx: ChainContext, seconds: number): Promise<void> {
+  await ctx.connection.provider.request({ method: "evm_increaseTime", params: [seconds] });
+  await ctx.connection.provider.request({ method: "evm_mine", params: [] });
 }

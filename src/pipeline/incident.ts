@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { packageRoot } from "../package-root.ts";
 import path from "node:path";
 import { getAddress } from "ethers";
 import type { Actor } from "../chain/context.ts";
@@ -226,7 +227,7 @@ function recordResult(incident: Incident, key: string, result: Incident["steps"]
 /** The project's docs/postmortem-template.md, else the one Gatehouse ships. */
 export function postmortemTemplate(root: string): string {
   const own = path.join(root, "docs/postmortem-template.md");
-  return existsSync(own) ? own : path.resolve(import.meta.dirname, "../../docs/postmortem-template.md");
+  return existsSync(own) ? own : path.join(packageRoot(), "docs/postmortem-template.md");
 }
 
 export interface OpenInput {

@@ -11,6 +11,8 @@ import { checkProposalAgainstChain } from "./verify-record.ts";
 import { operationState, type Setup } from "./setup.ts";
 import { cancelFor } from "./cancel.ts";
 import { isDelegateOf } from "./delegate.ts";
+import { makeSignerPacket, writeSignerPacket } from "./packet.ts";
+import { blockingFindings, packetFile, packetMarkdownFile, readSignerPacket, renderSignerPacket, type SignerPacket } from "../simulate/packet.ts";
 
 /**
  * `gatehouse propose <proposal> --via onchain`: the Safe transaction that schedules the proposal's batch on
@@ -31,6 +33,8 @@ export interface ProposeResult {
   threshold: number;
   /** The proposer is a delegate, not an owner: it proposed, and approved nothing. */
   asDelegate: boolean;
+  /** The signer packet beside the record (`<id>.validation.json` and its Markdown). */
+  packet?: { file: string; markdownFile: string; markdown: string; packet: SignerPacket };
 }
 
 export async function propose(opts: { setup: Setup; proposal: string; proposer: Actor; via?: SafeTxRecord["via"]; log?: (line: string) => void }): Promise<ProposeResult> {
@@ -54,7 +58,9 @@ export async function propose(opts: { setup: Setup; proposal: string; proposer: 
     const status = await safeTxStatus(ctx, existing, setup.service);
     record = withState(record, op.state === "Done" ? "executed" : "scheduled");
     writeProposal(file, record);
-    return { record, safeTx: existing, created: false, approvedNow: false, alreadyScheduled: true, cancelFile, cancel, approvals: status.approvals, threshold: status.threshold, asDelegate: false };
+    // A run cut off before its packet was written: the packet is still owed while the operation waits.
+    const packet = op.state === "Done" ? undefined : await ensurePacket(setup, file, record, existing);
+    return { record, safeTx: existing, created: false, approvedNow: false, alreadyScheduled: true, cancelFile, cancel, approvals: status.approvals, threshold: status.threshold, asDelegate: false, ...(packet ? { packet } : {}) };
   }
   if (op.state !== "Unset") throw new GatehouseError("PROPOSAL_STALE", { file: displayPath(file), reason: `operation ${record.operationId} is already ${op.state} on chain but was not proposed from this record` });
 
@@ -77,7 +83,7 @@ export async function propose(opts: { setup: Setup; proposal: string; proposer: 
     const onService = via === "service" ? (await setup.service!.getPendingTransactions(record.safe)).results : [];
     const same = onService.find((t) => getAddress(t.to) === getAddress(record.timelock) && t.data === data && t.value === "0" && t.operation === 0);
     const serviceNext = via === "service" && !same ? Number(await setup.service!.getNextNonce(record.safe)) : undefined;
-    safeTx = await buildSafeTx({
+    const built = await buildSafeTx({
       ctx,
       deployment: setup.deployment,
       safe: record.safe,
@@ -88,14 +94,44 @@ export async function propose(opts: { setup: Setup; proposal: string; proposer: 
       proposer: proposer.address,
       via,
     });
+    // What the batch does, simulated on a fork before the Safe transaction is recorded or anyone signs:
+    // an upgrade that reverts, writes what it may not or fails a probe is not proposed. Its packet is
+    // still written, so the job summary shows why.
+    const candidate = withState({ ...record, safeTransactions: [...record.safeTransactions, built] }, "proposed");
+    const { packet: made, report } = await makeSignerPacket(setup, candidate, built);
+    const written = writeSignerPacket(file, made);
+    const blocking = blockingFindings(record, report.findings);
+    if (blocking.length > 0) {
+      throw new GatehouseError("SIMULATION_FINDINGS", { count: blocking.length, what: `proposal ${record.id} (nothing proposed; ${displayPath(written.markdownFile)}): ${blocking.map((f) => f.message).join("; ")}` }, { details: { packet: made, markdown: written.markdown } });
+    }
+    safeTx = built;
     // The record names the Safe transaction before anyone signs it, so a crash cannot orphan a signature.
-    record = withState({ ...record, safeTransactions: [...record.safeTransactions, safeTx] }, "proposed");
+    record = candidate;
     writeProposal(file, record);
   }
+  const packet = await ensurePacket(setup, file, record, safeTx);
   const approvedNow =
     via === "service" ? await submitToService(ctx, setup.deployment, safeTx, proposer, setup.service!) : await approveSafeTx(ctx, setup.deployment, safeTx, proposer);
   const status = await safeTxStatus(ctx, safeTx, setup.service);
-  return { record, safeTx, created, approvedNow, alreadyScheduled: false, cancelFile, cancel, approvals: status.approvals, threshold: status.threshold, asDelegate };
+  return { record, safeTx, created, approvedNow, alreadyScheduled: false, cancelFile, cancel, approvals: status.approvals, threshold: status.threshold, asDelegate, ...(packet ? { packet } : {}) };
+}
+
+/**
+ * The packet of `safeTx`: the one on disk when it pins this very Safe transaction (re-proposing does not
+ * re-pin what signers may already have compared; `verify` checks it), else simulated and written now.
+ */
+async function ensurePacket(setup: Setup, file: string, record: ProposalRecord, safeTx: SafeTxRecord): Promise<NonNullable<ProposeResult["packet"]>> {
+  let existing: SignerPacket | undefined;
+  try {
+    existing = readSignerPacket(packetFile(file));
+  } catch {
+    existing = undefined; // unreadable: written again below
+  }
+  if (existing && existing.safeTx.safeTxHash === safeTx.safeTxHash) {
+    return { file: packetFile(file), markdownFile: packetMarkdownFile(file), markdown: renderSignerPacket(existing), packet: existing };
+  }
+  const { packet } = await makeSignerPacket(setup, record, safeTx);
+  return { ...writeSignerPacket(file, packet), packet };
 }
 
 /** Nonces of the Safe transactions that other proposals hold for the same Safe and that have not run. */

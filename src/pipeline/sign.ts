@@ -60,7 +60,7 @@ async function verifiedForSigning(setup: Setup, safeTxHash: string, build?: "com
     throw new GatehouseError("VERIFY_FAILED", { count: 1, what: `Safe transaction ${safeTx.safeTxHash} (its fields hash to ${recomputed.safeTxHash})` });
   }
   if (build === "current" && !setup.ctx.isDevNetwork) throw new GatehouseError("USAGE", { message: "signing against the current build is only for Hardhat dev networks (the demo)" });
-  const v = await verify({ setup, proposal: { record }, build: build ?? "commit" });
+  const v = await verify({ setup, proposal: { record, file }, build: build ?? "commit" });
   const failed = v.checks.filter((c) => !c.ok);
   if (failed.length > 0) {
     throw new GatehouseError(

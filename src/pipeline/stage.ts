@@ -200,7 +200,7 @@ function targetOrThrow(t: TargetLookup, commit: string): BuiltArtifact {
   return t.artifact;
 }
 
-function toRecord(op: PlannedOperation): OperationRecord {
+export function toRecord(op: PlannedOperation): OperationRecord {
   return {
     proxy: op.name,
     proxyAddress: getAddress(op.proxy),

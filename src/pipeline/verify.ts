@@ -21,6 +21,7 @@ import { decodeSchedule, decodeUpgradeCall } from "../timelock/calls.ts";
 import { batchOf, cancelArtifact, executeCalldata, operationIdOf } from "../proposal/derive.ts";
 import { sourceOf, type Setup } from "./setup.ts";
 import { terminalSafe } from "../review/untrusted.ts";
+import { checkSignerPacket } from "./packet.ts";
 
 /**
  * `gatehouse verify <proposal|operationId>`: recompute everything a signer must trust, without trusting
@@ -29,7 +30,8 @@ import { terminalSafe } from "../review/untrusted.ts";
  * policy to the policy's target contract, and that each new implementation's on-chain bytecode is the
  * build of that contract at the proposal's commit (a full SHA on the protected branch, built by
  * buildAtCommit without the verifier's secrets). Immutables are checked where their value is known
- * (UUPSUpgradeable's `__self`), and listed as unchecked otherwise.
+ * (UUPSUpgradeable's `__self`), and listed as unchecked otherwise. Then what the batch does: simulated
+ * on a fork and compared with the signer packet (src/pipeline/packet.ts).
  */
 export interface VerifyCheck {
   name: string;
@@ -182,10 +184,11 @@ export interface VerifyResult {
  * `build: "current"` is a developer option: the bytecode is compared with the working tree's build, and
  * the result is never `verified`.
  */
-export async function verify(opts: { setup: Setup; proposal: string | { record: ProposalRecord }; build?: "commit" | "current" }): Promise<VerifyResult> {
+export async function verify(opts: { setup: Setup; proposal: string | { record: ProposalRecord; file?: string }; build?: "commit" | "current" }): Promise<VerifyResult> {
   const { setup } = opts;
   const { ctx } = setup;
-  const record = typeof opts.proposal === "string" ? resolveProposal(setup.root, ctx.network, opts.proposal).record : opts.proposal.record;
+  const { record, file } =
+    typeof opts.proposal === "string" ? resolveProposal(setup.root, ctx.network, opts.proposal) : { record: opts.proposal.record, file: opts.proposal.file ?? proposalFile(setup.root, ctx.network, opts.proposal.record.id) };
   // A rollback's implementations are the ones the earlier proposal replaced, built from its commit.
   const rollback = record.kind === "rollback" ? await verifyRollback(setup, record) : undefined;
   const targetOf = (proxy: string) => rollback?.targets[proxy] ?? setup.policy.contracts.find((c) => c.name === proxy)?.contract;
@@ -263,6 +266,8 @@ export async function verify(opts: { setup: Setup; proposal: string | { record: 
     if (!artifact.immutableNames && ids.length > 0 && buildInfoOutput && existsSync(buildInfoOutput)) names = immutableDeclarations(JSON.parse(readFileSync(buildInfoOutput, "utf8")), ids);
     checks.push(...checkImmutables(code, artifact.immutableReferences, names, op.newImplementation, label));
   }
+  // What the batch does: simulated again on a fork and compared with the signer packet propose wrote.
+  checks.push(...(await checkSignerPacket(setup, file, record)));
   const failed = checks.some((c) => !c.ok);
   return { record, checks, build, verified: !failed && build.kind === "commit" };
 }

@@ -222,6 +222,8 @@ export function readProposalFile(file: string): ProposalRecord {
 export function resolveProposal(root: string, network: string, ref: string): { file: string; record: ProposalRecord } {
   if (ref.endsWith(".json")) {
     const file = path.resolve(ref);
+    // The files beside a record (signer packet, cancel file) are not records: say so rather than list schema errors.
+    if (/\.(validation|cancel)\.json$/.test(ref)) throw new GatehouseError("FILE_INVALID", { file: displayPath(file), path: "(file)", expected: `a proposal record <id>.json, not the ${ref.endsWith(".validation.json") ? "signer packet" : "cancel file"} beside it` });
     return { file, record: readProposalFile(file) };
   }
   const id = /^0x[0-9a-fA-F]{64}$/.test(ref) ? ref.slice(2, 14).toLowerCase() : ref.toLowerCase();
@@ -230,6 +232,7 @@ export function resolveProposal(root: string, network: string, ref: string): { f
   return { file, record: readProposalFile(file) };
 }
 
+/** The records of a network: `<12 hex>.json` only (the signer packet `.validation.json` and the cancel file beside each are not records). */
 export function listProposals(root: string, network: string): { file: string; record: ProposalRecord }[] {
   const dir = proposalsDir(root, network);
   if (!existsSync(dir)) return [];

@@ -48,7 +48,7 @@ export function untagData<T>(value: T): T {
 export type TextContext = "markdown" | "slack" | "discord" | "plain" | "raw";
 
 /** One line, no control characters, no bidirectional overrides (they reorder what a reviewer reads). */
-function oneLine(s: string): string {
+export function oneLine(s: string): string {
   return s.replace(/[\p{Cc}\u2028\u2029]+/gu, " ").replace(/[\u202A-\u202E\u2066-\u2069\u200E\u200F]/gu, "");
 }
 

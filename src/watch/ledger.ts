@@ -245,6 +245,11 @@ export class Ledger {
     return r ? this.toSubject(r) : undefined;
   }
 
+  /** Every subject with the time the watcher last changed it (the review site and its feed). */
+  allSubjects(): (SubjectRow & { updatedAt: string })[] {
+    return (this.db.prepare("SELECT * FROM subjects ORDER BY key").all() as Row[]).map((r) => ({ ...this.toSubject(r), updatedAt: String(r.updated_at) }));
+  }
+
   private toSubject(r: Row): SubjectRow {
     return {
       key: String(r.key),

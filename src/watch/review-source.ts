@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
-import path from "node:path";
 import { z } from "zod";
 import { GatehouseError } from "../errors.ts";
 import { effectsHash } from "../simulate/effects.ts";
 import type { PacketRead } from "./simulations.ts";
 import type { Setup } from "../pipeline/setup.ts";
-import { listProposals } from "../records/proposal.ts";
+import { listProposals, proposalFile } from "../records/proposal.ts";
+import { packetFile as signerPacketFile } from "../simulate/packet.ts";
 import { decideOperation, factsNeededForOperations, operationOccurrences, renderDecision, topologyOf, type Decision, type Rendered } from "./decide.ts";
 import { decodeLog, watchInterface, type WatchedEvent } from "./events.ts";
 import { renderText, untagData } from "../review/untrusted.ts";
@@ -69,8 +69,12 @@ const PinnedEffects = z.object({
 }).strict();
 const PacketEffects = z.object({ effects: PinnedEffects, effectsHash: z.string().regex(/^0x[0-9a-fA-F]{64}$/) });
 
+/**
+ * The signer packet of a proposal (src/simulate/packet.ts names it). Read here for its pinned effects
+ * only, and leniently: a packet the watcher cannot read is reported as tampered, never a crash.
+ */
 export function packetFile(root: string, network: string, proposalId: string): string {
-  return path.join(root, "proposals", network, `${proposalId}.validation.json`);
+  return signerPacketFile(proposalFile(root, network, proposalId));
 }
 
 export function readPacketEffects(file: string, shown = file): PacketRead {

@@ -2,6 +2,7 @@ import type { Command } from "../main.ts";
 import { requireArg } from "../main.ts";
 import { actorFor, withSetup } from "../chain.ts";
 import { GatehouseError } from "../../errors.ts";
+import { displayPath } from "../../fs/atomic.ts";
 import { propose } from "../../pipeline/propose.ts";
 import { renderSafeTxSummary } from "../../review/proposal.ts";
 import { resolveAccount } from "../../chain/context.ts";
@@ -38,6 +39,10 @@ const command: Command = {
       const r = await propose({ setup, proposal: ref, proposer, via });
       c.out.print(renderSafeTxSummary({ record: r.record, safeTx: r.safeTx, approvals: r.approvals, threshold: r.threshold, cancelFile: r.cancelFile }));
       for (const line of proposeOutcome(r, proposer.address)) c.out.print(line);
+      if (r.packet) {
+        const e = r.packet.packet.effects;
+        c.out.print(`signer packet ${displayPath(r.packet.file)} (and ${displayPath(r.packet.markdownFile)}): ${e.changes.length} storage change(s), ${e.permissions.length} permission change(s), ${e.probes.filter((p) => p.ok).length}/${e.probes.length} probe(s) pass; state-diff hash ${r.packet.packet.effectsHash}`);
+      }
       c.out.result({ ok: true, ...r });
       return 0;
     }),

@@ -6,9 +6,11 @@ import { filesSink } from "../../watch/sinks/files.ts";
 import { sinksFromPolicy } from "../../watch/sinks/config.ts";
 import { follow, runOnce, startWithRetry, type StepResult } from "../../watch/watcher.ts";
 import { withSetup } from "../chain.ts";
+import { buildSite } from "../../site/build.ts";
+import { repositoryUrl } from "./site.ts";
 import type { Command } from "../main.ts";
 
-const usage = "watch [--once | --follow] [--db FILE] [--from-block N] [--max-range N] [--interval MS] [--metrics-port N]";
+const usage = "watch [--once | --follow] [--db FILE] [--from-block N] [--max-range N] [--interval MS] [--metrics-port N] [--site DIR]";
 
 function intFlag(value: unknown, name: string): number | undefined {
   if (value === undefined) return undefined;
@@ -27,8 +29,9 @@ const command: Command = {
     "max-range": { type: "string" },
     interval: { type: "string" },
     "metrics-port": { type: "string" },
+    site: { type: "string" },
   },
-  flags: { once: { help: "process the confirmed blocks once and exit (a scheduled job)", default: "on unless --follow" }, follow: { help: "run as a service, polling every --interval", default: "off" }, db: { value: "FILE", help: "the watcher's ledger (SQLite)", default: ".gatehouse/watch-<network>.sqlite" }, "from-block": { value: "N", help: "first block to read on a fresh ledger", default: "the timelock's creation block" }, "max-range": { value: "N", help: "most blocks per log query", default: "2000" }, interval: { value: "MS", help: "poll interval in --follow mode", default: "2000" }, "metrics-port": { value: "N", help: "Prometheus metrics and /health port in --follow mode", default: "9464" } },
+  flags: { once: { help: "process the confirmed blocks once and exit (a scheduled job)", default: "on unless --follow" }, follow: { help: "run as a service, polling every --interval", default: "off" }, db: { value: "FILE", help: "the watcher's ledger (SQLite)", default: ".gatehouse/watch-<network>.sqlite" }, "from-block": { value: "N", help: "first block to read on a fresh ledger", default: "the timelock's creation block" }, "max-range": { value: "N", help: "most blocks per log query", default: "2000" }, interval: { value: "MS", help: "poll interval in --follow mode", default: "2000" }, "metrics-port": { value: "N", help: "Prometheus metrics and /health port in --follow mode", default: "9464" }, site: { value: "DIR", help: "rebuild the community review site in DIR after each step (only the pages whose operation changed)", default: "no site" } },
   run: async (c) => {
     if (c.flags.once && c.flags.follow) throw new GatehouseError("USAGE", { message: `--once and --follow exclude each other (usage: gatehouse ${usage})` });
     const fromBlock = intFlag(c.flags["from-block"], "from-block");
@@ -37,6 +40,19 @@ const command: Command = {
     const metricsPort = intFlag(c.flags["metrics-port"], "metrics-port");
     if (maxRange === 0) throw new GatehouseError("USAGE", { message: "--max-range: at least 1 block" });
     const log = (line: string) => c.out.log(line);
+    const siteDir = c.flags.site as string | undefined;
+    /** The site is a view of the ledger: a failure to write it is logged, never a reason to stop watching. */
+    let siteBuilt = false;
+    function buildSiteAfterStep(db: string, out: string): void {
+      try {
+        const r = buildSite({ ledger: db, root: c.root, network: c.network, out, ...(repository ? { repository } : {}) });
+        siteBuilt = true;
+        if (r.written > 0) log(`site: ${r.written} file(s) written to ${out}`);
+      } catch (e) {
+        log(`site: could not write ${out}: ${(e as Error).message}`);
+      }
+    }
+    const repository = siteDir ? repositoryUrl(undefined) : undefined;
     const metrics = createWatchMetrics();
     // --follow serves /healthz and /metrics from the start, so a start-up that keeps failing is visible.
     let startup: { attempts: number; lastError?: string } = { attempts: 0 };
@@ -90,6 +106,7 @@ const command: Command = {
       };
       if (!c.flags.follow) {
         const r: StepResult = await runOnce(options);
+        if (siteDir) buildSiteAfterStep(db, siteDir);
         // Exit 1 (a finding) when this run raised an alert: an unknown operation, an upgrade outside the timelock, a role or delay change...
         const alerts = r.posts.filter((p) => p.severity === "alert" && p.state !== "retracted");
         const created = r.posts.filter((p) => p.action === "created" || p.action === "updated");
@@ -108,6 +125,8 @@ const command: Command = {
           signal: controller.signal,
           intervalMs: interval ?? 2000,
           onHealth: (h) => (health = h),
+          // The site changes only when a subject does (countdowns run in the browser): rebuild after a step that reconciled something.
+          ...(siteDir ? { onStep: (r: StepResult) => (r.posts.length > 0 || !siteBuilt ? buildSiteAfterStep(db, siteDir) : undefined) } : {}),
         });
       } finally {
         process.off("SIGINT", stop);
