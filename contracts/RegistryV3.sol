@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
 import {OwnableUpgradeable} from "@openzeppelin/contracts-upgradeable/access/OwnableUpgradeable.sol";
 import {PausableUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/PausableUpgradeable.sol";
+import {ERC1967Utils} from "@openzeppelin/contracts/proxy/ERC1967/ERC1967Utils.sol";
 
 /// @title RegistryV3
 /// @notice Storage-compatible upgrade of RegistryV2: the guardian can pause registrations, transfers and
@@ -40,6 +41,10 @@ contract RegistryV3 is Initializable, OwnableUpgradeable, PausableUpgradeable {
     error NotNameOwner(bytes32 name, address caller);
     /// @notice Only the guardian may pause.
     error NotGuardian(address caller);
+    /// @notice initialize runs only while a new proxy is being deployed.
+    error InitializeOnlyAtDeployment();
+    /// @notice Only the ProxyAdmin, during an upgrade, may run the upgrade's reinitializer.
+    error NotUpgrader(address caller);
 
     /// @custom:oz-upgrades-unsafe-allow constructor
     constructor() {
@@ -52,6 +57,9 @@ contract RegistryV3 is Initializable, OwnableUpgradeable, PausableUpgradeable {
     /// @param owner_ The unpauser (the TimelockController).
     /// @param guardian_ The account that may pause.
     function initialize(string calldata label_, address owner_, address guardian_) external reinitializer(2) {
+        // Only inside a new proxy's constructor (it has no code yet): on a V2 proxy upgraded without
+        // initializeV3 this reinitializer is otherwise open to anyone, who would make itself the owner.
+        if (address(this).code.length != 0) revert InitializeOnlyAtDeployment();
         __Ownable_init(owner_);
         __Pausable_init();
         label = label_;
@@ -60,9 +68,12 @@ contract RegistryV3 is Initializable, OwnableUpgradeable, PausableUpgradeable {
 
     /// @custom:oz-upgrades-validate-as-initializer
     /// @notice Run once by the V2 → V3 upgrade (upgradeAndCall): names the owner and the guardian.
+    /// Only inside that upgrade (the caller is the proxy's ProxyAdmin, from its ERC-1967 admin slot): after an
+    /// upgrade that did not call it, anyone could otherwise make themselves the owner.
     /// @param owner_ The unpauser (the TimelockController).
     /// @param guardian_ The account that may pause.
     function initializeV3(address owner_, address guardian_) external reinitializer(2) {
+        if (msg.sender != ERC1967Utils.getAdmin()) revert NotUpgrader(msg.sender);
         __Ownable_init(owner_);
         __Pausable_init();
         _setGuardian(guardian_);

@@ -42,6 +42,8 @@ contract VaultV3 is Initializable, OwnableUpgradeable, PausableUpgradeable, UUPS
     error CapExceeded(uint256 balance, uint256 cap);
     /// @notice Only the guardian may pause.
     error NotGuardian(address caller);
+    /// @notice initialize runs only while a new proxy is being deployed.
+    error InitializeOnlyAtDeployment();
 
     /// @custom:oz-upgrades-unsafe-allow constructor
     constructor() {
@@ -53,6 +55,9 @@ contract VaultV3 is Initializable, OwnableUpgradeable, PausableUpgradeable, UUPS
     /// @param owner_ The upgrade authority and unpauser (the TimelockController).
     /// @param guardian_ The account that may pause.
     function initialize(address owner_, address guardian_) external reinitializer(2) {
+        // Only inside a new proxy's constructor (it has no code yet): on a V2 proxy upgraded without
+        // initializeV3 this reinitializer is otherwise open to anyone, who would make itself the owner.
+        if (address(this).code.length != 0) revert InitializeOnlyAtDeployment();
         __Ownable_init(owner_);
         __Pausable_init();
         _setGuardian(guardian_);
@@ -60,8 +65,10 @@ contract VaultV3 is Initializable, OwnableUpgradeable, PausableUpgradeable, UUPS
 
     /// @notice Run once by the V2 → V3 upgrade (upgradeToAndCall): names the guardian. A reinitializer
     /// (not validated as an initializer by upgrades-core): Ownable was initialized by V1's initialize.
+    /// Owner only: inside upgradeToAndCall the caller is the timelock; after an upgrade that did not call
+    /// it, anyone could otherwise name themselves guardian.
     /// @param guardian_ The account that may pause.
-    function initializeV3(address guardian_) external reinitializer(2) {
+    function initializeV3(address guardian_) external reinitializer(2) onlyOwner {
         __Pausable_init();
         _setGuardian(guardian_);
     }

@@ -281,6 +281,13 @@ export const ERRORS = {
     "The PR check (base-branch tooling and policy against the PR's contracts) found something a human must decide: a policy relaxation, a change to the records, or a failed upgrade check. See the job summary and the PR comment.",
   ),
 
+  // 263: build outputs committed to the repository (red team)
+  BUILD_OUTPUT_TRACKED: d(
+    263,
+    1,
+    "git tracks {count} build output file(s): {files}",
+    "Hardhat's compile cache and artifacts are outputs, never inputs: a committed cache entry can point the build at forged artifacts, so `check` would audit something other than the sources. Remove them from git (`git rm -r --cached artifacts cache`) and let the build make them.",
+  ),
   // 158-159, 262-269: signatures made outside Gatehouse (sign --signature)
   SIGNATURE_INVALID: d(
     158,

@@ -61,6 +61,28 @@ describe("build at a commit: what verify and the watcher compare on-chain code w
     expect(checkPinnedCompiler([{ solcVersion: "0.8.28", settings: { ...settings, optimizer: { enabled: true, runs: 1 } } }], PINNED)).to.contain("runs 1");
   });
 
+  it("red team: a build cache committed into the repository (.gatehouse/builds/<commit>) is refused, never used", async () => {
+    // verify, sign and the watcher reuse <repo>/.gatehouse/builds/<commit> when it holds `complete`: a merged
+    // PR that force-adds one for a protected commit would make them compare on-chain code with its artifacts.
+    const { root, git } = scratchRepo();
+    try {
+      const commit = git("rev-parse", "HEAD");
+      const dir = path.join(root, ".gatehouse", "builds", commit);
+      mkdirSync(path.join(dir, "artifacts", "contracts", "Box.sol"), { recursive: true });
+      mkdirSync(path.join(dir, "artifacts", "build-info"), { recursive: true });
+      writeFileSync(path.join(dir, "complete"), `${commit}\n`);
+      const forged = { _format: "hh3-artifact-1", contractName: "Box", sourceName: "contracts/Box.sol", abi: [], bytecode: "0x00", deployedBytecode: "0x6080deadbeef", linkReferences: {}, deployedLinkReferences: {} };
+      writeFileSync(path.join(dir, "artifacts", "contracts", "Box.sol", "Box.json"), JSON.stringify(forged));
+      writeFileSync(path.join(dir, "artifacts", "build-info", "forged.json"), JSON.stringify({ solcVersion: "0.8.28", input: { settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" } } }));
+      git("add", "-f", ".gatehouse");
+      git("commit", "-q", "-m", "a build cache, force-added");
+      const err = await buildAtCommit({ repoRoot: root, commit, pinned: PINNED }).then((b) => b.target("Box"), (e: unknown) => e);
+      expect(isGatehouseError(err, "BUILD_OUTPUT_TRACKED"), JSON.stringify(err)).to.equal(true);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it("refuses a commit that is not on the protected branch, before building anything", async () => {
     const { root, git } = scratchRepo();
     try {

@@ -137,6 +137,37 @@ describe("govern: governance changes as records of their own kind, through the s
     rmSync(file);
   });
 
+  it("red team: a deployment record edited to name the attacker as a canceller does not make granting it the role consistent", async () => {
+    // Records are claims: the policy (protected branch) names the guardians and the executor, not deployments/.
+    const edited = { ...d.setup, deployment: structuredClone(d.setup.deployment) };
+    edited.deployment.timelock.cancellers = [...edited.deployment.timelock.cancellers, d.actors.outsider.address];
+    await expectGatehouseError(stageGovernance({ setup: edited, actions: [{ action: "grantRole", role: "CANCELLER_ROLE", account: d.actors.outsider.address }] }), "GOVERNANCE_REFUSED");
+    const rules = governanceRules(edited);
+    const action = governanceAction({ action: "grantRole", role: "CANCELLER_ROLE", account: d.actors.outsider.address }, rules);
+    const draft = { kind: "governance" as const, actions: [action], operations: [], predecessor: ZeroHash, salt: id("attack canceller") };
+    const operationId = operationIdOf(draft);
+    const record: ProposalRecord = { version: 2, ...draft, id: operationId.slice(2, 14), network: "default", chainId: 31337, createdAt: new Date().toISOString(), commit: null, timelock: rules.timelock, safe: rules.safe, round: 0, delay: "7200", operationId, artifacts: {}, storageLayoutDiff: {}, safeTransactions: [], state: "staged", history: [] };
+    const file = proposalFile(d.root, "default", record.id);
+    writeProposal(file, record);
+    try {
+      const v = await verify({ setup: edited, proposal: record.id });
+      expect(v.checks.find((c) => c.name === "governance action 1")!.ok).to.equal(false);
+      await execSafeTx(d, { to: rules.timelock, data: scheduleCalldata(record) });
+      const dir = mkdtempSync(path.join(tmpdir(), "gatehouse-govern-"));
+      dirs.push(dir);
+      await runOnce({ ...(await watcherOptions(edited, { build: TEST_BUILD })), sinks: [filesSink(path.join(dir, "posts"))], ledger: path.join(dir, "watch.sqlite"), retry: { baseDelayMs: 1 } });
+      const review = readdirSync(path.join(dir, "posts"))
+        .filter((f) => f.endsWith(".json"))
+        .map((f) => JSON.parse(readFileSync(path.join(dir, "posts", f), "utf8")) as OperationReview & { type: string })
+        .find((j) => j.type === "operation" && j.operationId === operationId.toLowerCase())!;
+      expect(review.severity).to.equal("alert");
+      expect(review.alerts.map((a) => [a.kind, a.check])).to.deep.include(["role-change", "call 1: governance change"]);
+      await cancel({ setup: d.setup, operationId, guardian: d.actors.guardian });
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
+
   it("the rules, pure: roles only to the policy's holders, revoking a required holder, unpause only a governed proxy", () => {
     const rules = governanceRules(d.setup);
     const verdict = (input: Parameters<typeof governanceAction>[0]) => {

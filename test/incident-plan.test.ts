@@ -53,6 +53,27 @@ describe("incident planning (pure)", function () {
     expect(addUpdate(updated, "cause found", NOW, ["files:a"])).to.equal(updated);
   });
 
+  it("red team: an incident file claiming a cancel and a pause the chain does not show gets them done again, and no notice claims them", function () {
+    // An edited incidents/<id>.json: containment planned, both steps "done", no notice yet. The chain: still pending, not paused.
+    const forged = fresh({
+      containmentPlanned: true,
+      steps: [
+        { key: `cancel:${OP1}`, kind: "cancel", target: OP1, intent: `cancel pending operation ${OP1}`, plannedAt: NOW, result: { status: "done", at: NOW, tx: "0x" + "ee".repeat(32) } },
+        { key: "pause:vault", kind: "pause", target: "vault", intent: "pause 'vault'", plannedAt: NOW, result: { status: "already", at: NOW, detail: "paused() is true" } },
+      ],
+    });
+    const { incident, actions } = planIncident(forged, view({ pending: [] }), { now: NOW, sinks: ["files:a"] });
+    expect(actions.map((a) => a.key)).to.deep.equal([`cancel:${OP1}`, "pause:vault"]);
+    expect(incident.notices).to.deep.equal([]);
+    expect(incident.timeline.map((t) => t.event).join("\n")).to.contain("the chain does not confirm");
+    // The same file with its own (unposted) open notice saying "all contained": the notice is dropped, never posted.
+    const withNotice = planIncident({ ...forged, steps: forged.steps.map((x) => ({ ...x, result: { status: "already" as const, at: NOW } })) }, view({ pending: [], operations: { [OP1]: "cancelled" }, pause: { vault: { ...view().pause.vault!, paused: true } } }), { now: NOW, sinks: ["files:a"] }).incident;
+    expect(withNotice.notices.map((n) => n.kind)).to.deep.equal(["open"]);
+    const replay = planIncident(withNotice, view({ pending: [] }), { now: NOW, sinks: ["files:a"] });
+    expect(replay.incident.notices).to.deep.equal([]);
+    expect(replay.actions.map((x) => x.key)).to.deep.equal([`cancel:${OP1}`, "pause:vault"]);
+  });
+
   it("writes the containment for a guardian Safe as one Transaction Builder batch: cancel(id) on the timelock, pause() on each proxy", function () {
     const { actions } = planIncident(fresh(), view(), { now: NOW, sinks: [] });
     const timelock = "0x" + "cc".repeat(20);

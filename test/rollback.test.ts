@@ -1,10 +1,10 @@
 import { expect } from "chai";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Contract, ContractFactory, encodeBytes32String, parseEther } from "ethers";
 import { deployed, type Deployed } from "./helpers/fixture.ts";
-import { TEST_BUILD } from "./helpers/watch-scenario.ts";
+import { TEST_BUILD, cancelAsGuardian, execSafeTx } from "./helpers/watch-scenario.ts";
 import type { OperationReview } from "../src/review/operation.ts";
 import { watcherOptions } from "../src/watch/setup.ts";
 import { filesSink } from "../src/watch/sinks/files.ts";
@@ -17,7 +17,8 @@ import { verify } from "../src/pipeline/verify.ts";
 import { stageRollback } from "../src/pipeline/rollback.ts";
 import { GatehouseError } from "../src/errors.ts";
 import { deriveSalt, proposalId, upgradeCall } from "../src/plan/plan.ts";
-import { batchOf, operationIdOf } from "../src/proposal/derive.ts";
+import { batchOf, operationIdOf, scheduleCalldata } from "../src/proposal/derive.ts";
+import { safeCall, safeTxHashes } from "../src/safe/hash.ts";
 import { proposalFile, readProposalFile, writeProposal, type ProposalRecord } from "../src/records/proposal.ts";
 
 const VAULT_ABI = ["function deposit() payable", "function balanceOf(address) view returns (uint256)", "function totalDeposits() view returns (uint256)", "function version() view returns (string)"];
@@ -114,6 +115,57 @@ describe("rollback: an executed upgrade returns to its old implementations throu
     expect(v.verified).to.equal(false);
     expect(v.checks.find((c) => c.name === "rollback")!.ok).to.equal(false);
     rmSync(file);
+  });
+
+  it("red team: the watcher alerts on a rollback to an attacker-deployed implementation the records claim was the old one", async () => {
+    // The rolled-back proposal's oldImplementation/oldContract are not part of its calls, so an edit keeps its
+    // operation id. The attacker deploys RegistryV1 (a build of the protected commit) and claims the vault ran
+    // it before: the watcher must not call returning the UUPS vault to it (bricking it) "what was replaced".
+    const artifact = await d.ctx.readArtifact("RegistryV1");
+    const planted = await new ContractFactory(artifact.abi as never, (artifact as { bytecode: string }).bytecode, d.actors.outsider.signer).deploy();
+    await planted.waitForDeployment();
+    const x = await planted.getAddress();
+    const earlierFile = proposalFile(d.root, "default", upgrade.id);
+    const original = readFileSync(earlierFile, "utf8");
+    const staged = await stageRollback({ setup: d.setup, proposal: upgrade.id });
+    const rollbackFile = proposalFile(d.root, "default", staged.record.id);
+    let evilFile: string | undefined;
+    let scheduled: string | undefined;
+    try {
+      const earlier = readProposalFile(earlierFile);
+      const eop = earlier.operations.find((o) => o.proxy === "vault")!;
+      eop.oldImplementation = x;
+      eop.oldContract = "RegistryV1";
+      expect(operationIdOf(earlier)).to.equal(upgrade.operationId);
+      writeProposal(earlierFile, earlier);
+      const evil = structuredClone(staged.record);
+      const op = evil.operations.find((o) => o.proxy === "vault")!;
+      op.newImplementation = x;
+      op.contract = "RegistryV1";
+      op.call = { ...op.call, data: upgradeCall({ kind: op.kind, proxy: op.proxyAddress }, x, "0x").data };
+      evil.salt = deriveSalt(BigInt(evil.chainId), evil.timelock, batchOf(evil).calls, evil.round);
+      evil.operationId = operationIdOf(evil);
+      evil.id = proposalId(evil.operationId);
+      // Owners tricked outside Gatehouse (verify would refuse) schedule it through the real Safe.
+      const data = scheduleCalldata(evil);
+      const timelock = d.setup.deployment.timelock.address;
+      const nonce = Number(await new Contract(d.setup.deployment.safe.address, ["function nonce() view returns (uint256)"], d.ctx.ethers.provider).nonce());
+      const hashes = safeTxHashes(BigInt(evil.chainId), d.setup.deployment.safe.address, safeCall(timelock, data, nonce));
+      evil.safeTransactions = [{ purpose: "schedule", ...safeCall(timelock, data, nonce), safe: d.setup.deployment.safe.address, nonce, ...hashes, proposer: d.actors.owners[0].address, via: "onchain" }];
+      evilFile = proposalFile(d.root, "default", evil.id);
+      writeProposal(evilFile, evil);
+      const sent = await execSafeTx(d, { to: timelock, data });
+      expect(sent.safeTxHash).to.equal(hashes.safeTxHash);
+      scheduled = evil.operationId;
+      const review = (await watch(d)).find((o) => o.operationId === evil.operationId.toLowerCase())!;
+      expect(review.severity, JSON.stringify(review.alerts)).to.equal("alert");
+      expect(review.alerts.filter((a) => a.check?.endsWith(": rollback")).map((a) => a.message).join(" ")).to.contain(x);
+    } finally {
+      if (scheduled) await cancelAsGuardian(d, scheduled);
+      writeFileSync(earlierFile, original);
+      if (evilFile) rmSync(evilFile, { force: true });
+      rmSync(rollbackFile, { force: true });
+    }
   });
 
   it("stages, proposes, signs, waits and executes the rollback; the proxies run V1 again on the state V1 and V2 wrote", async () => {

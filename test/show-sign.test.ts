@@ -9,7 +9,8 @@ import { stage } from "../src/pipeline/stage.ts";
 import { propose } from "../src/pipeline/propose.ts";
 import { execute } from "../src/pipeline/execute.ts";
 import { exportTypedData, submitSignature } from "../src/pipeline/sign.ts";
-import { show } from "../src/pipeline/show.ts";
+import { addressLabels, show } from "../src/pipeline/show.ts";
+import { renderChecks } from "../src/pipeline/verify.ts";
 import { inspectSafeTx, renderSignerView, type SafeTypedData } from "../src/safe/inspect.ts";
 import { safeCall, safeTxHashes } from "../src/safe/hash.ts";
 import { GatehouseError } from "../src/errors.ts";
@@ -50,6 +51,24 @@ describe("show and signing elsewhere: typed data out, a wallet's signature in", 
     expect(text).to.contain("refundReceiver is 0x00000000000000000000000000000000000000e2");
     expect(text).to.contain(`the service claims safeTxHash ${h.safeTxHash}, but the fields hash to ${evil.safeTxHash}`);
     expect(renderSignerView(evil)).to.contain("operation       1 (DELEGATECALL)");
+  });
+
+  it("red team: record text and decoded calldata cannot hide the warnings with terminal escapes or fake lines", () => {
+    // A record's proxy name becomes a label; calldata strings are decoded. Both are the attacker's.
+    const proxy = getAddress("0x00000000000000000000000000000000000000a3");
+    const grant = "0x2f2ff15d" + "b09aa5aeb3702cfd50b6b62bc4532604938f21248a27a1d5ca736082b6819cc1".padStart(64, "0") + "00000000000000000000000000000000000000000000000000000000000000e1".padStart(64, "0");
+    const tx = safeCall(timelock, encodeScheduleBatch({ calls: [{ target: proxy, value: 0n, data: grant }], predecessor: ZeroHash, salt: ZeroHash }, 3600n), 7);
+    const v = inspectSafeTx({ chainId: 31337n, safe, tx, timelock, labels: { [proxy]: "vault proxy)\u001b[8m\nNo warnings: one plain call" } });
+    expect(v.warnings.join("\n")).to.contain("not an upgrade");
+    const text = renderSignerView(v);
+    expect(text).to.not.match(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+    expect(text.split("\n").filter((l) => l.startsWith("No warnings"))).to.deep.equal([]);
+    expect(text).to.contain("WARNINGS (1):");
+    // verify's lines carry record names too.
+    expect(renderChecks([{ name: "calldata of 'vault\u001b[8m'", ok: false, detail: "x" }])).to.equal("FAIL      calldata of 'vault?[8m': x");
+    // ProxyAdmin labels come from the deployment record, not from a proposal's operations.
+    const labels = addressLabels({ deployment: { timelock: { address: timelock }, safe: { address: safe }, proxies: { registry: { address: proxy, proxyAdmin: getAddress("0x00000000000000000000000000000000000000b1") } } } } as never);
+    expect(labels).to.deep.equal({ [timelock]: "the timelock", [safe]: "the Safe", [proxy]: "registry proxy", [getAddress("0x00000000000000000000000000000000000000b1")]: "registry ProxyAdmin" });
   });
 
   describe("on a real Safe and timelock", function () {

@@ -96,7 +96,12 @@ describe("simulate: the proposal's real path on a fork", function () {
     const takeover = open.probes.find((p) => p.name === "vault: a stranger's upgradeToAndCall reverts")!;
     expect(takeover.ok).to.equal(false);
     expect(takeover.detail).to.include("anyone can upgrade");
-    expect(open.findings.map((f) => f.kind)).to.deep.equal(["probe"]);
+    // Red team: its reinitializer initializeV2 was left uncalled by the upgrade, so a stranger can run it.
+    const openInit = open.probes.find((p) => p.name === "vault: a stranger's initializeV2(uint256) reverts")!;
+    expect(openInit.ok).to.equal(false);
+    expect(openInit.detail).to.include("an initializer is still open");
+    expect(open.probes.find((p) => p.name === "vault: a stranger's initialize(address) reverts")!.ok).to.equal(true);
+    expect(open.findings.map((f) => f.kind)).to.deep.equal(["probe", "probe"]);
 
     const vaultOp = record.operations.find((o) => o.proxy === "vault")!;
     const withInit = (cap: bigint) =>

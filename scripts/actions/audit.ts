@@ -21,7 +21,7 @@ import { GatehouseError } from "../../src/errors.ts";
 import { Policy } from "../../src/policy/schema.ts";
 import { policyRelaxations } from "../../src/policy/relaxations.ts";
 import { CheckArtifact } from "../../src/actions/check-report.ts";
-import { auditFailed, auditMarkdown, changedFiles, effectivePolicy, recordFindings, ciConfigFindings, type AuditFinding, type AuditReport } from "../../src/actions/audit.ts";
+import { auditFailed, auditMarkdown, buildOutputFindings, BUILD_OUTPUT_DIRS, changedFiles, effectivePolicy, recordFindings, ciConfigFindings, type AuditFinding, type AuditReport } from "../../src/actions/audit.ts";
 import { readConfig } from "../../src/actions/config.ts";
 import { runContext } from "../../src/actions/github.ts";
 import { actionsIO, InputError } from "../../src/actions/io.ts";
@@ -40,7 +40,7 @@ await runAction(io, async () => {
   // 1. What the PR changes, and its records.
   const changed = changedFiles(tree(baseRoot), tree(prDir));
   const records = recordFindings(changed, pull?.user?.login, config.bot);
-  const findings: AuditFinding[] = [...records.findings, ...ciConfigFindings(changed)];
+  const findings: AuditFinding[] = [...records.findings, ...ciConfigFindings(changed), ...buildOutputFindings(changed)];
 
   // 2. Policies: every relaxation against the base is a finding.
   const prPolicies = new Map<string, Policy>();
@@ -60,6 +60,8 @@ await runAction(io, async () => {
   const networks = configuredNetworks(baseRoot);
   const checks: CheckArtifact[] = [];
   if (networks.length) {
+    // The base checkout's build outputs, if any were ever committed, are not trusted: the build makes its own.
+    for (const dir of BUILD_OUTPUT_DIRS) rmSync(path.join(baseRoot, dir), { recursive: true, force: true });
     for (const folder of config.auditSources) {
       rmSync(path.join(baseRoot, folder), { recursive: true, force: true });
       // Symbolic links are not followed: a PR's source tree is data, and stays inside the PR.

@@ -22,7 +22,7 @@ export const AuditFinding = z
     message: z.string(),
   })
   .strict();
-export type AuditFinding = z.infer<typeof AuditFinding> & { kind: RelaxationKind | "policy-invalid" | "records-changed" | "ci-config-changed" };
+export type AuditFinding = z.infer<typeof AuditFinding> & { kind: RelaxationKind | "policy-invalid" | "records-changed" | "ci-config-changed" | "build-output-committed" };
 
 /** The artifact the audit job uploads and the comment workflow reads (as data, never as code). */
 export const AuditReport = z
@@ -81,6 +81,23 @@ export function ciConfigFindings(changed: string[]): AuditFinding[] {
   return changed
     .filter((f) => (CI_CONFIG_FILES as readonly string[]).includes(f))
     .map((file) => ({ kind: "ci-config-changed", file, message: `${file} configures the workflows' trust (the bot, the protected branch, the networks): a PR that changes it needs a human decision.` }));
+}
+
+/**
+ * Build outputs, generated and never committed: Hardhat's paths.artifacts and paths.cache, and Gatehouse's
+ * own .gatehouse/ (builds of commits that verify, sign and the watcher reuse; reports).
+ */
+export const BUILD_OUTPUT_DIRS = ["artifacts/", "cache/", ".gatehouse/"] as const;
+
+/**
+ * A PR that commits build outputs is a finding: once merged, a committed compile-cache entry can point the
+ * build at forged artifacts in every later checkout at a predictable path (the audit's own, a runner's), so
+ * `check` would audit them instead of the sources. The audit also deletes them before its own build.
+ */
+export function buildOutputFindings(changed: string[]): AuditFinding[] {
+  return changed
+    .filter((f) => BUILD_OUTPUT_DIRS.some((d) => f.startsWith(d)))
+    .map((file) => ({ kind: "build-output-committed", file, message: `${file} is a build output (Hardhat's artifacts or compile cache, or a Gatehouse build of a commit): committed, it can make a build skip compiling and use forged artifacts. Remove it from git.` }));
 }
 
 /**

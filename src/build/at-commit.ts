@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import path from "node:path";
 import { promisify } from "node:util";
 import { GatehouseError } from "../errors.ts";
+import { refuseTrackedBuildOutputs } from "../check/tracked-outputs.ts";
 import type { RuntimeArtifact } from "../plan/bytecode.ts";
 import { immutableDeclarations } from "./immutables.ts";
 import { checkCommitRef, checkPinnedCompiler, pickTarget, type BuiltArtifact, type PinnedCompiler, type TargetLookup } from "./target.ts";
@@ -88,6 +89,9 @@ export function commitBuildDir(opts: Pick<CommitBuildOptions, "repoRoot" | "cach
 async function load(opts: CommitBuildOptions, commit: string): Promise<LoadedBuild> {
   if (opts.requireProtected !== false) await assertReachable(opts.repoRoot, commit, opts.protectedBranch ?? "main");
   const done = commitBuildDir(opts, commit);
+  // A finished build is reused only if this machine made it: one that git tracks came with a branch (a
+  // force-added .gatehouse/builds/<commit>) and could hold any artifacts, so it is refused (GH263).
+  refuseTrackedBuildOutputs(path.dirname(done), [done]);
   if (!existsSync(path.join(done, "complete"))) {
     const started = performance.now();
     opts.progress?.(`building commit ${commit.slice(0, 12)} in a clean checkout (git archive, hardhat build, no secrets)...`);

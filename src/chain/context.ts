@@ -30,6 +30,8 @@ export interface ChainContext {
   contractNames(): Promise<string[]>;
   /** Where Hardhat writes build info (solc input and output), read by the upgrade check. */
   buildInfoDir: string;
+  /** The Hardhat project root and its build output folders (artifacts, cache): outputs git must not track. */
+  buildOutputs?: { projectRoot: string; dirs: string[] };
   /** Compile (Hardhat `build`); the upgrades plugin refreshes its validation cache as part of it. */
   build(): Promise<void>;
   close(): Promise<void>;
@@ -87,6 +89,7 @@ export async function connect(network: string, opts: { url?: string } = {}): Pro
     readArtifact: (name) => hre.artifacts.readArtifact(name) as never,
     contractNames: async () => [...(await hre.artifacts.getAllFullyQualifiedNames())].map((fq) => fq.split(":").at(-1)!),
     buildInfoDir: path.join(hre.config.paths.artifacts, "build-info"),
+    buildOutputs: { projectRoot: hre.config.paths.root, dirs: [hre.config.paths.artifacts, hre.config.paths.cache] },
     build: async () => {
       await hre.tasks.getTask("build").run({ quiet: true, noTests: true });
     },

@@ -45,6 +45,24 @@ export function planIncident(incident: Incident, chain: ChainView, opts: { now: 
     ].filter((s) => !next.steps.some((x) => x.key === s.key));
     next = { ...next, containmentPlanned: true, steps: [...next.steps, ...intents] };
   }
+  // The incident file is a claim: until the open notice reached a sink, a cancel or pause it records as done
+  // must still show on chain, else the step is done again and an unposted open notice is written afresh.
+  const open = next.notices.find((n) => n.kind === "open");
+  const openPosted = open !== undefined && next.steps.some((s) => s.kind === "post" && s.notice === open.seq && resolved(s));
+  if (next.status === "open" && !openPosted) {
+    const confirmed = (s: IncidentStep) => (s.kind === "cancel" ? chain.operations[s.target] === "cancelled" : chain.pause[s.target]?.pausable === true && chain.pause[s.target]?.paused === true);
+    const contradicted = next.steps.filter((s) => s.kind !== "post" && (s.result?.status === "done" || s.result?.status === "already") && !confirmed(s));
+    if (contradicted.length > 0) {
+      const keys = new Set(contradicted.map((s) => s.key));
+      const dropOpen = open !== undefined && open.seq === next.notices.length - 1;
+      next = {
+        ...next,
+        steps: next.steps.filter((s) => !(dropOpen && s.kind === "post" && s.notice === open.seq)).map((s) => (keys.has(s.key) ? { key: s.key, kind: s.kind, target: s.target, intent: s.intent, plannedAt: s.plannedAt } : s)),
+        notices: dropOpen ? next.notices.slice(0, -1) : next.notices,
+        timeline: [...next.timeline, ...contradicted.map((s) => ({ at: opts.now, event: `${s.intent}: the incident file says ${s.result!.status}, but the chain does not confirm it; redone` }))],
+      };
+    }
+  }
   const actions: Action[] = [];
   for (const s of next.steps) {
     if (resolved(s) || s.kind === "post") continue;

@@ -5,6 +5,7 @@ import { loadBuild, hashBuildUnits, findContractRefByRuntimeCode, findContract, 
 import { auditUpgrade, type AuditResult, type Finding } from "../check/audit.ts";
 import { renderCheckMarkdown, checkReportJson } from "../check/report.ts";
 import { cacheKey, diskCheckCache, type CheckCache, type ValidationStore } from "../check/cache.ts";
+import { refuseTrackedBuildOutputs } from "../check/tracked-outputs.ts";
 import { GatehouseError, notDeployed } from "../errors.ts";
 import { runtimeMatches, type RuntimeArtifact } from "../plan/bytecode.ts";
 import type { Policy } from "../policy/schema.ts";
@@ -172,6 +173,8 @@ export async function runCheck(
 ): Promise<CheckResult> {
   const { ctx, policy, deployment } = setup;
   const compile: CompileSummary = { compiled: opts.compile !== false, units: [] };
+  // Committed build outputs would steer Hardhat's compile cache to forged artifacts (src/check/tracked-outputs.ts).
+  if (ctx.buildOutputs) refuseTrackedBuildOutputs(ctx.buildOutputs.projectRoot, ctx.buildOutputs.dirs);
   const before = new Set(existsSync(ctx.buildInfoDir) ? readdirSync(ctx.buildInfoDir) : []);
   if (compile.compiled) {
     opts.progress?.("check: compiling the contracts (hardhat build)...");

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
-import { ZeroHash, getAddress } from "ethers";
+import { ZeroAddress, ZeroHash, getAddress } from "ethers";
+import { resolveAccount } from "../chain/context.ts";
 import { GatehouseError } from "../errors.ts";
 import { displayPath } from "../fs/atomic.ts";
 import { deriveSalt, proposalId } from "../plan/plan.ts";
@@ -14,13 +15,12 @@ import { workingTreeCommit } from "./stage.ts";
  * its own kind ("governance", typed actions), then proposed, signed, reviewed, cancellable and executed
  * through the same pipeline as an upgrade. Staging refuses a change that breaks the policy's topology.
  */
-export function governanceRules(setup: Pick<Setup, "deployment" | "policy">): GovernanceRules {
+export function governanceRules(setup: Pick<Setup, "deployment" | "policy" | "ctx">): GovernanceRules {
   const { deployment, policy } = setup;
   return {
     timelock: getAddress(deployment.timelock.address),
     safe: getAddress(deployment.safe.address),
-    cancellers: deployment.timelock.cancellers.map((a) => getAddress(a)),
-    executors: deployment.timelock.executors.map((a) => getAddress(a)),
+    ...policyRoleHolders(setup),
     minDelaySeconds: policy.rules.minDelaySeconds,
     proxies: policy.contracts.flatMap((c) => {
       const address = c.proxy ?? deployment.proxies[c.name]?.address;
@@ -29,8 +29,21 @@ export function governanceRules(setup: Pick<Setup, "deployment" | "policy">): Go
   };
 }
 
+/**
+ * Who the policy (the protected branch) says must hold CANCELLER_ROLE and EXECUTOR_ROLE, as doctor reads it:
+ * never the deployment record's lists, which are claims (an edited `timelock.cancellers` would otherwise
+ * make granting the attacker the role "consistent with the policy").
+ */
+export function policyRoleHolders(setup: Pick<Setup, "deployment" | "policy" | "ctx">): { cancellers: string[]; executors: string[] } {
+  const g = setup.policy.governance;
+  return {
+    cancellers: g.guardian.map((r) => resolveAccount(setup.ctx, r, "policy governance.guardian")),
+    executors: g.executor === "open" ? [ZeroAddress] : [getAddress(setup.deployment.safe.address)],
+  };
+}
+
 /** A governance record's actions are the calls their fields derive, and keep the policy's topology. */
-export function governanceRecordProblems(setup: Pick<Setup, "deployment" | "policy">, record: ProposalRecord): string[] {
+export function governanceRecordProblems(setup: Pick<Setup, "deployment" | "policy" | "ctx">, record: ProposalRecord): string[] {
   const rules = governanceRules(setup);
   const actions = record.actions ?? [];
   return [...governanceCallProblems(actions, rules), ...governanceProblems(actions, rules)];

@@ -28,10 +28,14 @@ export interface ShowResult {
 }
 
 /** Names a signer recognises for the deployment's addresses. */
-export function addressLabels(setup: Setup, record?: ProposalRecord): Record<string, string> {
+export function addressLabels(setup: Setup): Record<string, string> {
   const out: Record<string, string> = { [getAddress(setup.deployment.timelock.address)]: "the timelock", [getAddress(setup.deployment.safe.address)]: "the Safe" };
-  for (const [name, p] of Object.entries(setup.deployment.proxies ?? {})) out[getAddress(p.address)] = `${name} proxy`;
-  for (const o of record?.operations ?? []) if (o.proxyAdmin) out[getAddress(o.proxyAdmin)] = `${o.proxy} ProxyAdmin`;
+  for (const [name, p] of Object.entries(setup.deployment.proxies ?? {})) {
+    out[getAddress(p.address)] = `${name} proxy`;
+    // From the deployment record, never from the proposal's operations: a record naming any address as a
+    // ProxyAdmin would have it shown as one.
+    if (p.proxyAdmin) out[getAddress(p.proxyAdmin)] = `${name} ProxyAdmin`;
+  }
   return out;
 }
 
@@ -52,7 +56,7 @@ export async function viewOfRecordedTx(setup: Setup, file: string, record: Propo
       timelock: setup.deployment.timelock.address,
       expectedSafe: setup.deployment.safe.address,
       claimed: { safeTxHash: safeTx.safeTxHash, domainHash: safeTx.domainHash, messageHash: safeTx.messageHash, source: `the record ${displayPath(file)}` },
-      labels: addressLabels(setup, record),
+      labels: addressLabels(setup),
       abis: await contractAbis(setup, record),
     }),
   };

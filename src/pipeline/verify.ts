@@ -20,6 +20,7 @@ import { safeTxData } from "../safe/transactions.ts";
 import { decodeSchedule, decodeUpgradeCall } from "../timelock/calls.ts";
 import { batchOf, cancelArtifact, executeCalldata, operationIdOf } from "../proposal/derive.ts";
 import { sourceOf, type Setup } from "./setup.ts";
+import { terminalSafe } from "../review/untrusted.ts";
 import { checkSignerPacket } from "./packet.ts";
 
 /**
@@ -272,7 +273,7 @@ export async function verify(opts: { setup: Setup; proposal: string | { record: 
 }
 
 /** A governance record: each action's call is the one its fields derive, and keeps the policy's topology (same rules as the watcher). */
-export function verifyGovernance(setup: Pick<Setup, "deployment" | "policy">, record: ProposalRecord): VerifyCheck[] {
+export function verifyGovernance(setup: Pick<Setup, "deployment" | "policy" | "ctx">, record: ProposalRecord): VerifyCheck[] {
   if (record.kind !== "governance") return [];
   const rules = governanceRules(setup);
   return (record.actions ?? []).map((a, i) => {
@@ -312,5 +313,6 @@ async function verifyRollback(setup: Setup, record: ProposalRecord): Promise<{ c
 
 /** One line per check, as the CLI prints them: "ok", "FAIL" or "UNCHECKED", never "ok" for what was not proven. */
 export function renderChecks(checks: VerifyCheck[]): string {
-  return checks.map((k) => `${!k.ok ? "FAIL     " : k.unchecked ? "UNCHECKED" : "ok       "} ${k.name}: ${k.detail.replace(/^UNCHECKED: /, "")}`).join("\n");
+  // Names and details carry record text: no control character may hide a FAIL line (review/untrusted.ts).
+  return checks.map((k) => terminalSafe(`${!k.ok ? "FAIL     " : k.unchecked ? "UNCHECKED" : "ok       "} ${k.name}: ${k.detail.replace(/^UNCHECKED: /, "")}`)).join("\n");
 }

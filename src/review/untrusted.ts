@@ -139,3 +139,12 @@ export function renderText(text: string, context: TextContext): string {
   }
   return out + e.trusted(untag(text.slice(i)));
 }
+
+/**
+ * One line as a terminal shows it, whatever it holds: labels come from records and decoded strings from
+ * calldata, and a control character (an ANSI escape that conceals the rest, a newline that fakes a line)
+ * or a bidirectional override could hide the warnings below it. Each becomes a visible "?".
+ */
+export function terminalSafe(line: string): string {
+  return line.replace(/[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069\u200E\u200F]/gu, "?");
+}

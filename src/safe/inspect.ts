@@ -2,6 +2,7 @@ import { Interface, TypedDataEncoder, getAddress, type InterfaceAbi, type ParamT
 import { ROLES, TIMELOCK_ABI, UPGRADE_ABI, formatDuration } from "../timelock/calls.ts";
 import { SAFE_TX_TYPES, safeTxHashes, type SafeTxData } from "./hash.ts";
 import { safeTxShapeViolations } from "./shape.ts";
+import { terminalSafe } from "../review/untrusted.ts";
 
 /**
  * What a signer compares with a hardware wallet's screen and with independent tools such as
@@ -270,5 +271,5 @@ export function renderSignerView(v: SignerView): string {
     if (c.initializer) L.push("  then calls the new implementation:", ...renderCall(c.initializer, "    "));
   }
   L.push("", v.warnings.length ? `WARNINGS (${v.warnings.length}):` : "No warnings: one plain call to the timelock, no value, no gas refund.", ...v.warnings.map((w) => `  ! ${w}`));
-  return L.join("\n");
+  return L.map(terminalSafe).join("\n");
 }

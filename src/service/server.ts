@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { isIP, type AddressInfo } from "node:net";
 import type { ChainContext } from "../chain/context.ts";
 import { GatehouseError } from "../errors.ts";
 import { chainReader, httpProvider, type ChainReader, type Eip1193 } from "./chain.ts";
@@ -65,6 +65,13 @@ export interface TxServiceOptions {
    * is read, so a web page whose DNS name was rebound to 127.0.0.1 cannot reach the service.
    */
   allowedHosts?: string[];
+  /**
+   * Addresses of reverse proxies in front of the service (`--trusted-proxy`). Behind one, every request
+   * comes from the proxy's address, so one client spending the per-client budgets would starve all of
+   * them; a request from a trusted proxy is accounted to the client its X-Forwarded-For names (the
+   * rightmost entry that is not itself a trusted proxy). From any other peer the header is ignored.
+   */
+  trustedProxies?: string[];
   /** Where the per-request lines go; defaults to stderr. Pass `() => {}` for silence. */
   log?: (line: string) => void;
   network?: string;
@@ -115,8 +122,9 @@ export async function startTxService(options: TxServiceOptions): Promise<TxServi
   let hosts: HostAllowlist | undefined;
   const budget = new ClientBudget(MAX_ACTIVE_PER_CLIENT, MAX_QUEUED_PER_CLIENT);
   const penalty = new ClientPenalty(PENALTY);
+  const trusted = new Set((options.trustedProxies ?? []).map((a) => clientKey(a)));
   const server = createServer({ requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
-    const p = handle({ deps, hosts: hosts!, budget, penalty, log }, req, res);
+    const p = handle({ deps, hosts: hosts!, budget, penalty, log, trusted }, req, res);
     inflight.add(p);
     void p.finally(() => inflight.delete(p));
   });
@@ -256,6 +264,24 @@ export function clientKey(remoteAddress: string | undefined): string {
 }
 
 /**
+ * The client of a request: the peer, unless the peer is a trusted proxy; then the rightmost X-Forwarded-For
+ * entry that is not a trusted proxy (entries to its left are whatever the client sent, so never believed).
+ * A missing or malformed entry leaves the request accounted to the proxy.
+ */
+export function requestClient(peer: string | undefined, forwardedFor: string | string[] | undefined, trusted: ReadonlySet<string>): string {
+  const key = clientKey(peer);
+  if (!trusted.has(key) || forwardedFor === undefined) return key;
+  const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor).split(",").map((h) => h.trim());
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!;
+    if (!isIP(hop)) return key;
+    const k = clientKey(hop);
+    if (!trusted.has(k)) return k;
+  }
+  return key;
+}
+
+/**
  * Per-client token bucket of work the service did for nothing: each refused body-carrying request charges
  * its cost (bytes read, or a fixed cost), the bucket refills at a steady rate, and a client whose bucket
  * is empty waits, unread, until it has refilled. A client flooding the service with oversized proposals
@@ -331,6 +357,8 @@ interface Shell {
   budget: ClientBudget;
   penalty: ClientPenalty;
   log: (line: string) => void;
+  /** Client keys of the trusted reverse proxies (requestClient). */
+  trusted: ReadonlySet<string>;
 }
 
 /** What a request cost the service if it is refused, and what was reserved from its client's bucket up front. */
@@ -368,13 +396,13 @@ function shown(value: string): string {
   return clean.length > 100 ? clean.slice(0, 100) + "..." : clean;
 }
 
-async function handle({ deps, hosts, budget, penalty, log }: Shell, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle({ deps, hosts, budget, penalty, log, trusted }: Shell, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now();
   const method = req.method ?? "GET";
   let url: URL;
   let reply: Reply | Early;
   let release: (() => void) | undefined;
-  const client = clientKey(req.socket.remoteAddress);
+  const client = requestClient(req.socket.remoteAddress, req.headers["x-forwarded-for"], trusted);
   const cost: Cost = { bytes: 0, reserved: 0 };
   try {
     url = new URL(req.url ?? "/", "http://127.0.0.1");

@@ -1,5 +1,5 @@
 import hre from "hardhat";
-import { AbiCoder, Interface, Wallet, ZeroAddress, concat, getAddress, id as keccakText, toBeHex, zeroPadValue, type InterfaceAbi } from "ethers";
+import { AbiCoder, Interface, Wallet, ZeroAddress, concat, getAddress, id as keccakText, toBeHex, zeroPadValue, type FunctionFragment, type InterfaceAbi, type ParamType } from "ethers";
 import { GatehouseError } from "../errors.ts";
 import type { Policy } from "../policy/schema.ts";
 import type { ProposalRecord } from "../records/proposal.ts";
@@ -388,6 +388,22 @@ export async function simulate(input: SimulateInput): Promise<SimulationReport> 
           const r = await call(p.address, common, "upgradeToAndCall", [impl, "0x"], "latest", stranger);
           probes.push({ name: `${op.proxy}: a stranger's upgradeToAndCall through the proxy reverts`, ok: !r.ok, detail: r.ok ? `it succeeded from ${stranger}` : decoder.revert(r.data) });
         }
+        // An initializer the upgrade left open lets anyone set the owner or guardian afterwards (a V2 proxy
+        // upgraded to V3 without its reinitializer, whose `initialize` is reinitializer(2)): each one of the
+        // target, and each the policy allows an upgrade to call, must revert for a stranger.
+        const abi = input.abiOf(op.contract);
+        if (abi) {
+          const iface = new Interface(abi);
+          const allowed = new Set(policy.contracts.find((c) => c.name === op.proxy)?.upgradeInitializers ?? []);
+          const inits: FunctionFragment[] = [];
+          iface.forEachFunction((f) => {
+            if (!f.constant && (/^(re)?init(ialize)?/i.test(f.name) || allowed.has(f.name))) inits.push(f);
+          });
+          for (const f of inits) {
+            const r = await call(p.address, iface, f.format("sighash"), f.inputs.map((t) => strangerArg(t, stranger)), "latest", stranger);
+            probes.push({ name: `${op.proxy}: a stranger's ${f.format("sighash")} reverts`, ok: !r.ok, detail: r.ok ? `it succeeded from ${stranger}: an initializer is still open after the upgrade (anyone could set what it sets)` : decoder.revert(r.data) });
+          }
+        }
         for (const probe of policy.contracts.find((c) => c.name === op.proxy)?.probes ?? []) {
           probes.push(await runProbe(probe, op.contract, p.address, { timelock, safe }, input.abiOf(op.contract), call, decoder));
         }
@@ -427,6 +443,18 @@ export function ownershipToTimelock(p: PermissionChange, proxyNames: string[], t
 }
 
 type Call = (to: string, iface: Interface, fn: string, args: unknown[], tag?: string, from?: string) => Promise<{ ok: boolean; result?: unknown[]; data: string }>;
+
+/** A plausible argument from a stranger: its own address for every address, small non-zero values otherwise. */
+function strangerArg(t: ParamType, stranger: string): unknown {
+  if (t.baseType === "array") return t.arrayLength && t.arrayLength > 0 ? Array.from({ length: t.arrayLength }, () => strangerArg(t.arrayChildren!, stranger)) : [];
+  if (t.baseType === "tuple") return t.components!.map((c) => strangerArg(c, stranger));
+  if (t.baseType === "address") return stranger;
+  if (t.baseType === "bool") return true;
+  if (t.baseType === "string") return "x";
+  if (t.baseType === "bytes") return "0x";
+  if (t.baseType.startsWith("bytes")) return "0x" + "11".repeat(Number(t.baseType.slice(5)));
+  return 1n;
+}
 
 async function runProbe(probe: Probe, contract: string, proxy: string, names: { timelock: string; safe: string }, abi: InterfaceAbi | undefined, call: Call, decoder: Decoder): Promise<ProbeResult> {
   const name = `${contract}.${probe.call}${probe.args?.length ? ` with (${probe.args.join(", ")})` : ""} == ${probe.returns}`;

@@ -40,7 +40,8 @@ import type { SafeExecution } from "./safe-signers.ts";
  *   with value 0, to code equal to the watcher's own build of the policy's target at a protected commit,
  *   with an initializer only when the policy allows that function; for a rollback record, the reference is
  *   instead the build of the contract the rolled-back proposal replaced, at that proposal's commit, with
- *   that proposal's operation Done and the proxy running what it installed (no initializer);
+ *   that proposal's operation Done, the proxy running what it installed, and its Upgraded events showing the
+ *   return target right before that (the records' old implementation is a claim; no initializer);
  * - or, for a governance record, every call is a governance change that keeps the policy's topology,
  *   judged from the decoded calldata (src/proposal/governance.ts: delay, timelock roles, unpause);
  * - the Safe scheduled it with execTransaction in the same transaction, that Safe transaction is the
@@ -74,6 +75,8 @@ export interface Topology {
   executors?: string[];
   /** The policy's rules.minDelaySeconds: an updateDelay below it is an alert. */
   minDelaySeconds?: number;
+  /** The policy's role holders: what a governance change may grant (none known: no grant is consistent). */
+  policyRoles?: { cancellers: string[]; executors: string[] };
   /** The cancellers as read on chain by the shell (whether each is a Safe, whether it holds the role); shown in reviews. */
   guardians?: Guardian[];
 }
@@ -81,6 +84,8 @@ export interface Topology {
 export interface PolicyTargets {
   contracts: { name: string; contract: string; upgradeInitializers?: string[] }[];
   rules?: { minDelaySeconds: number };
+  /** The policy's CANCELLER_ROLE and EXECUTOR_ROLE holders, resolved (pipeline/govern.ts policyRoleHolders). */
+  roleHolders?: { cancellers: string[]; executors: string[] };
 }
 
 export function topologyOf(deployment: DeploymentRecord, network: string, policy?: PolicyTargets): Topology {
@@ -96,6 +101,7 @@ export function topologyOf(deployment: DeploymentRecord, network: string, policy
     cancellers: deployment.timelock.cancellers.map((a) => getAddress(a)),
     executors: deployment.timelock.executors.map((a) => getAddress(a)),
     ...(policy?.rules ? { minDelaySeconds: policy.rules.minDelaySeconds } : {}),
+    ...(policy?.roleHolders ? { policyRoles: { cancellers: policy.roleHolders.cancellers.map((a) => getAddress(a)), executors: policy.roleHolders.executors.map((a) => getAddress(a)) } } : {}),
     proxies: Object.entries(deployment.proxies).map(([name, p]) => ({
       name,
       address: getAddress(p.address),
@@ -230,6 +236,11 @@ export interface ChainFacts {
   operations: Record<string, boolean>;
   /** Whether an id is an executed (Done) operation of the timelock at a block: key `<id>@<block>` (rollbacks). */
   operationsDone?: Record<string, boolean>;
+  /**
+   * A proxy's last two implementations as of a block, from its Upgraded events: key `<proxy>@<block>`;
+   * null: fewer than two found. What a rollback may return to is the chain's `previous`, never a record's word.
+   */
+  upgradeHistory?: Record<string, { current: string; previous: string } | null>;
 }
 
 export function emptyFacts(now = 0): ChainFacts {
@@ -247,6 +258,7 @@ export interface FactsNeeded {
   safeOwners?: { block: number }[];
   operations?: { id: string; block: number }[];
   operationsDone?: { id: string; block: number }[];
+  upgradeHistory?: { proxy: string; block: number }[];
 }
 
 /**
@@ -268,7 +280,7 @@ export function rollbackTargetOf(record: ProposalRecord | undefined, records: Pr
 
 /** What `decideOperation` reads from the facts for these occurrences (the shell fetches exactly this). */
 export function factsNeededForOperations(occs: OperationOccurrence[], records: ProposalRecord[], topology?: Topology): FactsNeeded {
-  const need: Required<FactsNeeded> = { blocks: [], txs: [], code: [], implementations: [], admins: [], builds: [], safeOwners: [], operations: [], operationsDone: [] };
+  const need: Required<FactsNeeded> = { blocks: [], txs: [], code: [], implementations: [], admins: [], builds: [], safeOwners: [], operations: [], operationsDone: [], upgradeHistory: [] };
   for (const occ of occs) {
     const block = occ.scheduled.block;
     need.blocks.push({ number: block, hash: occ.scheduled.blockHash });
@@ -286,7 +298,10 @@ export function factsNeededForOperations(occs: OperationOccurrence[], records: P
       if (up.kind === "transparent") need.admins.push({ proxy: up.proxy.toLowerCase(), block });
       const proxy = topology?.proxies.find((p) => sameAddress(p.address, up.proxy));
       const rollback = rollbackTargetOf(record, records, up);
-      if (rollback) need.operationsDone.push({ id: rollback.earlierId.toLowerCase(), block });
+      if (rollback) {
+        need.operationsDone.push({ id: rollback.earlierId.toLowerCase(), block });
+        need.upgradeHistory.push({ proxy: up.proxy.toLowerCase(), block });
+      }
       const target = proxy ? (rollback ? { contract: rollback.contract } : topology!.governed[proxy.name]) : undefined;
       if (target && record?.commit) need.builds.push({ commit: record.commit, contract: target.contract });
     }
@@ -381,13 +396,17 @@ function contractName(address: string, t: Topology): string {
 const ethAmount = (wei: string) => `${formatEther(BigInt(wei))} ETH (${wei} wei)`;
 
 /** A plain-words description of a call that is not an upgrade. */
-/** The governance rules (src/proposal/governance.ts) as the topology knows them: deployment addresses, policy minimum delay. */
+/**
+ * The governance rules (src/proposal/governance.ts) as the topology knows them: deployment addresses, the
+ * policy's role holders and minimum delay. The deployment record's canceller and executor lists are claims:
+ * without the policy's holders no grant is consistent.
+ */
 export function governanceRulesOf(t: Topology): GovernanceRules {
   return {
     timelock: t.timelock,
     safe: t.safe,
-    cancellers: t.cancellers,
-    executors: t.executors ?? [],
+    cancellers: t.policyRoles?.cancellers ?? [],
+    executors: t.policyRoles?.executors ?? [],
     ...(t.minDelaySeconds !== undefined ? { minDelaySeconds: t.minDelaySeconds } : {}),
     proxies: t.proxies.filter((p) => t.governed[p.name]).map((p) => ({ name: p.name, address: p.address })),
   };
@@ -577,7 +596,11 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
       // Proven from the chain: the rolled-back operation executed, and the proxy ran what it installed when the rollback was scheduled.
       const done = facts.operationsDone?.[`${rollback.earlierId.toLowerCase()}@${block}`];
       const running = facts.implementations[`${up.proxy.toLowerCase()}@${block}`];
-      const ok = done === true && running !== undefined && sameAddress(running, rollback.installed);
+      // The records' oldImplementation is a claim (it is not part of the rolled-back operation's calls): the
+      // proxy's own Upgraded history must show the return target right before what it runs now.
+      const history = facts.upgradeHistory?.[`${up.proxy.toLowerCase()}@${block}`];
+      const historyOk = history != null && sameAddress(history.current, rollback.installed) && sameAddress(history.previous, up.implementation);
+      const ok = done === true && running !== undefined && sameAddress(running, rollback.installed) && historyOk;
       check(
         `${n}: rollback`,
         ok,
@@ -585,7 +608,9 @@ export function decideOperation(occ: OperationOccurrence, ctx: DecideContext): D
           ? `${n} returns ${untrusted(known!.name)} to \`${getAddress(up.implementation)}\`, what proposal ${rollback.earlier.id} (operation ${rollback.earlierId}, executed on the timelock) replaced`
           : done !== true
             ? `${n} claims to roll back proposal ${rollback.earlier.id}, but its operation ${rollback.earlierId} is ${done === false ? "not executed on the timelock" : "unknown (the timelock could not be asked)"}.`
-            : `${n} claims to roll back proposal ${rollback.earlier.id}, but when it was scheduled the proxy ran \`${running ?? "(unread)"}\`, not \`${getAddress(rollback.installed)}\` which that proposal installed.`,
+            : running === undefined || !sameAddress(running, rollback.installed)
+              ? `${n} claims to roll back proposal ${rollback.earlier.id}, but when it was scheduled the proxy ran \`${running ?? "(unread)"}\`, not \`${getAddress(rollback.installed)}\` which that proposal installed.`
+              : `${n} claims to return ${untrusted(known!.name)} to \`${getAddress(up.implementation)}\`, what proposal ${rollback.earlier.id} replaced, but ${history ? `the proxy's Upgraded events show \`${getAddress(history.previous)}\` before \`${getAddress(history.current)}\`` : history === null ? "the proxy's Upgraded events show no implementation before the current one" : "the proxy's Upgraded events could not be read"}: the records' old implementation is not the chain's.`,
         "operation-mismatch",
       );
     }

@@ -1,4 +1,4 @@
-import { Interface, getAddress } from "ethers";
+import { Interface, getAddress, id } from "ethers";
 import type { TargetLookup } from "../build/target.ts";
 import { bytecodeHash } from "../plan/bytecode.ts";
 import { emptyFacts, type BuildFact, type ChainFacts, type FactsNeeded, type TxFacts } from "./decide.ts";
@@ -49,6 +49,10 @@ function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
     });
 }
 
+const UPGRADED_TOPIC = id("Upgraded(address)");
+/** Blocks per eth_getLogs request when walking a proxy's Upgraded history back. */
+const UPGRADED_WINDOW = 5_000;
+
 const hexBlock = (n: number) => "0x" + Math.max(0, n).toString(16);
 
 export function factsReader(input: {
@@ -66,6 +70,20 @@ export function factsReader(input: {
   let impls = new Map<string, string>();
   let admins = new Map<string, string>();
   let owners = new Map<number, { owners: string[]; threshold: number }>();
+  let histories = new Map<string, { current: string; previous: string } | null>();
+
+  /**
+   * The proxy's last two implementations as of `block`, from its Upgraded events, walking back in windows
+   * (public RPCs refuse wide log ranges) until two are found or the chain's start; null: fewer than two.
+   */
+  async function upgradeHistory(proxy: string, block: number): Promise<{ current: string; previous: string } | null> {
+    const seen: string[] = [];
+    for (let to = block; to >= 0 && seen.length < 2; to -= UPGRADED_WINDOW) {
+      const logs = await rpc.request<{ topics: string[] }[]>("eth_getLogs", [{ address: proxy, topics: [UPGRADED_TOPIC], fromBlock: hexBlock(to - UPGRADED_WINDOW + 1), toBlock: hexBlock(to) }]);
+      for (let i = logs.length - 1; i >= 0 && seen.length < 2; i--) seen.push(getAddress("0x" + logs[i]!.topics[1]!.slice(26)));
+    }
+    return seen.length === 2 ? { current: seen[0]!, previous: seen[1]! } : null;
+  }
   // A build depends on the commit only, never on the chain: kept across reorgs.
   const builds = new Map<string, Promise<BuildFact>>();
 
@@ -128,6 +146,7 @@ export function factsReader(input: {
       impls = new Map();
       admins = new Map();
       owners = new Map();
+      histories = new Map();
     },
     async gather(need) {
       // Every read below is independent: they run concurrently, at most `concurrency` requests in flight,
@@ -230,8 +249,19 @@ export function factsReader(input: {
           }
         }),
       );
+      const historyReads = (need.upgradeHistory ?? []).map((h) =>
+        limit(async () => {
+          const key = `${h.proxy}@${h.block}`;
+          let found = histories.get(key);
+          if (found === undefined) {
+            found = await upgradeHistory(h.proxy, h.block);
+            histories.set(key, found);
+          }
+          (facts.upgradeHistory ??= {})[key] = found;
+        }),
+      );
       // latestP is in the same Promise.all so that its failure is never an unhandled rejection.
-      const [latest] = await Promise.all([latestP, ...blocks, ...txReads, ...codeReads, ...implReads, ...adminReads, ...ownerReads, ...operationReads, ...doneReads]);
+      const [latest] = await Promise.all([latestP, ...blocks, ...txReads, ...codeReads, ...implReads, ...adminReads, ...ownerReads, ...operationReads, ...doneReads, ...historyReads]);
       facts.now = (latest as Awaited<typeof latestP>)?.timestamp ?? 0;
       for (const [key, b] of await built) facts.builds[key] = b;
       return facts;

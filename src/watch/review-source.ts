@@ -11,6 +11,7 @@ import { decodeLog, watchInterface, type WatchedEvent } from "./events.ts";
 import { renderText, untagData } from "../review/untrusted.ts";
 import { factsReader } from "./facts.ts";
 import { readGuardians } from "./guardians.ts";
+import { policyRoleHolders } from "../pipeline/govern.ts";
 import { blockNumber, creationBlock, rangeState, scanLogs } from "./indexer.ts";
 import { retryingRpc, type Rpc } from "./rpc.ts";
 import { buildTargetOf, rpcOf, type BuildSource } from "./setup.ts";
@@ -29,7 +30,7 @@ export async function loadOperationReviews(setup: Setup, operationId: string, op
   if (!/^0x[0-9a-fA-F]{64}$/.test(operationId)) throw new GatehouseError("USAGE", { message: `operation id '${operationId}': expected a 0x-prefixed 32-byte hex value` });
   const id = operationId.toLowerCase();
   const rpc = retryingRpc(opts.rpc ?? (await rpcOf(setup)), { retries: 6 });
-  const topology = topologyOf(setup.deployment, setup.ctx.network, setup.policy);
+  const topology = topologyOf(setup.deployment, setup.ctx.network, { ...setup.policy, roleHolders: policyRoleHolders(setup) });
   topology.guardians = await readGuardians(rpc, topology);
   const head = await blockNumber(rpc);
   const from = opts.fromBlock ?? (await creationBlock(rpc, topology.timelock, head));

@@ -11,6 +11,7 @@ import path from "node:path";
 import { simulateProposal } from "../simulate/run.ts";
 import { forkCache } from "../simulate/serve.ts";
 import { topologyOf } from "./decide.ts";
+import { policyRoleHolders } from "../pipeline/govern.ts";
 import { operationIdOf } from "../proposal/derive.ts";
 import { packetFile, readPacketEffects } from "./review-source.ts";
 import { recordFromCalls, summarizeSimulation, type Simulator } from "./simulations.ts";
@@ -68,7 +69,7 @@ export function buildTargetOf(setup: Setup, source: BuildSource = {}): BuildTarg
  */
 export function simulatorOf(setup: Setup): Simulator {
   const cache = forkCache();
-  const topology = topologyOf(setup.deployment, setup.ctx.network, setup.policy);
+  const topology = topologyOf(setup.deployment, setup.ctx.network, { ...setup.policy, roleHolders: policyRoleHolders(setup) });
   return async (job) => {
     // The chain is the truth: a record whose batch is not the scheduled one is not what would execute.
     const recordIsBatch = job.record !== undefined && operationIdOf(job.record) === job.occurrence.operationId;
@@ -103,7 +104,7 @@ export async function watcherOptions(setup: Setup, opts: { rpc?: Rpc; build?: Bu
     deployment: setup.deployment,
     records: () => listProposals(setup.root, setup.ctx.network).map((p) => p.record),
     confirmations: setup.policy.watcher.confirmations,
-    policy: setup.policy,
+    policy: { ...setup.policy, roleHolders: policyRoleHolders(setup) },
     buildTarget: buildTargetOf(setup, opts.build),
   };
 }
