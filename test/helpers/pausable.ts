@@ -32,7 +32,9 @@ export async function pausableDeployed(): Promise<Deployed> {
   const proposed = await propose({ setup: d.setup, proposal: id, proposer: d.actors.owners[0] });
   await sign({ setup: d.setup, safeTxHash: proposed.safeTx.safeTxHash, signer: d.actors.owners[1], build: "current" });
   const queued = await execute({ setup: d.setup, proposal: id, executor: d.actors.deployer });
-  await d.ctx.connection.networkHelpers.time.increase(Number(queued.record.delay));
+  // Plain JSON-RPC, not network-helpers: the incident bench uses this helper outside `hardhat test`, where that test plugin is not loaded.
+  await d.ctx.connection.provider.request({ method: "evm_increaseTime", params: [Number(queued.record.delay)] });
+  await d.ctx.connection.provider.request({ method: "evm_mine", params: [] });
   await execute({ setup: d.setup, proposal: id, executor: d.actors.outsider });
   return d;
 }
