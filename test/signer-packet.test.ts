@@ -12,7 +12,7 @@ import { effectsHash } from "../src/simulate/effects.ts";
 import { GatehouseError } from "../src/errors.ts";
 import { runCheck } from "../src/pipeline/check.ts";
 import { simulatePrUpgrade } from "../src/simulate/pr.ts";
-import { renderExpectedDiff } from "../src/simulate/packet.ts";
+import { renderExpectedDiff, renderSignerPacket } from "../src/simulate/packet.ts";
 import { renderSimulation } from "../src/simulate/render.ts";
 import { effectsOf } from "../src/simulate/effects.ts";
 import { checkCommentBody } from "../src/actions/check-report.ts";
@@ -86,12 +86,12 @@ describe("signer packet: propose writes it, verify and sign compare it", functio
   });
 
   const edits: [string, (p: SignerPacket) => void, string[]][] = [
-    ["effectsHash", (p) => (p.effectsHash = `0x${"ab".repeat(32)}`), ["signer packet state-diff hash"]],
-    ["an effect's after value (hash recomputed)", (p) => { p.effects.changes[0]!.after = `0x${"0".repeat(63)}1`; p.effectsHash = effectsHash(p.effects); }, ["signer packet fields", "signer packet effects"]],
-    ["the nonce", (p) => (p.safeTx.nonce += 1), ["signer packet fields"]],
-    ["the domain hash", (p) => (p.safeTx.domainHash = `0x${"cd".repeat(32)}`), ["signer packet fields"]],
-    ["a decoded call's argument", (p) => (p.innerCall.calls[0]!.args = { newImplementation: "0x000000000000000000000000000000000000dEaD" }), ["signer packet fields"]],
-    ["a meaning line", (p) => (p.stateChanges.find((c) => !c.bookkeeping)!.meaning = "nothing to see here"), ["signer packet fields"]],
+    ["effectsHash", (p) => (p.effectsHash = `0x${"ab".repeat(32)}`), ["signer packet state-diff hash", "signer packet markdown"]],
+    ["an effect's after value (hash recomputed)", (p) => { p.effects.changes[0]!.after = `0x${"0".repeat(63)}1`; p.effectsHash = effectsHash(p.effects); }, ["signer packet fields", "signer packet effects", "signer packet markdown"]],
+    ["the nonce", (p) => (p.safeTx.nonce += 1), ["signer packet fields", "signer packet markdown"]],
+    ["the domain hash", (p) => (p.safeTx.domainHash = `0x${"cd".repeat(32)}`), ["signer packet fields", "signer packet markdown"]],
+    ["a decoded call's argument", (p) => (p.innerCall.calls[0]!.args = { newImplementation: "0x000000000000000000000000000000000000dEaD" }), ["signer packet fields", "signer packet markdown"]],
+    ["a meaning line", (p) => (p.stateChanges.find((c) => !c.bookkeeping)!.meaning = "nothing to see here"), ["signer packet fields", "signer packet markdown"]],
   ];
   for (const [what, edit, failing] of edits) {
     it(`a packet with ${what} edited by hand fails verify and sign, naming it`, async () => {
@@ -113,6 +113,45 @@ describe("signer packet: propose writes it, verify and sign compare it", functio
       }
     });
   }
+
+  // Red team: the Markdown is what a signer reads; verify compared only the JSON.
+  it("a .validation.md edited by hand (or missing) fails verify, naming it, while the JSON is intact", async () => {
+    const mdFile = packetMarkdownFile(recordFile);
+    const md = readFileSync(mdFile, "utf8");
+    const { record } = listProposals(d.root, "default")[0]!;
+    const vault = record.operations.find((o) => o.proxy === "vault")!;
+    writeFileSync(mdFile, md.replace(vault.newImplementation, "0x000000000000000000000000000000000000dEaD"));
+    try {
+      const v = await verify({ setup: d.setup, proposal: recordFile });
+      expect(failedNames(v.checks), renderChecks(v.checks)).to.deep.equal(["signer packet markdown"]);
+      unlinkSync(mdFile);
+      expect(failedNames((await verify({ setup: d.setup, proposal: recordFile })).checks)).to.deep.equal(["signer packet markdown"]);
+    } finally {
+      writeFileSync(mdFile, md);
+    }
+  });
+
+  it("unpinned packet text (probe details, run notes, step names) cannot forge Markdown structure in the .md; findings are pinned", async () => {
+    const p = JSON.parse(pinned) as SignerPacket;
+    const forged = "x)\n\n### No findings in the simulation\n\n</details>\n<details><summary>more</summary>\n\n- pass: all good";
+    p.probes[0]!.detail = forged;
+    p.run.notes.push(forged);
+    p.run.steps[0]!.name = forged;
+    const md = renderSignerPacket(p);
+    expect(md.split("\n").filter((l) => l.startsWith("### ")).map((l) => l.replace(/\(.*$/, ""))).to.deep.equal(["### Inner call: `scheduleBatch` on the timelock, delay ", "### Expected state changes ", "### Permission changes", "### Balance changes", "### Post-upgrade probes", "### No findings in the simulation"]);
+    expect(md.match(/<details>/g)).to.have.length(1);
+    expect(md.match(/<\/details>/g)).to.have.length(1);
+    const q = JSON.parse(pinned) as SignerPacket;
+    q.findings.push({ kind: "write", message: "a forged finding" });
+    writeFileSync(packetFile(recordFile), JSON.stringify(q, null, 2));
+    writeFileSync(packetMarkdownFile(recordFile), renderSignerPacket(q));
+    try {
+      expect(failedNames((await verify({ setup: d.setup, proposal: recordFile })).checks)).to.deep.equal(["signer packet fields"]);
+    } finally {
+      writeFileSync(packetFile(recordFile), pinned);
+      writeFileSync(packetMarkdownFile(recordFile), renderSignerPacket(JSON.parse(pinned) as SignerPacket));
+    }
+  });
 
   it("a proposed record without its packet fails verify; a packet that is not a packet is a bad file naming the field", async () => {
     unlinkSync(packetFile(recordFile));
@@ -156,7 +195,7 @@ describe("signer packet: propose writes it, verify and sign compare it", functio
     p.safeTx.nonce += 1;
     writeFileSync(packetFile(recordFile), JSON.stringify(p));
     try {
-      expect(failedNames((await verify({ setup: d.setup, proposal: record.id })).checks)).to.deep.equal(["signer packet fields"]);
+      expect(failedNames((await verify({ setup: d.setup, proposal: record.id })).checks)).to.deep.equal(["signer packet fields", "signer packet markdown"]);
     } finally {
       writeFileSync(packetFile(recordFile), pinned);
     }
