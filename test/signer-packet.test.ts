@@ -10,6 +10,7 @@ import { listProposals, resolveProposal } from "../src/records/proposal.ts";
 import { packetFile, packetMarkdownFile, readSignerPacket, type SignerPacket } from "../src/simulate/packet.ts";
 import { effectsHash } from "../src/simulate/effects.ts";
 import { GatehouseError } from "../src/errors.ts";
+import { safeTxHashes, type SafeTxData } from "../src/safe/hash.ts";
 import { runCheck } from "../src/pipeline/check.ts";
 import { simulatePrUpgrade } from "../src/simulate/pr.ts";
 import { renderExpectedDiff, renderSignerPacket } from "../src/simulate/packet.ts";
@@ -138,7 +139,7 @@ describe("signer packet: propose writes it, verify and sign compare it", functio
     p.run.notes.push(forged);
     p.run.steps[0]!.name = forged;
     const md = renderSignerPacket(p);
-    expect(md.split("\n").filter((l) => l.startsWith("### ")).map((l) => l.replace(/\(.*$/, ""))).to.deep.equal(["### Inner call: `scheduleBatch` on the timelock, delay ", "### Expected state changes ", "### Permission changes", "### Balance changes", "### Post-upgrade probes", "### No findings in the simulation"]);
+    expect(md.split("\n").filter((l) => l.startsWith("### ")).map((l) => l.replace(/ ?\(.*$/, ""))).to.deep.equal(["### Inner call: `scheduleBatch` on the timelock, delay 3600s", "### Expected state changes", "### Permission changes", "### Balance changes", "### Post-upgrade probes", "### No findings in the simulation"]);
     expect(md.match(/<details>/g)).to.have.length(1);
     expect(md.match(/<\/details>/g)).to.have.length(1);
     const q = JSON.parse(pinned) as SignerPacket;
@@ -150,6 +151,24 @@ describe("signer packet: propose writes it, verify and sign compare it", functio
     } finally {
       writeFileSync(packetFile(recordFile), pinned);
       writeFileSync(packetMarkdownFile(recordFile), renderSignerPacket(JSON.parse(pinned) as SignerPacket));
+    }
+  });
+
+  // Red team: the Safe transaction's own `safe` (the EIP-712 verifyingContract a signer signs for) was
+  // never compared with the deployment's Safe, while the simulation ran the deployment's Safe.
+  it("a Safe transaction for another Safe (hashes recomputed) fails verify: what is simulated is not what is signed", async () => {
+    const original = readFileSync(recordFile, "utf8");
+    const rec = JSON.parse(original) as { safeTransactions: (SafeTxData & { safe: string; safeTxHash: string; domainHash: string; messageHash: string })[] };
+    const tx = rec.safeTransactions[0]!;
+    tx.safe = d.actors.owners[2]!.address;
+    Object.assign(tx, safeTxHashes(31337n, tx.safe, { to: tx.to, value: tx.value, data: tx.data, operation: tx.operation, safeTxGas: tx.safeTxGas, baseGas: tx.baseGas, gasPrice: tx.gasPrice, gasToken: tx.gasToken, refundReceiver: tx.refundReceiver, nonce: tx.nonce }));
+    writeFileSync(recordFile, JSON.stringify(rec, null, 2));
+    try {
+      const v = await verify({ setup: d.setup, proposal: recordFile });
+      expect(failedNames(v.checks), renderChecks(v.checks)).to.include(`Safe transaction schedule (nonce ${tx.nonce}) Safe`);
+      expect(v.verified).to.equal(false);
+    } finally {
+      writeFileSync(recordFile, original);
     }
   });
 
