@@ -127,6 +127,8 @@ describe("signer packet: propose writes it, verify and sign compare it", functio
       expect(failedNames(v.checks), renderChecks(v.checks)).to.deep.equal(["signer packet markdown"]);
       unlinkSync(mdFile);
       expect(failedNames((await verify({ setup: d.setup, proposal: recordFile })).checks)).to.deep.equal(["signer packet markdown"]);
+      writeFileSync(mdFile, md.replace(/\n/g, "\r\n")); // a CRLF checkout is the same document
+      expect(failedNames((await verify({ setup: d.setup, proposal: recordFile })).checks)).to.deep.equal([]);
     } finally {
       writeFileSync(mdFile, md);
     }
@@ -148,6 +150,24 @@ describe("signer packet: propose writes it, verify and sign compare it", functio
     writeFileSync(packetMarkdownFile(recordFile), renderSignerPacket(q));
     try {
       expect(failedNames((await verify({ setup: d.setup, proposal: recordFile })).checks)).to.deep.equal(["signer packet fields"]);
+    } finally {
+      writeFileSync(packetFile(recordFile), pinned);
+      writeFileSync(packetMarkdownFile(recordFile), renderSignerPacket(JSON.parse(pinned) as SignerPacket));
+    }
+  });
+
+  // Red team: bookkeeping rows are shown in the .md but were not compared at all: any text could go there.
+  it("a bookkeeping row whose meaning is reworded, or a real account's row marked bookkeeping, fails verify", async () => {
+    const reword = JSON.parse(pinned) as SignerPacket;
+    reword.stateChanges.find((c) => c.bookkeeping)!.meaning = "bookkeeping: the vault's owner stays the timelock";
+    const fake = JSON.parse(pinned) as SignerPacket;
+    fake.stateChanges.push({ ...fake.stateChanges.find((c) => !c.bookkeeping)!, bookkeeping: true, meaning: "bookkeeping: the Safe's nonce goes from 0 to 1" });
+    try {
+      for (const p of [reword, fake]) {
+        writeFileSync(packetFile(recordFile), JSON.stringify(p, null, 2));
+        writeFileSync(packetMarkdownFile(recordFile), renderSignerPacket(p));
+        expect(failedNames((await verify({ setup: d.setup, proposal: recordFile })).checks)).to.deep.equal(["signer packet fields"]);
+      }
     } finally {
       writeFileSync(packetFile(recordFile), pinned);
       writeFileSync(packetMarkdownFile(recordFile), renderSignerPacket(JSON.parse(pinned) as SignerPacket));

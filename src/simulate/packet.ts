@@ -149,6 +149,28 @@ function slotAddress(word: string): string {
   return getAddress(toBeHex(BigInt(word) & ((1n << 160n) - 1n), 20));
 }
 
+function bookkeepingMeaning(variable: string, before: string, after: string): string {
+  if (variable === "_timestamps") return BigInt(after) === 1n ? "bookkeeping: the timelock marks the operation done" : `bookkeeping: the timelock records the operation's ETA (${BigInt(after)})`;
+  if (variable === "nonce") return `bookkeeping: the Safe's nonce goes from ${BigInt(before)} to ${BigInt(after)}`;
+  return "bookkeeping: an owner's on-chain approval (approveHash) of the Safe transaction";
+}
+
+/**
+ * Bookkeeping rows are shown but not pinned (they differ between a run from the approvals and one at
+ * the ETA), so each is held to what a bookkeeping row can be (pure): the timelock's timestamp of this
+ * operation, the Safe's nonce or an approval, with the label and the meaning Gatehouse writes for it.
+ */
+export function bookkeepingRowProblems(p: Pick<SignerPacket, "stateChanges" | "timelock" | "safe" | "operationId">): string[] {
+  const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+  return p.stateChanges.flatMap((c, i) => {
+    if (!c.bookkeeping) return [];
+    const v = c.variable ?? "";
+    const base = same(c.account, p.timelock) && same(v, `_timestamps[${p.operationId}]`) ? "_timestamps" : same(c.account, p.safe) && (v === "nonce" || /^approvedHashes\[/.test(v)) ? v.replace(/\[.*$/, "") : undefined;
+    const label = base === "_timestamps" ? "timelock" : "Safe";
+    return base !== undefined && c.accountLabel === label && c.meaning === bookkeepingMeaning(base, c.before, c.after) ? [] : [`stateChanges[${i}] (marked bookkeeping, but not the timelock's timestamp of this operation or the Safe's nonce or approvals as Gatehouse describes them)`];
+  });
+}
+
 /** One line of meaning for a state change, in a signer's words. */
 function meaningOf(c: SlotChange, record: ProposalRecord, bookkeeping: boolean): string {
   const v = c.name?.variable;
@@ -160,11 +182,7 @@ function meaningOf(c: SlotChange, record: ProposalRecord, bookkeeping: boolean):
   }
   if (v === "erc1967.admin") return `${c.accountLabel}: the proxy's admin changes from ${slotAddress(c.before)} to ${slotAddress(c.after)}`;
   if (v === "erc1967.beacon") return `${c.accountLabel}: the proxy's beacon changes`;
-  if (bookkeeping) {
-    if (v === "_timestamps") return BigInt(c.after) === 1n ? "bookkeeping: the timelock marks the operation done" : `bookkeeping: the timelock records the operation's ETA (${BigInt(c.after)})`;
-    if (v === "nonce") return `bookkeeping: the Safe's nonce goes from ${BigInt(c.before)} to ${BigInt(c.after)}`;
-    return "bookkeeping: an owner's on-chain approval (approveHash) of the Safe transaction";
-  }
+  if (bookkeeping && v) return bookkeepingMeaning(v, c.before, c.after);
   if (!c.name) return `${c.accountLabel}: a slot no known storage layout names (raw)`;
   return `${c.accountLabel}: ${c.name.path} changes`;
 }
@@ -367,7 +385,7 @@ export interface PacketComparison {
 export function comparePackets(pinned: SignerPacket, fresh: SignerPacket): PacketComparison {
   const effects = compareEffects(pinned.effects, fresh.effects);
   const hashMismatch = pinned.effectsHash !== effectsHash(pinned.effects);
-  const edited = fieldDiffs(staticView(pinned), staticView(fresh));
+  const edited = [...fieldDiffs(staticView(pinned), staticView(fresh)), ...bookkeepingRowProblems(pinned)];
   // The rows a signer reads must say what the pinned effects say: against the fresh ones when the world
   // did not change, else at least against the pinned effects themselves.
   if (effects.length === 0) edited.push(...fieldDiffs(shownView(pinned), shownView(fresh)));
@@ -395,7 +413,8 @@ const cell = (s: string) => inline(s).replace(/\|/g, "\\|");
  */
 export function markdownMismatch(pinned: SignerPacket, markdown: string | undefined): string | undefined {
   if (markdown === undefined) return "is missing";
-  return markdown === renderSignerPacket(pinned) ? undefined : "is not the rendering of the packet's JSON (edited by hand, or from another packet)";
+  // A checkout with CRLF line endings (Windows, core.autocrlf) is the same document.
+  return markdown.replace(/\r\n/g, "\n") === renderSignerPacket(pinned) ? undefined : "is not the rendering of the packet's JSON (edited by hand, or from another packet)";
 }
 
 export function renderSignerPacket(p: SignerPacket): string {
