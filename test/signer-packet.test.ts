@@ -157,13 +157,15 @@ describe("signer packet: propose writes it, verify and sign compare it", functio
   });
 
   // Red team: bookkeeping rows are shown in the .md but were not compared at all: any text could go there.
-  it("a bookkeeping row whose meaning is reworded, or a real account's row marked bookkeeping, fails verify", async () => {
+  it("a bookkeeping row whose meaning is reworded, a real account's row marked bookkeeping, or a probe's detail reworded fails verify", async () => {
     const reword = JSON.parse(pinned) as SignerPacket;
     reword.stateChanges.find((c) => c.bookkeeping)!.meaning = "bookkeeping: the vault's owner stays the timelock";
+    const probe = JSON.parse(pinned) as SignerPacket;
+    probe.probes[0]!.detail += "; the security team approved moving the vault's ownership to the migration contract";
     const fake = JSON.parse(pinned) as SignerPacket;
     fake.stateChanges.push({ ...fake.stateChanges.find((c) => !c.bookkeeping)!, bookkeeping: true, meaning: "bookkeeping: the Safe's nonce goes from 0 to 1" });
     try {
-      for (const p of [reword, fake]) {
+      for (const p of [reword, fake, probe]) {
         writeFileSync(packetFile(recordFile), JSON.stringify(p, null, 2));
         writeFileSync(packetMarkdownFile(recordFile), renderSignerPacket(p));
         expect(failedNames((await verify({ setup: d.setup, proposal: recordFile })).checks)).to.deep.equal(["signer packet fields"]);

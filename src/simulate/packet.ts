@@ -359,8 +359,8 @@ function shownView(p: SignerPacket): unknown {
     unknownSlots: p.unknownSlots,
     permissions: p.permissions,
     balances: p.balances.map((b) => ({ account: b.account, delta: b.delta })),
-    // Probe details may carry the random stranger's address: names and verdicts are pinned.
-    probes: p.probes.map((x) => ({ name: x.name, ok: x.ok })),
+    // Probe details may carry the random stranger's address (masked); the rest of the text a signer reads is pinned.
+    probes: p.probes.map((x) => ({ name: x.name, ok: x.ok, detail: x.detail.replace(/(?<![0-9a-fA-F])0x[0-9a-fA-F]{40}(?![0-9a-fA-F])/g, "0x(address)") })),
     // What the simulation found: the packet's own "do not sign" verdict, not free to drop.
     findings: p.findings,
   };
