@@ -194,6 +194,31 @@ describe("signer packet: propose writes it, verify and sign compare it", functio
     }
   });
 
+  // Red team: the packet pins the record's latest schedule transaction; sign took any of the record's.
+  it("sign refuses a schedule Safe transaction that is not the one the packet pins (an older one, another nonce)", async () => {
+    const original = readFileSync(recordFile, "utf8");
+    const rec = JSON.parse(original) as { safeTransactions: (SafeTxData & { safe: string; safeTxHash: string; domainHash: string; messageHash: string })[] };
+    const newer = { ...rec.safeTransactions[0]!, nonce: rec.safeTransactions[0]!.nonce + 1 };
+    Object.assign(newer, safeTxHashes(31337n, newer.safe, { to: newer.to, value: newer.value, data: newer.data, operation: newer.operation, safeTxGas: newer.safeTxGas, baseGas: newer.baseGas, gasPrice: newer.gasPrice, gasToken: newer.gasToken, refundReceiver: newer.refundReceiver, nonce: newer.nonce }));
+    rec.safeTransactions.push(newer);
+    const p = JSON.parse(pinned) as SignerPacket;
+    p.safeTx = { ...p.safeTx, nonce: newer.nonce, safeTxHash: newer.safeTxHash, domainHash: newer.domainHash, messageHash: newer.messageHash };
+    writeFileSync(recordFile, JSON.stringify(rec, null, 2));
+    writeFileSync(packetFile(recordFile), JSON.stringify(p, null, 2));
+    writeFileSync(packetMarkdownFile(recordFile), renderSignerPacket(p));
+    try {
+      const v = await verify({ setup: d.setup, proposal: recordFile });
+      expect(failedNames(v.checks), renderChecks(v.checks)).to.deep.equal([]); // the packet is the latest's
+      const e = await sign({ setup: d.setup, safeTxHash, signer: d.actors.owners[1] }).then(() => undefined, (err: unknown) => err);
+      expect((e as GatehouseError)?.errorName).to.equal("SIGN_REFUSED");
+      expect((e as GatehouseError).message).to.include(newer.safeTxHash);
+    } finally {
+      writeFileSync(recordFile, original);
+      writeFileSync(packetFile(recordFile), pinned);
+      writeFileSync(packetMarkdownFile(recordFile), renderSignerPacket(JSON.parse(pinned) as SignerPacket));
+    }
+  });
+
   it("a proposed record without its packet fails verify; a packet that is not a packet is a bad file naming the field", async () => {
     unlinkSync(packetFile(recordFile));
     try {
