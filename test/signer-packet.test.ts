@@ -10,9 +10,10 @@ import { listProposals, resolveProposal } from "../src/records/proposal.ts";
 import { packetFile, packetMarkdownFile, readSignerPacket, type SignerPacket } from "../src/simulate/packet.ts";
 import { effectsHash } from "../src/simulate/effects.ts";
 import { GatehouseError } from "../src/errors.ts";
+import { safeTxHashes, type SafeTxData } from "../src/safe/hash.ts";
 import { runCheck } from "../src/pipeline/check.ts";
 import { simulatePrUpgrade } from "../src/simulate/pr.ts";
-import { renderExpectedDiff } from "../src/simulate/packet.ts";
+import { renderExpectedDiff, renderSignerPacket } from "../src/simulate/packet.ts";
 import { renderSimulation } from "../src/simulate/render.ts";
 import { effectsOf } from "../src/simulate/effects.ts";
 import { checkCommentBody } from "../src/actions/check-report.ts";
@@ -86,12 +87,12 @@ describe("signer packet: propose writes it, verify and sign compare it", functio
   });
 
   const edits: [string, (p: SignerPacket) => void, string[]][] = [
-    ["effectsHash", (p) => (p.effectsHash = `0x${"ab".repeat(32)}`), ["signer packet state-diff hash"]],
-    ["an effect's after value (hash recomputed)", (p) => { p.effects.changes[0]!.after = `0x${"0".repeat(63)}1`; p.effectsHash = effectsHash(p.effects); }, ["signer packet fields", "signer packet effects"]],
-    ["the nonce", (p) => (p.safeTx.nonce += 1), ["signer packet fields"]],
-    ["the domain hash", (p) => (p.safeTx.domainHash = `0x${"cd".repeat(32)}`), ["signer packet fields"]],
-    ["a decoded call's argument", (p) => (p.innerCall.calls[0]!.args = { newImplementation: "0x000000000000000000000000000000000000dEaD" }), ["signer packet fields"]],
-    ["a meaning line", (p) => (p.stateChanges.find((c) => !c.bookkeeping)!.meaning = "nothing to see here"), ["signer packet fields"]],
+    ["effectsHash", (p) => (p.effectsHash = `0x${"ab".repeat(32)}`), ["signer packet state-diff hash", "signer packet markdown"]],
+    ["an effect's after value (hash recomputed)", (p) => { p.effects.changes[0]!.after = `0x${"0".repeat(63)}1`; p.effectsHash = effectsHash(p.effects); }, ["signer packet fields", "signer packet effects", "signer packet markdown"]],
+    ["the nonce", (p) => (p.safeTx.nonce += 1), ["signer packet fields", "signer packet markdown"]],
+    ["the domain hash", (p) => (p.safeTx.domainHash = `0x${"cd".repeat(32)}`), ["signer packet fields", "signer packet markdown"]],
+    ["a decoded call's argument", (p) => (p.innerCall.calls[0]!.args = { newImplementation: "0x000000000000000000000000000000000000dEaD" }), ["signer packet fields", "signer packet markdown"]],
+    ["a meaning line", (p) => (p.stateChanges.find((c) => !c.bookkeeping)!.meaning = "nothing to see here"), ["signer packet fields", "signer packet markdown"]],
   ];
   for (const [what, edit, failing] of edits) {
     it(`a packet with ${what} edited by hand fails verify and sign, naming it`, async () => {
@@ -113,6 +114,110 @@ describe("signer packet: propose writes it, verify and sign compare it", functio
       }
     });
   }
+
+  // Red team: the Markdown is what a signer reads; verify compared only the JSON.
+  it("a .validation.md edited by hand (or missing) fails verify, naming it, while the JSON is intact", async () => {
+    const mdFile = packetMarkdownFile(recordFile);
+    const md = readFileSync(mdFile, "utf8");
+    const { record } = listProposals(d.root, "default")[0]!;
+    const vault = record.operations.find((o) => o.proxy === "vault")!;
+    writeFileSync(mdFile, md.replace(vault.newImplementation, "0x000000000000000000000000000000000000dEaD"));
+    try {
+      const v = await verify({ setup: d.setup, proposal: recordFile });
+      expect(failedNames(v.checks), renderChecks(v.checks)).to.deep.equal(["signer packet markdown"]);
+      unlinkSync(mdFile);
+      expect(failedNames((await verify({ setup: d.setup, proposal: recordFile })).checks)).to.deep.equal(["signer packet markdown"]);
+      writeFileSync(mdFile, md.replace(/\n/g, "\r\n")); // a CRLF checkout is the same document
+      expect(failedNames((await verify({ setup: d.setup, proposal: recordFile })).checks)).to.deep.equal([]);
+    } finally {
+      writeFileSync(mdFile, md);
+    }
+  });
+
+  it("unpinned packet text (probe details, run notes, step names) cannot forge Markdown structure in the .md; findings are pinned", async () => {
+    const p = JSON.parse(pinned) as SignerPacket;
+    const forged = "x)\n\n### No findings in the simulation\n\n</details>\n<details><summary>more</summary>\n\n- pass: all good";
+    p.probes[0]!.detail = forged;
+    p.run.notes.push(forged);
+    p.run.steps[0]!.name = forged;
+    const md = renderSignerPacket(p);
+    expect(md.split("\n").filter((l) => l.startsWith("### ")).map((l) => l.replace(/ ?\(.*$/, ""))).to.deep.equal(["### Inner call: `scheduleBatch` on the timelock, delay 3600s", "### Expected state changes", "### Permission changes", "### Balance changes", "### Post-upgrade probes", "### No findings in the simulation"]);
+    expect(md.match(/<details>/g)).to.have.length(1);
+    expect(md.match(/<\/details>/g)).to.have.length(1);
+    const q = JSON.parse(pinned) as SignerPacket;
+    q.findings.push({ kind: "write", message: "a forged finding" });
+    writeFileSync(packetFile(recordFile), JSON.stringify(q, null, 2));
+    writeFileSync(packetMarkdownFile(recordFile), renderSignerPacket(q));
+    try {
+      expect(failedNames((await verify({ setup: d.setup, proposal: recordFile })).checks)).to.deep.equal(["signer packet fields"]);
+    } finally {
+      writeFileSync(packetFile(recordFile), pinned);
+      writeFileSync(packetMarkdownFile(recordFile), renderSignerPacket(JSON.parse(pinned) as SignerPacket));
+    }
+  });
+
+  // Red team: bookkeeping rows are shown in the .md but were not compared at all: any text could go there.
+  it("a bookkeeping row whose meaning is reworded, a real account's row marked bookkeeping, or a probe's detail reworded fails verify", async () => {
+    const reword = JSON.parse(pinned) as SignerPacket;
+    reword.stateChanges.find((c) => c.bookkeeping)!.meaning = "bookkeeping: the vault's owner stays the timelock";
+    const probe = JSON.parse(pinned) as SignerPacket;
+    probe.probes[0]!.detail += "; the security team approved moving the vault's ownership to the migration contract";
+    const fake = JSON.parse(pinned) as SignerPacket;
+    fake.stateChanges.push({ ...fake.stateChanges.find((c) => !c.bookkeeping)!, bookkeeping: true, meaning: "bookkeeping: the Safe's nonce goes from 0 to 1" });
+    try {
+      for (const p of [reword, fake, probe]) {
+        writeFileSync(packetFile(recordFile), JSON.stringify(p, null, 2));
+        writeFileSync(packetMarkdownFile(recordFile), renderSignerPacket(p));
+        expect(failedNames((await verify({ setup: d.setup, proposal: recordFile })).checks)).to.deep.equal(["signer packet fields"]);
+      }
+    } finally {
+      writeFileSync(packetFile(recordFile), pinned);
+      writeFileSync(packetMarkdownFile(recordFile), renderSignerPacket(JSON.parse(pinned) as SignerPacket));
+    }
+  });
+
+  // Red team: the Safe transaction's own `safe` (the EIP-712 verifyingContract a signer signs for) was
+  // never compared with the deployment's Safe, while the simulation ran the deployment's Safe.
+  it("a Safe transaction for another Safe (hashes recomputed) fails verify: what is simulated is not what is signed", async () => {
+    const original = readFileSync(recordFile, "utf8");
+    const rec = JSON.parse(original) as { safeTransactions: (SafeTxData & { safe: string; safeTxHash: string; domainHash: string; messageHash: string })[] };
+    const tx = rec.safeTransactions[0]!;
+    tx.safe = d.actors.owners[2]!.address;
+    Object.assign(tx, safeTxHashes(31337n, tx.safe, { to: tx.to, value: tx.value, data: tx.data, operation: tx.operation, safeTxGas: tx.safeTxGas, baseGas: tx.baseGas, gasPrice: tx.gasPrice, gasToken: tx.gasToken, refundReceiver: tx.refundReceiver, nonce: tx.nonce }));
+    writeFileSync(recordFile, JSON.stringify(rec, null, 2));
+    try {
+      const v = await verify({ setup: d.setup, proposal: recordFile });
+      expect(failedNames(v.checks), renderChecks(v.checks)).to.include(`Safe transaction schedule (nonce ${tx.nonce}) Safe`);
+      expect(v.verified).to.equal(false);
+    } finally {
+      writeFileSync(recordFile, original);
+    }
+  });
+
+  // Red team: the packet pins the record's latest schedule transaction; sign took any of the record's.
+  it("sign refuses a schedule Safe transaction that is not the one the packet pins (an older one, another nonce)", async () => {
+    const original = readFileSync(recordFile, "utf8");
+    const rec = JSON.parse(original) as { safeTransactions: (SafeTxData & { safe: string; safeTxHash: string; domainHash: string; messageHash: string })[] };
+    const newer = { ...rec.safeTransactions[0]!, nonce: rec.safeTransactions[0]!.nonce + 1 };
+    Object.assign(newer, safeTxHashes(31337n, newer.safe, { to: newer.to, value: newer.value, data: newer.data, operation: newer.operation, safeTxGas: newer.safeTxGas, baseGas: newer.baseGas, gasPrice: newer.gasPrice, gasToken: newer.gasToken, refundReceiver: newer.refundReceiver, nonce: newer.nonce }));
+    rec.safeTransactions.push(newer);
+    const p = JSON.parse(pinned) as SignerPacket;
+    p.safeTx = { ...p.safeTx, nonce: newer.nonce, safeTxHash: newer.safeTxHash, domainHash: newer.domainHash, messageHash: newer.messageHash };
+    writeFileSync(recordFile, JSON.stringify(rec, null, 2));
+    writeFileSync(packetFile(recordFile), JSON.stringify(p, null, 2));
+    writeFileSync(packetMarkdownFile(recordFile), renderSignerPacket(p));
+    try {
+      const v = await verify({ setup: d.setup, proposal: recordFile });
+      expect(failedNames(v.checks), renderChecks(v.checks)).to.deep.equal([]); // the packet is the latest's
+      const e = await sign({ setup: d.setup, safeTxHash, signer: d.actors.owners[1] }).then(() => undefined, (err: unknown) => err);
+      expect((e as GatehouseError)?.errorName).to.equal("SIGN_REFUSED");
+      expect((e as GatehouseError).message).to.include(newer.safeTxHash);
+    } finally {
+      writeFileSync(recordFile, original);
+      writeFileSync(packetFile(recordFile), pinned);
+      writeFileSync(packetMarkdownFile(recordFile), renderSignerPacket(JSON.parse(pinned) as SignerPacket));
+    }
+  });
 
   it("a proposed record without its packet fails verify; a packet that is not a packet is a bad file naming the field", async () => {
     unlinkSync(packetFile(recordFile));
@@ -156,7 +261,7 @@ describe("signer packet: propose writes it, verify and sign compare it", functio
     p.safeTx.nonce += 1;
     writeFileSync(packetFile(recordFile), JSON.stringify(p));
     try {
-      expect(failedNames((await verify({ setup: d.setup, proposal: record.id })).checks)).to.deep.equal(["signer packet fields"]);
+      expect(failedNames((await verify({ setup: d.setup, proposal: record.id })).checks)).to.deep.equal(["signer packet fields", "signer packet markdown"]);
     } finally {
       writeFileSync(packetFile(recordFile), pinned);
     }

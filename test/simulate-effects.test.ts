@@ -3,6 +3,8 @@ import { getAddress } from "ethers";
 import { compareEffects, effectsHash, effectsOf } from "../src/simulate/effects.ts";
 import { ownershipToTimelock } from "../src/simulate/simulate.ts";
 import type { SimulationReport } from "../src/simulate/simulate.ts";
+import { renderExpectedDiff } from "../src/simulate/packet.ts";
+import type { ProposalRecord } from "../src/records/proposal.ts";
 
 /** The effects a signer packet pins, and how a re-simulation is compared with them (pure, no chain). */
 describe("simulate: the pinned effects of a proposal (pure)", () => {
@@ -73,6 +75,14 @@ describe("simulate: the pinned effects of a proposal (pure)", () => {
     expect(diff.join("\n")).to.contain("permission timelock PROPOSER_ROLE: not pinned");
     expect(diff.join("\n")).to.contain("probe vault: a stranger's upgradeToAndCall reverts: pinned pass, now FAIL");
     expect(effectsHash(now)).to.not.equal(effectsHash(pinned));
+  });
+
+  // Red team: a PR's contract chooses its revert strings and probe outcomes, which reach the PR comment.
+  it("PR-controlled text (a revert reason, a probe detail) stays on its line in the expected diff: no forged heading, no HTML", () => {
+    const forged = "no\n\n</details>\n\n## Gatehouse upgrade check: PASS\n<img src=x>";
+    const md = renderExpectedDiff(report({ findings: [{ kind: "revert", message: forged }], probes: [{ name: "p", ok: false, detail: forged }] }), { operations: [] } as unknown as ProposalRecord, timelock, safe);
+    expect(md.split("\n").filter((l) => /^#{1,3} /.test(l))).to.deep.equal([]);
+    expect(md).not.to.match(/<\/?(details|img)/);
   });
 });
 

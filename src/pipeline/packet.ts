@@ -1,7 +1,8 @@
 import { GatehouseError } from "../errors.ts";
+import { existsSync, readFileSync } from "node:fs";
 import { displayPath, writeFileAtomic, writeJsonAtomic } from "../fs/atomic.ts";
 import type { ProposalRecord, SafeTxRecord } from "../records/proposal.ts";
-import { blockingFindings, buildSignerPacket, compareHeader, comparePackets, packetFile, packetMarkdownFile, readSignerPacket, renderSignerPacket, scheduleSafeTx, SignerPacket } from "../simulate/packet.ts";
+import { blockingFindings, buildSignerPacket, compareHeader, comparePackets, markdownMismatch, packetFile, packetMarkdownFile, readSignerPacket, renderSignerPacket, scheduleSafeTx, SignerPacket } from "../simulate/packet.ts";
 import { simulateProposal } from "../simulate/run.ts";
 import type { SimulationReport } from "../simulate/simulate.ts";
 import { operationState, type Setup } from "./setup.ts";
@@ -55,6 +56,7 @@ export async function checkSignerPacket(setup: Setup, recordFile: string, record
       const h = compareHeader(pinned, setup.ctx.network, record, safeTx);
       checks.push({ name: "signer packet fields", ok: h.edited.length === 0, detail: h.edited.length === 0 ? `${displayPath(file)}: the Safe transaction, its hashes and the decoded calls are the record's` : `${displayPath(file)} differs from the record in: ${h.edited.join(", ")}` });
       checks.push({ name: "signer packet state-diff hash", ok: !h.hashMismatch, detail: h.hashMismatch ? `the packet's effectsHash ${pinned.effectsHash} is not the hash of its effects` : pinned.effectsHash });
+      checks.push(markdownCheck(recordFile, pinned));
     }
     return checks;
   }
@@ -104,5 +106,13 @@ export async function checkSignerPacket(setup: Setup, recordFile: string, record
     ok: cmp.effects.length === 0,
     detail: cmp.effects.length === 0 ? `the simulation now has exactly the pinned effects (${pinned.effects.changes.length} storage change(s), ${pinned.effects.permissions.length} permission change(s), ${pinned.effects.probes.length} probe(s))` : cmp.effects.join("; "),
   });
+  checks.push(markdownCheck(recordFile, pinned));
   return checks;
+}
+
+/** The `.validation.md` a signer reads must be the rendering of the packet JSON that was just compared. */
+function markdownCheck(recordFile: string, pinned: SignerPacket): VerifyCheck {
+  const mdFile = packetMarkdownFile(recordFile);
+  const why = markdownMismatch(pinned, existsSync(mdFile) ? readFileSync(mdFile, "utf8") : undefined);
+  return { name: "signer packet markdown", ok: why === undefined, detail: why ? `${displayPath(mdFile)} ${why}: regenerate it with propose, or read the JSON` : `${displayPath(mdFile)} is the rendering of the packet` };
 }

@@ -1,8 +1,9 @@
 import path from "node:path";
+import { existsSync, readFileSync } from "node:fs";
 import { getAddress } from "ethers";
 import type { Actor } from "../chain/context.ts";
 import { GatehouseError } from "../errors.ts";
-import { displayPath, writeJsonAtomic } from "../fs/atomic.ts";
+import { displayPath, writeFileAtomic, writeJsonAtomic } from "../fs/atomic.ts";
 import { listProposals, resolveProposal, withState, writeProposal, type ProposalRecord, type SafeTxRecord } from "../records/proposal.ts";
 import { chooseNonce, scheduleCalldata } from "../proposal/derive.ts";
 import { readSafe } from "../safe/kit.ts";
@@ -128,7 +129,11 @@ async function ensurePacket(setup: Setup, file: string, record: ProposalRecord, 
     existing = undefined; // unreadable: written again below
   }
   if (existing && existing.safeTx.safeTxHash === safeTx.safeTxHash) {
-    return { file: packetFile(file), markdownFile: packetMarkdownFile(file), markdown: renderSignerPacket(existing), packet: existing };
+    // The Markdown is the JSON's rendering (verify checks it): a missing or edited one is written again.
+    const markdown = renderSignerPacket(existing);
+    const markdownFile = packetMarkdownFile(file);
+    if (!existsSync(markdownFile) || readFileSync(markdownFile, "utf8") !== markdown) writeFileAtomic(markdownFile, markdown);
+    return { file: packetFile(file), markdownFile, markdown, packet: existing };
   }
   const { packet } = await makeSignerPacket(setup, record, safeTx);
   return { ...writeSignerPacket(file, packet), packet };

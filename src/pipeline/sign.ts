@@ -10,6 +10,7 @@ import { readSignature } from "../safe/signatures.ts";
 import { safeTxTypedData, type SafeTypedData } from "../safe/inspect.ts";
 import type { Setup } from "./setup.ts";
 import { assertSafeTxShape } from "./verify-record.ts";
+import { scheduleSafeTx } from "../simulate/packet.ts";
 import { verify, type VerifyCheck } from "./verify.ts";
 
 /**
@@ -55,6 +56,15 @@ export async function sign(opts: { setup: Setup; safeTxHash: string; signer: Act
 async function verifiedForSigning(setup: Setup, safeTxHash: string, build?: "commit" | "current"): Promise<{ file: string; record: ProposalRecord; safeTx: SafeTxRecord; checks: VerifyCheck[] }> {
   const { file, record, safeTx } = findSafeTx(setup, safeTxHash);
   assertSafeTxShape(safeTx, record.timelock);
+  // The signer packet (what verify compares and a signer reads) pins the record's latest schedule transaction.
+  const pinned = scheduleSafeTx(record);
+  if (safeTx.purpose === "schedule" && pinned && pinned.safeTxHash !== safeTx.safeTxHash) {
+    throw new GatehouseError("SIGN_REFUSED", {
+      safeTxHash: safeTx.safeTxHash,
+      count: 1,
+      failures: `signer packet (it shows the record's latest schedule Safe transaction ${pinned.safeTxHash} at nonce ${pinned.nonce}; this one, at nonce ${safeTx.nonce}, is not what signers compared)`,
+    });
+  }
   const recomputed = safeTxHashes(setup.ctx.chainId, safeTx.safe, safeTxData(safeTx));
   if (recomputed.safeTxHash !== safeTx.safeTxHash) {
     throw new GatehouseError("VERIFY_FAILED", { count: 1, what: `Safe transaction ${safeTx.safeTxHash} (its fields hash to ${recomputed.safeTxHash})` });

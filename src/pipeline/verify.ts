@@ -75,6 +75,10 @@ export function verifyRecord(record: ProposalRecord): VerifyCheck[] {
   }
   for (const tx of record.safeTransactions) {
     const label = `Safe transaction ${tx.purpose} (nonce ${tx.nonce})`;
+    // The Safe a signature is for (the EIP-712 verifyingContract) is the record's, which verify holds to
+    // the deployment's: the one the simulation runs.
+    const sameSafe = getAddress(tx.safe) === getAddress(record.safe);
+    check(`${label} Safe`, sameSafe, sameSafe ? `the proposal's Safe ${getAddress(tx.safe)}` : `it is for Safe ${tx.safe}, not the proposal's Safe ${record.safe}`);
     const violations = safeTxShapeViolations(tx, record.timelock);
     check(`${label} shape`, violations.length === 0, violations.length === 0 ? "a call to the timelock, value 0, operation 0, no gas refund" : describeShapeViolations(violations));
     const hashes = safeTxHashes(BigInt(record.chainId), tx.safe, safeTxData(tx));

@@ -149,6 +149,28 @@ function slotAddress(word: string): string {
   return getAddress(toBeHex(BigInt(word) & ((1n << 160n) - 1n), 20));
 }
 
+function bookkeepingMeaning(variable: string, before: string, after: string): string {
+  if (variable === "_timestamps") return BigInt(after) === 1n ? "bookkeeping: the timelock marks the operation done" : `bookkeeping: the timelock records the operation's ETA (${BigInt(after)})`;
+  if (variable === "nonce") return `bookkeeping: the Safe's nonce goes from ${BigInt(before)} to ${BigInt(after)}`;
+  return "bookkeeping: an owner's on-chain approval (approveHash) of the Safe transaction";
+}
+
+/**
+ * Bookkeeping rows are shown but not pinned (they differ between a run from the approvals and one at
+ * the ETA), so each is held to what a bookkeeping row can be (pure): the timelock's timestamp of this
+ * operation, the Safe's nonce or an approval, with the label and the meaning Gatehouse writes for it.
+ */
+export function bookkeepingRowProblems(p: Pick<SignerPacket, "stateChanges" | "timelock" | "safe" | "operationId">): string[] {
+  const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+  return p.stateChanges.flatMap((c, i) => {
+    if (!c.bookkeeping) return [];
+    const v = c.variable ?? "";
+    const base = same(c.account, p.timelock) && same(v, `_timestamps[${p.operationId}]`) ? "_timestamps" : same(c.account, p.safe) && (v === "nonce" || /^approvedHashes\[/.test(v)) ? v.replace(/\[.*$/, "") : undefined;
+    const label = base === "_timestamps" ? "timelock" : "Safe";
+    return base !== undefined && c.accountLabel === label && c.meaning === bookkeepingMeaning(base, c.before, c.after) ? [] : [`stateChanges[${i}] (marked bookkeeping, but not the timelock's timestamp of this operation or the Safe's nonce or approvals as Gatehouse describes them)`];
+  });
+}
+
 /** One line of meaning for a state change, in a signer's words. */
 function meaningOf(c: SlotChange, record: ProposalRecord, bookkeeping: boolean): string {
   const v = c.name?.variable;
@@ -160,11 +182,7 @@ function meaningOf(c: SlotChange, record: ProposalRecord, bookkeeping: boolean):
   }
   if (v === "erc1967.admin") return `${c.accountLabel}: the proxy's admin changes from ${slotAddress(c.before)} to ${slotAddress(c.after)}`;
   if (v === "erc1967.beacon") return `${c.accountLabel}: the proxy's beacon changes`;
-  if (bookkeeping) {
-    if (v === "_timestamps") return BigInt(c.after) === 1n ? "bookkeeping: the timelock marks the operation done" : `bookkeeping: the timelock records the operation's ETA (${BigInt(c.after)})`;
-    if (v === "nonce") return `bookkeeping: the Safe's nonce goes from ${BigInt(c.before)} to ${BigInt(c.after)}`;
-    return "bookkeeping: an owner's on-chain approval (approveHash) of the Safe transaction";
-  }
+  if (bookkeeping && v) return bookkeepingMeaning(v, c.before, c.after);
   if (!c.name) return `${c.accountLabel}: a slot no known storage layout names (raw)`;
   return `${c.accountLabel}: ${c.name.path} changes`;
 }
@@ -225,8 +243,8 @@ export function renderExpectedDiff(report: SimulationReport, record: ProposalRec
   L.push(`#### Expected state diff if this is staged (simulated on a fork of \`${report.network}\` at block ${report.forkBlock})`, "");
   L.push(`The implementations of this PR's build were deployed on the fork and the whole path ran there: the owners' approvals, the Safe's schedule, the delay, \`executeBatch\`. State-diff hash \`${effectsHash(effects)}\` (the signer packet's, when nothing on chain moves before stage).`, "");
   L.push(...stateTable(rows), "");
-  L.push("Permission changes: " + (report.permissions.length ? report.permissions.map((x) => `**${x.what}**: ${x.before} -> ${x.after}`).join("; ") : "none."), "");
-  L.push("Probes:", ...(report.probes.length ? report.probes.map((x) => `- ${x.ok ? "pass" : "**FAIL**"}: ${x.name} (${x.detail})`) : ["- not run"]), "");
+  L.push("Permission changes: " + (report.permissions.length ? report.permissions.map((x) => `**${inline(x.what)}**: ${inline(x.before)} -> ${inline(x.after)}`).join("; ") : "none."), "");
+  L.push("Probes:", ...(report.probes.length ? report.probes.map((x) => `- ${x.ok ? "pass" : "**FAIL**"}: ${inline(x.name)} (${inline(x.detail)})`) : ["- not run"]), "");
   L.push(report.findings.length ? `**${report.findings.length} simulation finding(s):**` : "No simulation findings: the path completes, every write is allowed, no permission changes, every probe passes.");
   for (const f of report.findings) L.push(`- ${f.kind}: ${cell(f.message)}`);
   return L.join("\n");
@@ -341,8 +359,10 @@ function shownView(p: SignerPacket): unknown {
     unknownSlots: p.unknownSlots,
     permissions: p.permissions,
     balances: p.balances.map((b) => ({ account: b.account, delta: b.delta })),
-    // Probe details may carry the random stranger's address: names and verdicts are pinned.
-    probes: p.probes.map((x) => ({ name: x.name, ok: x.ok })),
+    // Probe details may carry the random stranger's address (masked); the rest of the text a signer reads is pinned.
+    probes: p.probes.map((x) => ({ name: x.name, ok: x.ok, detail: x.detail.replace(/(?<![0-9a-fA-F])0x[0-9a-fA-F]{40}(?![0-9a-fA-F])/g, "0x(address)") })),
+    // What the simulation found: the packet's own "do not sign" verdict, not free to drop.
+    findings: p.findings,
   };
 }
 
@@ -365,7 +385,7 @@ export interface PacketComparison {
 export function comparePackets(pinned: SignerPacket, fresh: SignerPacket): PacketComparison {
   const effects = compareEffects(pinned.effects, fresh.effects);
   const hashMismatch = pinned.effectsHash !== effectsHash(pinned.effects);
-  const edited = fieldDiffs(staticView(pinned), staticView(fresh));
+  const edited = [...fieldDiffs(staticView(pinned), staticView(fresh)), ...bookkeepingRowProblems(pinned)];
   // The rows a signer reads must say what the pinned effects say: against the fresh ones when the world
   // did not change, else at least against the pinned effects themselves.
   if (effects.length === 0) edited.push(...fieldDiffs(shownView(pinned), shownView(fresh)));
@@ -379,9 +399,24 @@ export function comparePackets(pinned: SignerPacket, fresh: SignerPacket): Packe
   return { edited, effects, hashMismatch };
 }
 
-const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
+/**
+ * Record-, layout- and simulation-controlled text on one Markdown line: no line break (a new line could
+ * start a forged heading or section), no HTML tag (`<details>` could fold the findings away).
+ */
+const inline = (s: string) => s.replace(/\r\n|[\r\n\u2028\u2029]/g, " ").replace(/</g, "&lt;");
+const cell = (s: string) => inline(s).replace(/\|/g, "\\|");
 
 /** The packet as Markdown: `<id>.validation.md`, the job summary, and what `verify` points signers at. */
+/**
+ * Whether the Markdown beside a packet is its rendering (pure): the `.md` is what a signer reads, so it
+ * is checked like the JSON. Returns why not, or undefined when it is.
+ */
+export function markdownMismatch(pinned: SignerPacket, markdown: string | undefined): string | undefined {
+  if (markdown === undefined) return "is missing";
+  // A checkout with CRLF line endings (Windows, core.autocrlf) is the same document.
+  return markdown.replace(/\r\n/g, "\n") === renderSignerPacket(pinned) ? undefined : "is not the rendering of the packet's JSON (edited by hand, or from another packet)";
+}
+
 export function renderSignerPacket(p: SignerPacket): string {
   const pinned = p.stateChanges.filter((c) => !c.bookkeeping);
   const L: string[] = [];
@@ -406,23 +441,23 @@ export function renderSignerPacket(p: SignerPacket): string {
   L.push(...rows.map(([k, v]) => `| ${k} | ${cell(v)} |`), "");
   L.push(`### Inner call: \`${p.innerCall.function}\` on the timelock, delay ${p.innerCall.delaySeconds}s (${formatDuration(BigInt(p.innerCall.delaySeconds))})`, "");
   for (const c of p.innerCall.calls) {
-    L.push(`${c.index + 1}. ${c.description}`);
+    L.push(`${c.index + 1}. ${inline(c.description)}`);
     L.push(`   - \`${c.function ?? "unknown function"}\` on \`${c.target}\`${c.value !== "0" ? ` with ${c.value} wei` : ""}${Object.keys(c.args).length ? `: ${Object.entries(c.args).map(([k, v]) => `${k} = \`${v.length > 80 ? `${v.slice(0, 74)}…` : v}\``).join(", ")}` : ""}`);
   }
   L.push("", `### Expected state changes (${pinned.length} pinned; ${p.stateChanges.length - pinned.length} bookkeeping; ${p.unknownSlots} unnamed)`, "");
   L.push(...stateTable(p.stateChanges));
   L.push("", "### Permission changes", "");
-  L.push(...(p.permissions.length ? p.permissions.map((x) => `- **${x.what}**: ${x.before} -> ${x.after}`) : ["None (Safe owners, threshold, modules, guard, fallback handler; timelock roles and delay; proxy owners and admins)."]));
+  L.push(...(p.permissions.length ? p.permissions.map((x) => `- **${inline(x.what)}**: ${inline(x.before)} -> ${inline(x.after)}`) : ["None (Safe owners, threshold, modules, guard, fallback handler; timelock roles and delay; proxy owners and admins)."]));
   L.push("", "### Balance changes", "");
   L.push(...(p.balances.length ? p.balances.map((b) => `- \`${b.account}\`: ${b.before} -> ${b.after} wei (${b.delta})`) : ["None."]));
   L.push("", "### Post-upgrade probes", "");
-  L.push(...(p.probes.length ? p.probes.map((x) => `- ${x.ok ? "pass" : "**FAIL**"}: ${x.name} (${x.detail})`) : ["Not run."]));
+  L.push(...(p.probes.length ? p.probes.map((x) => `- ${x.ok ? "pass" : "**FAIL**"}: ${inline(x.name)} (${inline(x.detail)})`) : ["Not run."]));
   L.push("", p.findings.length ? `### ${p.findings.length} finding(s): do not sign` : "### No findings in the simulation", "");
-  for (const f of p.findings) L.push(`- ${f.kind}: ${f.message}`);
+  for (const f of p.findings) L.push(`- ${inline(f.kind)}: ${inline(f.message)}`);
   L.push("", `<details><summary>How it was simulated (fork at block ${p.run.forkBlock}; shown, not pinned)</summary>`, "");
   L.push(`Started ${p.run.start === "propose" ? "from the owners' approvals of the schedule transaction" : "from the operation already scheduled, at its ETA"}.`, "");
-  for (const s of p.run.steps) L.push(`- ${s.ok ? "success" : "REVERTED"}: ${s.name} (gas ${s.gasUsed})${s.revert ? `: ${s.revert}` : ""}`);
-  for (const n of p.run.notes) L.push(`- note: ${n}`);
+  for (const s of p.run.steps) L.push(`- ${s.ok ? "success" : "REVERTED"}: ${inline(s.name)} (gas ${s.gasUsed})${s.revert ? `: ${inline(s.revert)}` : ""}`);
+  for (const n of p.run.notes) L.push(`- note: ${inline(n)}`);
   L.push("", "</details>", "");
   return L.join("\n");
 }
