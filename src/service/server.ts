@@ -30,11 +30,13 @@ export const MAX_QUEUED_PER_CLIENT = 32;
  * Refused body-carrying requests cost their client (address) bytes from a token bucket: an honest client
  * is almost never refused, so the bucket only empties for one that keeps sending what the service must
  * read, parse and refuse (oversized or malformed proposals). Burst and refill are far above any honest
- * refusal rate (a refused 256 KiB body is ~1 ms of this thread; 256 KiB/s of them is under 0.2%).
+ * refusal rate (a refused 256 KiB body is ~1 ms of this thread; 128 KiB/s of them is under 0.1%).
  */
 export const PENALTY = {
-  burstBytes: 1024 * 1024,
-  bytesPerSecond: 256 * 1024,
+  // One refused body of the largest size read, then one every two seconds: an honest api-kit client is
+  // never refused, and parsing refused bodies on the main thread is what delays everyone else.
+  burstBytes: 256 * 1024,
+  bytesPerSecond: 128 * 1024,
   /** A refused request whose body was small still costs a round of parsing and routing. */
   minCost: 4 * 1024,
   /**
