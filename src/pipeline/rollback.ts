@@ -4,10 +4,11 @@ import { buildAtCommit } from "../build/at-commit.ts";
 import { GatehouseError } from "../errors.ts";
 import { displayPath } from "../fs/atomic.ts";
 import { bytecodeHash, runtimeMatches } from "../plan/bytecode.ts";
-import { planUpgrade, proposalId, type Plan, type PlannedOperation } from "../plan/plan.ts";
+import { planUpgrade, proposalId, type Plan } from "../plan/plan.ts";
 import { operationIdOf } from "../proposal/derive.ts";
 import { inverseChanges, leftInStorage, rollbackProblems, type RollbackFacts } from "../proposal/rollback.ts";
-import { proposalFile, readProposalFile, resolveProposal, writeProposal, type OperationRecord, type ProposalRecord } from "../records/proposal.ts";
+import { proposalFile, readProposalFile, resolveProposal, writeProposal, type ProposalRecord } from "../records/proposal.ts";
+import { toRecord } from "./stage.ts";
 import { operationState, scanFrom, sourceOf, type Setup } from "./setup.ts";
 
 /**
@@ -73,20 +74,6 @@ async function previousImplementation(setup: Setup, proxy: string, installed: st
   return undefined;
 }
 
-function toRecord(op: PlannedOperation): OperationRecord {
-  return {
-    proxy: op.name,
-    proxyAddress: getAddress(op.proxy),
-    kind: op.kind,
-    ...(op.proxyAdmin ? { proxyAdmin: getAddress(op.proxyAdmin) } : {}),
-    contract: op.contract,
-    ...(op.oldContract ? { oldContract: op.oldContract } : {}),
-    oldImplementation: getAddress(op.oldImplementation),
-    newImplementation: getAddress(op.newImplementation),
-    initializer: op.initializer,
-    call: { target: op.call.target, value: op.call.value.toString(), data: op.call.data },
-  };
-}
 
 export async function stageRollback(opts: { setup: Setup; proposal: string; delaySeconds?: number; log?: (line: string) => void }): Promise<RollbackResult> {
   const { setup } = opts;
