@@ -4,7 +4,7 @@ import { GatehouseError } from "../errors.ts";
 import { planUpgrade, proposalId, type ProxyChange } from "../plan/plan.ts";
 import type { CheckResult } from "../pipeline/check.ts";
 import type { Setup } from "../pipeline/setup.ts";
-import { toRecord } from "../pipeline/stage.ts";
+import { toRecord, upgradeCallData } from "../pipeline/stage.ts";
 import type { ProposalRecord } from "../records/proposal.ts";
 import { serveRpc, type Eip1193 } from "./serve.ts";
 import { simulateProposal } from "./run.ts";
@@ -47,7 +47,7 @@ export async function simulatePrUpgrade(setup: Setup, check: CheckResult, opts: 
     await rpc.request({ method: "hardhat_setBalance", params: [STAND_IN_DEPLOYER, "0x56bc75e2d63100000"] });
     const changes: ProxyChange[] = [];
     for (const p of changed) {
-      const artifact = (await ctx.readArtifact(p.target)) as unknown as { bytecode: string; linkReferences?: object };
+      const artifact = (await ctx.readArtifact(p.target)) as unknown as { bytecode: string; abi?: unknown[]; linkReferences?: object };
       if (!artifact.bytecode || artifact.bytecode === "0x") throw new GatehouseError("BUILD_AT_COMMIT_FAILED", { commit: opts.commit ?? "(working build)", reason: `the artifact of ${p.target} has no creation code` });
       if (Object.keys(artifact.linkReferences ?? {}).length > 0) throw new GatehouseError("BUILD_AT_COMMIT_FAILED", { commit: opts.commit ?? "(working build)", reason: `${p.target} needs linked libraries, which Gatehouse does not deploy` });
       const hash = (await rpc.request({ method: "eth_sendTransaction", params: [{ from: STAND_IN_DEPLOYER, data: artifact.bytecode, gas: "0xe4e1c0", gasPrice: "0x0" }] })) as string;
@@ -62,7 +62,8 @@ export async function simulatePrUpgrade(setup: Setup, check: CheckResult, opts: 
         oldContract: p.liveContract,
         oldImplementation: p.liveImplementation,
         newImplementation: getAddress(receipt.contractAddress),
-        initializer: "0x",
+        // The policy's upgrade call, as stage encodes it: the expected diff includes what the initializer writes.
+        initializer: upgradeCallData(setup, p.name, artifact.abi ?? []),
       });
     }
     const delay = BigInt(policy.governance.delaySeconds);
