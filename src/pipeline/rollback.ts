@@ -8,7 +8,7 @@ import { planUpgrade, proposalId, type Plan } from "../plan/plan.ts";
 import { operationIdOf } from "../proposal/derive.ts";
 import { inverseChanges, leftInStorage, rollbackProblems, type RollbackFacts } from "../proposal/rollback.ts";
 import { proposalFile, readProposalFile, resolveProposal, writeProposal, type ProposalRecord } from "../records/proposal.ts";
-import { toRecord } from "./stage.ts";
+import { planFields } from "./stage.ts";
 import { operationState, scanFrom, sourceOf, type Setup } from "./setup.ts";
 
 /**
@@ -138,16 +138,10 @@ export async function stageRollback(opts: { setup: Setup; proposal: string; dela
     commit: earlier.commit,
     timelock: getAddress(timelock.target as string),
     safe: getAddress(setup.deployment.safe.address),
-    operations: plan.operations.map(toRecord),
-    predecessor: plan.batch.predecessor,
-    salt: plan.batch.salt,
-    round: plan.round,
-    delay: delay.toString(),
-    operationId: plan.operationId,
+    ...planFields(plan, delay),
     artifacts,
     // No layout change for the old code to read: the newer version's appended variables stay behind (rollbackOf.leftInStorage).
     storageLayoutDiff: Object.fromEntries(earlier.operations.map((op) => [op.proxy, []])),
-    rollback: { operations: plan.rollback.operations.map(toRecord), salt: plan.rollback.batch.salt, predecessor: plan.rollback.batch.predecessor, operationId: plan.rollback.operationId },
     safeTransactions: [],
     state: "staged",
     history: [{ state: "staged", at: now, note: `rollback of proposal ${earlier.id}` }],

@@ -152,20 +152,9 @@ export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?
     ...(source.dirty ? { dirty: source.dirty } : {}),
     timelock: getAddress(timelock.target as string),
     safe: getAddress(setup.deployment.safe.address),
-    operations: plan.operations.map(toRecord),
-    predecessor: plan.batch.predecessor,
-    salt: plan.batch.salt,
-    round: plan.round,
-    delay: delay.toString(),
-    operationId: plan.operationId,
+    ...planFields(plan, delay),
     artifacts,
     storageLayoutDiff: Object.fromEntries(changed.map((p) => [p.name, p.audit?.layoutDiff ?? []])),
-    rollback: {
-      operations: plan.rollback.operations.map(toRecord),
-      salt: plan.rollback.batch.salt,
-      predecessor: plan.rollback.batch.predecessor,
-      operationId: plan.rollback.operationId,
-    },
     safeTransactions: [],
     state: "staged",
     history: [{ state: "staged", at: now }],
@@ -198,6 +187,19 @@ export function upgradeCallData(setup: Pick<Setup, "ctx" | "policy" | "deploymen
 function targetOrThrow(t: TargetLookup, commit: string): BuiltArtifact {
   if (!t.ok) throw new GatehouseError("BUILD_AT_COMMIT_FAILED", { commit, reason: t.reason });
   return t.artifact;
+}
+
+/** The fields of a proposal record that come from its plan: operations, batch, delay, rollback plan. */
+export function planFields(plan: Plan, delay: bigint): Pick<ProposalRecord, "operations" | "predecessor" | "salt" | "round" | "delay" | "operationId" | "rollback"> {
+  return {
+    operations: plan.operations.map(toRecord),
+    predecessor: plan.batch.predecessor,
+    salt: plan.batch.salt,
+    round: plan.round,
+    delay: delay.toString(),
+    operationId: plan.operationId,
+    rollback: { operations: plan.rollback.operations.map(toRecord), salt: plan.rollback.batch.salt, predecessor: plan.rollback.batch.predecessor, operationId: plan.rollback.operationId },
+  };
 }
 
 export function toRecord(op: PlannedOperation): OperationRecord {

@@ -4,7 +4,7 @@ import { GatehouseError } from "../errors.ts";
 import { displayPath, readJsonIfExists } from "../fs/atomic.ts";
 import { parseWith } from "../policy/load.ts";
 import { Address } from "../policy/schema.ts";
-import type { ProposalRecord, SafeTxRecord } from "../records/proposal.ts";
+import { SafeTxRecord, type ProposalRecord } from "../records/proposal.ts";
 import { safeTxHashes, type SafeTxData } from "../safe/hash.ts";
 import { decodeProposal } from "../review/proposal.ts";
 import { decodeSchedule, formatDuration, upgradeInterface } from "../timelock/calls.ts";
@@ -24,7 +24,6 @@ import type { SimulationReport } from "./simulate.ts";
  * the block and is shown, not pinned.
  */
 
-const Hex = z.string().regex(/^0x[0-9a-fA-F]*$/, { message: "0x-prefixed hex" });
 const Bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, { message: "a 0x-prefixed 32-byte hex value" });
 const Uint = z.string().regex(/^\d+$/, { message: "a decimal integer string" });
 const Signed = z.string().regex(/^[+-]?\d+$/, { message: "a signed decimal integer string" });
@@ -67,23 +66,8 @@ export const SignerPacket = z
     safe: Address,
     timelock: Address,
     operationId: Bytes32,
-    safeTx: z
-      .object({
-        to: Address,
-        value: Uint,
-        data: Hex,
-        operation: z.union([z.literal(0), z.literal(1)]),
-        safeTxGas: Uint,
-        baseGas: Uint,
-        gasPrice: Uint,
-        gasToken: Address,
-        refundReceiver: Address,
-        nonce: z.number().int().nonnegative(),
-        domainHash: Bytes32,
-        messageHash: Bytes32,
-        safeTxHash: Bytes32,
-      })
-      .strict(),
+    // The record's Safe transaction fields and hashes, without what only the record tracks.
+    safeTx: SafeTxRecord.pick({ to: true, value: true, data: true, operation: true, safeTxGas: true, baseGas: true, gasPrice: true, gasToken: true, refundReceiver: true, nonce: true, domainHash: true, messageHash: true, safeTxHash: true }),
     /** The Safe transaction's data decoded: the timelock call and each call of the batch. */
     innerCall: z
       .object({
