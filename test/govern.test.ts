@@ -16,22 +16,11 @@ import { decodeGovernanceCall, governanceAction, governanceVerdict } from "../sr
 import { proposalFile, writeProposal, type ProposalRecord } from "../src/records/proposal.ts";
 import type { OperationReview } from "../src/review/operation.ts";
 import { renderSafeTxSummary } from "../src/review/proposal.ts";
-import { GatehouseError } from "../src/errors.ts";
 import { parseGovernAction } from "../src/cli/commands/govern.ts";
 import { watcherOptions } from "../src/watch/setup.ts";
 import { filesSink } from "../src/watch/sinks/files.ts";
 import { runOnce } from "../src/watch/watcher.ts";
-
-async function expectGatehouseError(p: Promise<unknown> | (() => unknown), name: string): Promise<GatehouseError> {
-  try {
-    await (typeof p === "function" ? p() : p);
-  } catch (e) {
-    expect(e, String(e)).to.be.instanceOf(GatehouseError);
-    expect((e as GatehouseError).errorName, (e as Error).message).to.equal(name);
-    return e as GatehouseError;
-  }
-  throw new Error(`expected ${name}, but it succeeded`);
-}
+import { expectGatehouseError } from "./helpers/expect-error.ts";
 
 describe("govern: governance changes as records of their own kind, through the same pipeline", function () {
   this.timeout(600_000);

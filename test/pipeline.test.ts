@@ -9,25 +9,15 @@ import { execute } from "../src/pipeline/execute.ts";
 import { cancel } from "../src/pipeline/cancel.ts";
 import { status } from "../src/pipeline/status.ts";
 import { operationState } from "../src/pipeline/setup.ts";
-import { GatehouseError } from "../src/errors.ts";
 import { listProposals, readProposalFile } from "../src/records/proposal.ts";
 import { kitForPredictedSafe, kitForSafe, networksOf, safeContract, SAFE_VERSION } from "../src/safe/kit.ts";
 import { txBuilderChecksum, type TxBuilderFile } from "../src/review/tx-builder.ts";
 import { encodeCancel } from "../src/timelock/calls.ts";
+import { expectGatehouseError } from "./helpers/expect-error.ts";
 
 const VAULT_ABI = ["function deposit() payable", "function balanceOf(address) view returns (uint256)", "function totalDeposits() view returns (uint256)", "function version() view returns (string)", "function transfer(address,uint256)"];
 const REGISTRY_ABI = ["function register(bytes32)", "function ownerOf(bytes32) view returns (address)", "function count() view returns (uint256)", "function label() view returns (string)", "function version() view returns (string)", "function transferName(bytes32,address)"];
 
-async function expectGatehouseError(p: Promise<unknown>, name: string): Promise<GatehouseError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e, String(e)).to.be.instanceOf(GatehouseError);
-    expect((e as GatehouseError).errorName, (e as Error).message).to.equal(name);
-    return e as GatehouseError;
-  }
-  throw new Error(`expected ${name}, but it succeeded`);
-}
 
 describe("pipeline: stage → propose → sign → execute on a real Safe and TimelockController", function () {
   let d: Deployed;

@@ -15,25 +15,15 @@ import { sign } from "../src/pipeline/sign.ts";
 import { execute } from "../src/pipeline/execute.ts";
 import { verify } from "../src/pipeline/verify.ts";
 import { stageRollback } from "../src/pipeline/rollback.ts";
-import { GatehouseError } from "../src/errors.ts";
 import { deriveSalt, proposalId, upgradeCall } from "../src/plan/plan.ts";
 import { batchOf, operationIdOf, scheduleCalldata } from "../src/proposal/derive.ts";
 import { safeCall, safeTxHashes } from "../src/safe/hash.ts";
 import { proposalFile, readProposalFile, writeProposal, type ProposalRecord } from "../src/records/proposal.ts";
+import { expectGatehouseError } from "./helpers/expect-error.ts";
 
 const VAULT_ABI = ["function deposit() payable", "function balanceOf(address) view returns (uint256)", "function totalDeposits() view returns (uint256)", "function version() view returns (string)"];
 const REGISTRY_ABI = ["function register(bytes32)", "function ownerOf(bytes32) view returns (address)", "function version() view returns (string)"];
 
-async function expectGatehouseError(p: Promise<unknown>, name: string): Promise<GatehouseError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e, String(e)).to.be.instanceOf(GatehouseError);
-    expect((e as GatehouseError).errorName, (e as Error).message).to.equal(name);
-    return e as GatehouseError;
-  }
-  throw new Error(`expected ${name}, but it succeeded`);
-}
 
 /** Propose, sign, schedule, wait out the delay and execute one proposal on the real Safe and timelock. */
 async function throughPipeline(d: Deployed, id: string): Promise<void> {

@@ -10,7 +10,7 @@ import { displayPath } from "../fs/atomic.ts";
 import { bytecodeHash, runtimeMatches } from "../plan/bytecode.ts";
 import { planUpgrade, proposalId, type Plan, type PlannedOperation, type ProxyChange } from "../plan/plan.ts";
 import { listProposals, proposalFile, readProposalFile, writeProposal, type OperationRecord, type ProposalRecord } from "../records/proposal.ts";
-import { runCheck, type CheckResult } from "./check.ts";
+import { runCheck, type CheckResult, type ProxyCheck } from "./check.ts";
 import { operationState, scanFrom, sourceOf, type Setup } from "./setup.ts";
 import { decodeSchedule, decodeUpgradeCall } from "../timelock/calls.ts";
 
@@ -105,17 +105,7 @@ export async function stage(opts: { setup: Setup; deployer: Actor; delaySeconds?
     }
     deployed.push({ proxy: p.name, contract: p.target, address, reused });
     log(`${reused ? "reusing" : "deployed"} ${p.target} implementation ${address} for '${p.name}'`);
-    changes.push({
-      name: p.name,
-      kind: p.kind,
-      proxy: p.proxy,
-      proxyAdmin: p.proxyAdmin,
-      contract: p.target,
-      oldContract: p.liveContract,
-      oldImplementation: p.liveImplementation,
-      newImplementation: address,
-      initializer: upgradeCallData(setup, p.name, artifact.abi ?? []),
-    });
+    changes.push(proxyChangeOf(p, address, upgradeCallData(setup, p.name, artifact.abi ?? [])));
     artifacts[p.name] = {
       contract: p.target,
       sourceName: artifact.sourceName,
@@ -187,6 +177,21 @@ export function upgradeCallData(setup: Pick<Setup, "ctx" | "policy" | "deploymen
 function targetOrThrow(t: TargetLookup, commit: string): BuiltArtifact {
   if (!t.ok) throw new GatehouseError("BUILD_AT_COMMIT_FAILED", { commit, reason: t.reason });
   return t.artifact;
+}
+
+/** The upgrade of one proxy `check` found out of date, to the given implementation and upgrade call. */
+export function proxyChangeOf(p: ProxyCheck, newImplementation: string, initializer: string): ProxyChange {
+  return {
+    name: p.name,
+    kind: p.kind,
+    proxy: p.proxy,
+    proxyAdmin: p.proxyAdmin,
+    contract: p.target,
+    oldContract: p.liveContract,
+    oldImplementation: p.liveImplementation,
+    newImplementation,
+    initializer,
+  };
 }
 
 /** The fields of a proposal record that come from its plan: operations, batch, delay, rollback plan. */

@@ -4,7 +4,7 @@ import { GatehouseError } from "../errors.ts";
 import { planUpgrade, proposalId, type ProxyChange } from "../plan/plan.ts";
 import type { CheckResult } from "../pipeline/check.ts";
 import type { Setup } from "../pipeline/setup.ts";
-import { toRecord, upgradeCallData } from "../pipeline/stage.ts";
+import { proxyChangeOf, toRecord, upgradeCallData } from "../pipeline/stage.ts";
 import type { ProposalRecord } from "../records/proposal.ts";
 import { serveRpc, type Eip1193 } from "./serve.ts";
 import { simulateProposal } from "./run.ts";
@@ -53,18 +53,8 @@ export async function simulatePrUpgrade(setup: Setup, check: CheckResult, opts: 
       const hash = (await rpc.request({ method: "eth_sendTransaction", params: [{ from: STAND_IN_DEPLOYER, data: artifact.bytecode, gas: "0xe4e1c0", gasPrice: "0x0" }] })) as string;
       const receipt = (await rpc.request({ method: "eth_getTransactionReceipt", params: [hash] })) as { status: string; contractAddress: string | null };
       if (receipt.status !== "0x1" || !receipt.contractAddress) throw new GatehouseError("SIMULATION_FORK_FAILED", { network: ctx.network, block, reason: `deploying ${p.target} on the fork reverted` });
-      changes.push({
-        name: p.name,
-        kind: p.kind,
-        proxy: p.proxy,
-        proxyAdmin: p.proxyAdmin,
-        contract: p.target,
-        oldContract: p.liveContract,
-        oldImplementation: p.liveImplementation,
-        newImplementation: getAddress(receipt.contractAddress),
-        // The policy's upgrade call, as stage encodes it: the expected diff includes what the initializer writes.
-        initializer: upgradeCallData(setup, p.name, artifact.abi ?? []),
-      });
+      // The policy's upgrade call, as stage encodes it: the expected diff includes what the initializer writes.
+      changes.push(proxyChangeOf(p, getAddress(receipt.contractAddress), upgradeCallData(setup, p.name, artifact.abi ?? [])));
     }
     const delay = BigInt(policy.governance.delaySeconds);
     const plan = planUpgrade({ chainId: ctx.chainId, timelock: setup.deployment.timelock.address, changes, delay });
